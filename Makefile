@@ -1,0 +1,115 @@
+# eddy — stochastic closures and multiscale generative surrogates of turbulent fields.
+#
+#   make            build lib (build/libeddy.a) and every tool (bin/)
+#   make test       unit tests, unit tests under ASan/UBSan, CLI suite, smoke pipelines
+#   make bench      benchmarks against the peer scripts, printed as ratios
+#   make fuzz       fuzz the stream reader (FUZZ_SECONDS, default 60)
+#   make install    PREFIX=/usr/local
+#   make deps       install missing Debian packages (run by every target that builds)
+
+SHELL := bash
+.SHELLFLAGS := -eu -o pipefail -c
+.DELETE_ON_ERROR:
+.DEFAULT_GOAL := all
+MAKEFLAGS += --no-builtin-rules
+
+VERSION := 0.1.0
+PREFIX  ?= /usr/local
+BUILD   ?= build
+BIN     ?= bin
+
+CC       ?= gcc
+OPT      ?= -O3 -march=native
+SAN      ?=
+CFLAGS   := -std=c11 $(OPT) -fopenmp -g -Wall -Wextra -Wno-unused-parameter $(SAN) -MMD -MP
+CPPFLAGS := -D_GNU_SOURCE -DEDDY_VERSION='"$(VERSION)"' -Ilib \
+            -I/usr/include/x86_64-linux-gnu/openblas-pthread -I/usr/include/libpng16
+LDFLAGS  := -fopenmp $(SAN) -L/usr/lib/x86_64-linux-gnu/openblas-pthread
+LDLIBS   := -lfftw3f_omp -lfftw3_omp -lfftw3f -lfftw3 -lopenblas -lzstd -lpng16 -lm -lpthread
+
+LIB_SRC  := $(wildcard lib/*.c)
+LIB_OBJ  := $(LIB_SRC:%.c=$(BUILD)/%.o)
+LIBA     := $(BUILD)/libeddy.a
+TOOLS    := $(patsubst tools/%.c,$(BIN)/%,$(wildcard tools/*.c))
+UNIT     := $(patsubst tests/unit/%.c,$(BUILD)/tests/%,$(wildcard tests/unit/test_*.c))
+BENCH    := $(patsubst bench/%.c,$(BUILD)/bench/%,$(wildcard bench/*.c))
+
+# ---------------------------------------------------------------- dependencies
+DEB_PKGS := libfftw3-dev libopenblas-dev libzstd-dev libpng-dev zstd pkg-config \
+            bats bats-assert bats-support python3-numpy gnuplot-nox
+DEPS_OK  := $(BUILD)/.deps-ok
+
+deps: $(DEPS_OK)
+$(DEPS_OK):
+	@missing=$$(for p in $(DEB_PKGS); do \
+	    dpkg-query -W -f='$${Status}\n' $$p 2>/dev/null | grep -q 'install ok installed' || echo $$p; done); \
+	if [ -n "$$missing" ]; then \
+	  if [ "$$(id -u)" = 0 ]; then \
+	    echo "deps: installing $$missing"; \
+	    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $$missing >/dev/null; \
+	  else \
+	    echo "deps: missing Debian packages; run as root:"; \
+	    echo "  apt-get update && apt-get install -y $$missing"; exit 1; \
+	  fi; \
+	fi
+	@mkdir -p $(@D) && touch $@
+
+# ---------------------------------------------------------------- build
+all: $(TOOLS)
+
+$(BUILD)/%.o: %.c | $(DEPS_OK)
+	@mkdir -p $(@D)
+	$(CC) $(CPPFLAGS) $(CFLAGS) -c $< -o $@
+
+$(LIBA): $(LIB_OBJ)
+	@rm -f $@
+	ar rcs $@ $^
+
+$(BIN)/%: $(BUILD)/tools/%.o $(LIBA)
+	@mkdir -p $(@D)
+	$(CC) $(LDFLAGS) $< $(LIBA) $(LDLIBS) -o $@
+
+$(BUILD)/tests/%: $(BUILD)/tests/unit/%.o $(LIBA)
+	@mkdir -p $(@D)
+	$(CC) $(LDFLAGS) $< $(LIBA) $(LDLIBS) -o $@
+
+$(BUILD)/bench/%: $(BUILD)/bench/%.o $(LIBA)
+	@mkdir -p $(@D)
+	$(CC) $(LDFLAGS) $< $(LIBA) $(LDLIBS) -o $@
+
+-include $(LIB_OBJ:.o=.d) $(TOOLS:$(BIN)/%=$(BUILD)/tools/%.d) $(UNIT:%=%.d)
+
+# ---------------------------------------------------------------- tests
+ASAN := -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=undefined
+
+test: all $(UNIT)
+	@$(MAKE) --no-print-directory BUILD=build/asan BIN=build/asan/bin OPT=-O1 SAN="$(ASAN)" unit-build
+	@tests/run.sh --bin $(BIN) --unit "$(UNIT)" --asan build/asan/tests --cli tests/cli \
+	   --smoke "$(wildcard tests/smoke/*.sh)"
+
+unit-build: $(UNIT)
+
+unit: $(UNIT)
+	@tests/run.sh --bin $(BIN) --unit "$(UNIT)"
+
+cli: all
+	@tests/run.sh --bin $(BIN) --cli tests/cli
+
+# ---------------------------------------------------------------- bench, fuzz
+bench: all $(BENCH)
+	@bench/run.sh $(BUILD)/bench $(BIN)
+
+FUZZ_SECONDS ?= 60
+fuzz: | $(DEPS_OK)
+	@tests/fuzz/run.sh $(FUZZ_SECONDS)
+
+# ---------------------------------------------------------------- install
+install: all
+	install -d $(DESTDIR)$(PREFIX)/bin $(DESTDIR)$(PREFIX)/share/man/man1
+	install -m 755 $(TOOLS) $(DESTDIR)$(PREFIX)/bin
+	if ls man/*.1 >/dev/null 2>&1; then install -m 644 man/*.1 $(DESTDIR)$(PREFIX)/share/man/man1; fi
+
+clean:
+	rm -rf build $(BIN)
+
+.PHONY: all deps test unit unit-build cli bench fuzz install clean

@@ -1,0 +1,279 @@
+#include "cli.h"
+
+#include <cblas.h>
+#include <errno.h>
+#include <fftw3.h>
+#include <limits.h>
+#include <omp.h>
+#include <stdarg.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+static const char *progname = "eddy";
+static char *cmdline;
+
+const char *cli_progname(void) { return progname; }
+const char *cli_cmdline(void) { return cmdline ? cmdline : progname; }
+
+void cli_warn(const char *fmt, ...)
+{
+    va_list ap;
+    fprintf(stderr, "%s: warning: ", progname);
+    va_start(ap, fmt);
+    vfprintf(stderr, fmt, ap);
+    va_end(ap);
+    fputc('\n', stderr);
+}
+
+_Noreturn void cli_die(int status, const char *fmt, ...)
+{
+    va_list ap;
+    fprintf(stderr, "%s: error: ", progname);
+    va_start(ap, fmt);
+    vfprintf(stderr, fmt, ap);
+    va_end(ap);
+    fputc('\n', stderr);
+    exit(status);
+}
+
+// Shell-quotes an argument for the history line when it needs it.
+static void append_quoted(char **s, size_t *len, const char *a)
+{
+    int plain = *a != 0;
+    for (const char *p = a; *p; p++)
+        if (!strchr("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789-_./=:,+@%", *p)) plain = 0;
+    size_t extra = plain ? strlen(a) : 2 + 4 * strlen(a);
+    char *n = realloc(*s, *len + extra + 2);
+    if (!n) return;
+    *s = n;
+    char *o = n + *len;
+    if (*len) *o++ = ' ';
+    if (plain) {
+        o = stpcpy(o, a);
+    } else {
+        *o++ = '\'';
+        for (const char *p = a; *p; p++) {
+            if (*p == '\'') o = stpcpy(o, "'\\''");
+            else *o++ = *p;
+        }
+        *o++ = '\'';
+    }
+    *o = 0;
+    *len = (size_t)(o - n);
+}
+
+static void record_cmdline(int argc, char **argv)
+{
+    size_t len = 0;
+    free(cmdline);
+    cmdline = NULL;
+    append_quoted(&cmdline, &len, progname);
+    for (int i = 1; i < argc; i++) append_quoted(&cmdline, &len, argv[i]);
+}
+
+static const char *type_metavar(const cli_opt *o)
+{
+    if (o->metavar) return o->metavar;
+    switch (o->type) {
+    case OPT_INT: case OPT_LONG: return "N";
+    case OPT_DOUBLE: return "X";
+    default: return "S";
+    }
+}
+
+// The default shown in --help is the destination's value before parsing, so
+// it is always the one the parser uses.
+static void format_default(const cli_opt *o, char *buf, size_t n)
+{
+    buf[0] = 0;
+    switch (o->type) {
+    case OPT_INT: snprintf(buf, n, "%d", *(int *)o->dest); break;
+    case OPT_LONG: snprintf(buf, n, "%ld", *(long *)o->dest); break;
+    case OPT_DOUBLE: snprintf(buf, n, "%g", *(double *)o->dest); break;
+    case OPT_STRING: {
+        const char *s = *(const char **)o->dest;
+        if (s) snprintf(buf, n, "%s", s);
+        break;
+    }
+    default: break;
+    }
+}
+
+void cli_help(const cli_spec *spec, FILE *f)
+{
+    fprintf(f, "Usage: %s %s\n%s\n", spec->name, spec->usage, spec->summary);
+    if (spec->description) fprintf(f, "\n%s\n", spec->description);
+    fprintf(f, "\nOptions:\n");
+    for (const cli_opt *o = spec->opts; o && o->name; o++) {
+        char left[96], def[128];
+        int k = snprintf(left, sizeof left, "  %c%c%s--%s", o->short_name ? '-' : ' ',
+                         o->short_name ? o->short_name : ' ', o->short_name ? ", " : "  ", o->name);
+        if (o->type != OPT_FLAG) snprintf(left + k, sizeof left - (size_t)k, " %s", type_metavar(o));
+        format_default(o, def, sizeof def);
+        fprintf(f, "%-28s %s", left, o->help);
+        if (def[0]) fprintf(f, " (default: %s)", def);
+        fputc('\n', f);
+    }
+    fprintf(f, "  %-26s %s\n  %-26s %s\n", "    --help", "print this help and exit", "    --version",
+            "print the version and exit");
+    if (spec->example) fprintf(f, "\nExample:\n%s\n", spec->example);
+}
+
+static void usage_error(const cli_spec *spec, const char *fmt, const char *arg)
+{
+    fprintf(stderr, "%s: error: ", spec->name);
+    fprintf(stderr, fmt, arg);
+    fprintf(stderr, "\nTry '%s --help' for more information.\n", spec->name);
+    exit(EXIT_USAGE);
+}
+
+static void set_value(const cli_spec *spec, const cli_opt *o, const char *v)
+{
+    char *end;
+    errno = 0;
+    switch (o->type) {
+    case OPT_INT: {
+        long x = strtol(v, &end, 10);
+        if (end == v || *end || errno || x < INT_MIN || x > INT_MAX) break;
+        *(int *)o->dest = (int)x;
+        return;
+    }
+    case OPT_LONG: {
+        long x = strtol(v, &end, 10);
+        if (end == v || *end || errno) break;
+        *(long *)o->dest = x;
+        return;
+    }
+    case OPT_DOUBLE: {
+        double x = strtod(v, &end);
+        if (end == v || *end || errno) break;
+        *(double *)o->dest = x;
+        return;
+    }
+    case OPT_STRING: *(const char **)o->dest = v; return;
+    case OPT_LIST: {
+        cli_list *l = o->dest;
+        const char **nv = realloc(l->v, (size_t)(l->n + 1) * sizeof *nv);
+        if (!nv) cli_die(EXIT_DATA, "out of memory");
+        nv[l->n++] = v;
+        l->v = nv;
+        return;
+    }
+    case OPT_FLAG: *(int *)o->dest = 1; return;
+    }
+    fprintf(stderr, "%s: error: option --%s: '%s' is not a valid %s\nTry '%s --help' for more information.\n",
+            spec->name, o->name, v, o->type == OPT_DOUBLE ? "number" : "integer", spec->name);
+    exit(EXIT_USAGE);
+}
+
+void cli_parse(const cli_spec *spec, int argc, char **argv, int *nops, char ***ops)
+{
+    progname = spec->name;
+    record_cmdline(argc, argv);
+    int n = 0, only_operands = 0;
+    for (int i = 1; i < argc; i++) {
+        char *a = argv[i];
+        if (only_operands || a[0] != '-' || a[1] == 0) {
+            argv[n++] = a;
+            continue;
+        }
+        if (strcmp(a, "--") == 0) {
+            only_operands = 1;
+            continue;
+        }
+        if (strcmp(a, "--help") == 0) {
+            cli_help(spec, stdout);
+            exit(0);
+        }
+        if (strcmp(a, "--version") == 0) {
+            printf("%s %s\n", spec->name, EDDY_VERSION);
+            exit(0);
+        }
+        const cli_opt *o = NULL;
+        const char *val = NULL;
+        if (a[1] == '-') {
+            char *eq = strchr(a + 2, '=');
+            size_t len = eq ? (size_t)(eq - a - 2) : strlen(a + 2);
+            for (const cli_opt *p = spec->opts; p && p->name; p++)
+                if (strlen(p->name) == len && strncmp(p->name, a + 2, len) == 0) o = p;
+            if (!o) usage_error(spec, "unknown option '%s'", a);
+            if (eq) {
+                if (o->type == OPT_FLAG) usage_error(spec, "option '%s' takes no value", a);
+                val = eq + 1;
+            }
+        } else {
+            for (const cli_opt *p = spec->opts; p && p->name; p++)
+                if (p->short_name && p->short_name == a[1]) o = p;
+            if (!o) usage_error(spec, "unknown option '%s'", a);
+            if (a[2]) {
+                if (o->type == OPT_FLAG) usage_error(spec, "option '%s' takes no value", a);
+                val = a + 2;
+            }
+        }
+        if (o->type != OPT_FLAG && !val) {
+            if (i + 1 >= argc) usage_error(spec, "option '%s' needs a value", a);
+            val = argv[++i];
+        }
+        set_value(spec, o, val);
+    }
+    argv[n] = NULL;
+    *nops = n;
+    *ops = argv;
+}
+
+FILE *cli_open_in(const char *path)
+{
+    if (!path || strcmp(path, "-") == 0) return stdin;
+    FILE *f = fopen(path, "rb");
+    if (!f) cli_die(EXIT_USAGE, "%s: %s", path, strerror(errno));
+    return f;
+}
+
+void cli_stdout_binary(void)
+{
+    if (isatty(STDOUT_FILENO))
+        cli_die(EXIT_USAGE, "refusing to write a binary stream to a terminal (redirect or pipe stdout)");
+}
+
+tsr_reader *cli_reader(const char *path, FILE **fp)
+{
+    FILE *f = cli_open_in(path);
+    eddy_err e;
+    tsr_reader *r = tsr_reader_open(f, (!path || !strcmp(path, "-")) ? "stdin" : path, &e);
+    if (!r) cli_die(EXIT_DATA, "%s", e.msg);
+    if (fp) *fp = f;
+    return r;
+}
+
+tsr_writer *cli_writer(const char *path, const tsr_write_opts *opts)
+{
+    eddy_err e;
+    tsr_writer *w;
+    if (!path || strcmp(path, "-") == 0) {
+        cli_stdout_binary();
+        w = tsr_writer_open(stdout, opts, &e);
+    } else {
+        w = tsr_writer_open_path(path, opts, &e);
+    }
+    if (!w) cli_die(EXIT_DATA, "%s", e.msg);
+    return w;
+}
+
+int cli_threads(int n)
+{
+    if (n <= 0) {
+        const char *s = getenv("OMP_NUM_THREADS");
+        n = s && atoi(s) > 0 ? atoi(s) : (int)sysconf(_SC_NPROCESSORS_ONLN);
+    }
+    if (n < 1) n = 1;
+    omp_set_num_threads(n);
+    // The tools parallelise across samples and transforms with OpenMP, so the
+    // libraries underneath run one thread each: no oversubscription.
+    openblas_set_num_threads(1);
+    fftw_init_threads();
+    fftwf_init_threads();
+    fftw_plan_with_nthreads(1);
+    fftwf_plan_with_nthreads(1);
+    return n;
+}

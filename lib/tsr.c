@@ -1,0 +1,589 @@
+// The tensor stream on the wire (formats/tsr.md is the normative spec).
+//
+// Every header is a zstd skippable frame whose content ends in a CRC-32C of
+// the bytes before it; every payload is one ordinary zstd frame carrying its
+// content size and XXH64 checksum, so the whole stream is a valid zstd stream.
+// The reader bounds every length before it allocates.
+#include "tsr.h"
+
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+#include <zstd.h>
+#include <zstd_errors.h>
+
+#include "crc32c.h"
+
+enum {
+    MAGIC_STREAM = 0x184D2A50u,   // skippable frame: stream header
+    MAGIC_RECORD = 0x184D2A51u,   // skippable frame: record header
+    MAGIC_END = 0x184D2A52u,      // skippable frame: end of stream
+    MAGIC_SKIP_LO = 0x184D2A50u,  // the whole skippable range; tags 3..F are
+    MAGIC_SKIP_HI = 0x184D2A5Fu,  // reserved and skipped by readers
+    MAGIC_ZSTD = 0xFD2FB528u,
+    STREAM_CONTENT = 20,          // signature 8, major 2, minor 2, flags 4, crc 4
+    END_CONTENT = 12,             // count 8, crc 4
+    RECORD_FIXED = 36,            // record header bytes besides shape, name, attrs
+    FLAG_SHUFFLE = 1,
+};
+
+#define TSR_MAJOR 1
+#define TSR_MINOR 0
+static const unsigned char SIGNATURE[8] = {0x89, 'T', 'S', 'R', '\r', '\n', 0x1a, '\n'};
+
+// A record larger than this is refused before anything is allocated for it;
+// TSR_MAX_RECORD_BYTES in the environment raises it.
+static uint64_t max_record_bytes(void)
+{
+    const char *s = getenv("TSR_MAX_RECORD_BYTES");
+    if (s && *s) {
+        char *end;
+        unsigned long long v = strtoull(s, &end, 10);
+        if (!*end && v > 0) return v;
+    }
+    return 64ull << 30;
+}
+
+// ---------------------------------------------------------------- little-endian
+
+static void put16(unsigned char *p, uint16_t v) { p[0] = v & 0xff; p[1] = v >> 8; }
+static void put32(unsigned char *p, uint32_t v) { for (int i = 0; i < 4; i++) p[i] = (v >> 8 * i) & 0xff; }
+static void put64(unsigned char *p, uint64_t v) { for (int i = 0; i < 8; i++) p[i] = (v >> 8 * i) & 0xff; }
+static uint16_t get16(const unsigned char *p) { return (uint16_t)(p[0] | p[1] << 8); }
+static uint32_t get32(const unsigned char *p)
+{
+    return (uint32_t)p[0] | (uint32_t)p[1] << 8 | (uint32_t)p[2] << 16 | (uint32_t)p[3] << 24;
+}
+static uint64_t get64(const unsigned char *p) { return (uint64_t)get32(p) | (uint64_t)get32(p + 4) << 32; }
+
+// ---------------------------------------------------------------- byte shuffle
+
+// The unit is the size of one real component: 4 for f4 and c8, 8 for f8 and c16.
+static size_t shuffle_unit(tsr_dtype t)
+{
+    return (t == TSR_F8 || t == TSR_C16) ? 8 : (t == TSR_F4 || t == TSR_C8) ? 4 : 1;
+}
+
+// Byte plane j of the output holds byte j of every element.
+static void shuffle(unsigned char *dst, const unsigned char *src, size_t n, size_t unit)
+{
+    size_t m = n / unit;
+    for (size_t j = 0; j < unit; j++)
+        for (size_t i = 0; i < m; i++) dst[j * m + i] = src[i * unit + j];
+}
+
+static void unshuffle(unsigned char *dst, const unsigned char *src, size_t n, size_t unit)
+{
+    size_t m = n / unit;
+    for (size_t i = 0; i < m; i++)
+        for (size_t j = 0; j < unit; j++) dst[i * unit + j] = src[j * m + i];
+}
+
+// ---------------------------------------------------------------- attributes on the wire
+
+// "key=value\n" lines; in values, backslash and newline are escaped as \\ and \n.
+static size_t attrs_encoded_size(const tsr_record *r)
+{
+    size_t n = 0;
+    for (int i = 0; i < r->nattrs; i++) {
+        n += strlen(r->attrs[i].key) + 2;
+        for (const char *p = r->attrs[i].value; *p; p++) n += (*p == '\\' || *p == '\n') ? 2 : 1;
+    }
+    return n;
+}
+
+static unsigned char *attrs_encode(unsigned char *o, const tsr_record *r)
+{
+    for (int i = 0; i < r->nattrs; i++) {
+        size_t k = strlen(r->attrs[i].key);
+        memcpy(o, r->attrs[i].key, k);
+        o += k;
+        *o++ = '=';
+        for (const char *p = r->attrs[i].value; *p; p++) {
+            if (*p == '\\') { *o++ = '\\'; *o++ = '\\'; }
+            else if (*p == '\n') { *o++ = '\\'; *o++ = 'n'; }
+            else *o++ = (unsigned char)*p;
+        }
+        *o++ = '\n';
+    }
+    return o;
+}
+
+static int attrs_decode(tsr_record *r, const unsigned char *p, size_t n, const char *where, eddy_err *e)
+{
+    const unsigned char *end = p + n;
+    char *val = malloc(n + 1), *key = malloc(n + 1);
+    int rc = 0;
+    if (!val || !key) { rc = eddy_fail(e, "%s: out of memory", where); goto done; }
+    while (p < end) {
+        const unsigned char *nl = memchr(p, '\n', (size_t)(end - p));
+        const unsigned char *eq = memchr(p, '=', (size_t)(end - p));
+        if (!nl || !eq || eq > nl || eq == p) {
+            rc = eddy_fail(e, "%s: malformed attribute line", where);
+            goto done;
+        }
+        memcpy(key, p, (size_t)(eq - p));
+        key[eq - p] = 0;
+        size_t m = 0;
+        for (const unsigned char *q = eq + 1; q < nl; q++) {
+            if (*q == '\\') {
+                if (q + 1 >= nl || (q[1] != '\\' && q[1] != 'n')) {
+                    rc = eddy_fail(e, "%s: bad escape in attribute %s", where, key);
+                    goto done;
+                }
+                val[m++] = q[1] == 'n' ? '\n' : '\\';
+                q++;
+            } else {
+                val[m++] = (char)*q;
+            }
+        }
+        val[m] = 0;
+        if (memchr(val, 0, m) || tsr_attr_set(r, key, val)) {
+            rc = eddy_fail(e, "%s: invalid attribute %s", where, key);
+            goto done;
+        }
+        p = nl + 1;
+    }
+done:
+    free(val);
+    free(key);
+    return rc;
+}
+
+// ---------------------------------------------------------------- reader
+
+struct tsr_reader {
+    FILE *f;
+    char label[256];
+    long index;          // records read so far, over concatenated streams
+    long stream_index;   // records read in the current stream
+    int ended;           // saw an end record and then EOF
+    ZSTD_DCtx *dctx;
+    unsigned char *zbuf; // compressed payload
+    size_t zcap;
+};
+
+// Reads exactly n bytes; returns n, or the short count at EOF or error.
+static size_t read_full(FILE *f, void *buf, size_t n) { return fread(buf, 1, n, f); }
+
+static int read_stream_header(tsr_reader *r, const unsigned char magic[4], eddy_err *e)
+{
+    unsigned char b[8 + STREAM_CONTENT];
+    memcpy(b, magic, 4);
+    if (read_full(r->f, b + 4, sizeof b - 4) != sizeof b - 4)
+        return eddy_fail(e, "%s: truncated stream header", r->label);
+    if (get32(b + 4) != STREAM_CONTENT || memcmp(b + 8, SIGNATURE, 8) != 0)
+        return eddy_fail(e, "%s: bad signature (not a tensor stream)", r->label);
+    if (crc32c(0, b + 8, STREAM_CONTENT - 4) != get32(b + 8 + STREAM_CONTENT - 4))
+        return eddy_fail(e, "%s: stream header CRC mismatch", r->label);
+    unsigned major = get16(b + 16);
+    if (major != TSR_MAJOR)
+        return eddy_fail(e, "%s: unknown major version %u (this reader knows %d)", r->label, major, TSR_MAJOR);
+    r->stream_index = 0;
+    return 0;
+}
+
+tsr_reader *tsr_reader_open(FILE *f, const char *label, eddy_err *e)
+{
+    tsr_reader *r = calloc(1, sizeof *r);
+    if (!r) {
+        eddy_fail(e, "out of memory");
+        return NULL;
+    }
+    r->f = f;
+    snprintf(r->label, sizeof r->label, "%s", label ? label : "stream");
+    r->dctx = ZSTD_createDCtx();
+    unsigned char m[4];
+    size_t got = r->dctx ? read_full(f, m, 4) : 0;
+    if (!r->dctx) {
+        eddy_fail(e, "out of memory");
+    } else if (got == 0) {
+        eddy_fail(e, "%s: empty input (no stream header)", r->label);
+    } else if (got < 4) {
+        eddy_fail(e, "%s: truncated stream header", r->label);
+    } else if (get32(m) == MAGIC_STREAM) {
+        if (read_stream_header(r, m, e) == 0) return r;
+    } else if (get32(m) == MAGIC_ZSTD) {
+        eddy_fail(e, "%s: bad signature: a plain zstd frame, not a tensor stream", r->label);
+    } else if (m[0] == 0x93 && memcmp(m + 1, "NUM", 3) == 0) {
+        eddy_fail(e, "%s: bad signature: this is a .npy file (convert it with npy2tsr)", r->label);
+    } else {
+        eddy_fail(e, "%s: bad signature (not a tensor stream)", r->label);
+    }
+    tsr_reader_close(r);
+    return NULL;
+}
+
+void tsr_reader_close(tsr_reader *r)
+{
+    if (!r) return;
+    ZSTD_freeDCtx(r->dctx);
+    free(r->zbuf);
+    free(r);
+}
+
+long tsr_reader_index(const tsr_reader *r) { return r->index; }
+
+// Discards n bytes (an unknown skippable frame, or a payload read header-only).
+static int skip_bytes(tsr_reader *r, uint64_t n)
+{
+    unsigned char buf[1 << 14];
+    while (n) {
+        size_t k = n < sizeof buf ? (size_t)n : sizeof buf;
+        if (read_full(r->f, buf, k) != k) return -1;
+        n -= k;
+    }
+    return 0;
+}
+
+static int parse_record_header(tsr_reader *r, const unsigned char *h, uint32_t size, tsr_record *rec,
+                               uint64_t *zlen, int *flags, eddy_err *e)
+{
+    char where[640];
+    snprintf(where, sizeof where, "%s: record %ld", r->label, r->index);
+    if (size < RECORD_FIXED) return eddy_fail(e, "%s: header too short (%u bytes)", where, size);
+    if (crc32c(0, h, size - 4) != get32(h + size - 4)) return eddy_fail(e, "%s: header CRC mismatch", where);
+    uint32_t idx = get32(h);
+    *flags = h[4];
+    int rank = h[5];
+    uint16_t nlen = get16(h + 6);
+    uint32_t alen = get32(h + 8);
+    char descr[5] = {0};
+    memcpy(descr, h + 12, 4);
+    uint64_t raw = get64(h + 16);
+    *zlen = get64(h + 24);
+    if (idx != (uint32_t)r->stream_index)
+        return eddy_fail(e, "%s: header says index %u (records missing or reordered)", where, idx);
+    if (rank > TSR_MAX_RANK) return eddy_fail(e, "%s: rank %d > %d", where, rank, TSR_MAX_RANK);
+    if ((uint64_t)RECORD_FIXED + 8ull * rank + nlen + alen != size)
+        return eddy_fail(e, "%s: header lengths disagree with its size", where);
+    if (*flags & ~FLAG_SHUFFLE) return eddy_fail(e, "%s: unknown flags 0x%02x", where, *flags);
+    tsr_dtype t;
+    if (tsr_dtype_parse(descr, &t)) return eddy_fail(e, "%s: unknown dtype '%.4s'", where, descr);
+    const unsigned char *p = h + 32;
+    uint64_t n = 1;
+    for (int i = 0; i < rank; i++, p += 8) {
+        rec->shape[i] = get64(p);
+        if (__builtin_mul_overflow(n, rec->shape[i], &n)) return eddy_fail(e, "%s: shape product overflows", where);
+    }
+    uint64_t bytes;
+    if (__builtin_mul_overflow(n, (uint64_t)tsr_dtype_size(t), &bytes))
+        return eddy_fail(e, "%s: shape product overflows", where);
+    if (bytes != raw)
+        return eddy_fail(e, "%s: payload size %llu disagrees with shape x dtype (%llu bytes)", where,
+                         (unsigned long long)raw, (unsigned long long)bytes);
+    if (bytes > max_record_bytes())
+        return eddy_fail(e, "%s: %llu bytes exceeds the record limit (TSR_MAX_RECORD_BYTES)", where,
+                         (unsigned long long)bytes);
+    if (*zlen > ZSTD_compressBound((size_t)bytes) || *zlen < 9)
+        return eddy_fail(e, "%s: absurd compressed payload length %llu", where, (unsigned long long)*zlen);
+    if (nlen > TSR_MAX_NAME) return eddy_fail(e, "%s: name longer than %d bytes", where, TSR_MAX_NAME);
+    memcpy(rec->name, p, nlen);
+    rec->name[nlen] = 0;
+    if (memchr(rec->name, 0, nlen)) return eddy_fail(e, "%s: NUL byte in the name", where);
+    p += nlen;
+    rec->dtype = t;
+    rec->rank = rank;
+    rec->nbytes = (size_t)bytes;
+    snprintf(where, sizeof where, "%s: record %ld '%s'", r->label, r->index, rec->name);
+    return attrs_decode(rec, p, alen, where, e);
+}
+
+static int read_payload(tsr_reader *r, tsr_record *rec, uint64_t zlen, int flags, eddy_err *e)
+{
+    char where[640];
+    snprintf(where, sizeof where, "%s: record %ld '%s'", r->label, r->index, rec->name);
+    if (zlen > r->zcap) {
+        unsigned char *b = realloc(r->zbuf, (size_t)zlen);
+        if (!b) return eddy_fail(e, "%s: cannot allocate %llu bytes", where, (unsigned long long)zlen);
+        r->zbuf = b;
+        r->zcap = (size_t)zlen;
+    }
+    if (read_full(r->f, r->zbuf, (size_t)zlen) != zlen) return eddy_fail(e, "%s: truncated payload", where);
+    if (get32(r->zbuf) != MAGIC_ZSTD) return eddy_fail(e, "%s: payload is not a zstd frame", where);
+    unsigned long long csize = ZSTD_getFrameContentSize(r->zbuf, (size_t)zlen);
+    if (csize != rec->nbytes)
+        return eddy_fail(e, "%s: payload frame content size disagrees with the header", where);
+    size_t fsize = ZSTD_findFrameCompressedSize(r->zbuf, (size_t)zlen);
+    if (ZSTD_isError(fsize) || fsize != zlen) return eddy_fail(e, "%s: payload is not one zstd frame", where);
+    void *data = malloc(rec->nbytes ? rec->nbytes : 1);
+    void *tmp = (flags & FLAG_SHUFFLE) ? malloc(rec->nbytes ? rec->nbytes : 1) : NULL;
+    if (!data || ((flags & FLAG_SHUFFLE) && !tmp)) {
+        free(data);
+        free(tmp);
+        return eddy_fail(e, "%s: cannot allocate %zu bytes", where, rec->nbytes);
+    }
+    size_t got = ZSTD_decompressDCtx(r->dctx, tmp ? tmp : data, rec->nbytes, r->zbuf, (size_t)zlen);
+    if (ZSTD_isError(got) || got != rec->nbytes) {
+        int sum = ZSTD_isError(got) && ZSTD_getErrorCode(got) == ZSTD_error_checksum_wrong;
+        eddy_fail(e, "%s: %s", where, sum ? "payload checksum mismatch (zstd XXH64)"
+                                          : ZSTD_isError(got) ? ZSTD_getErrorName(got) : "short payload");
+        free(data);
+        free(tmp);
+        return -1;
+    }
+    if (tmp) {
+        unshuffle(data, tmp, rec->nbytes, shuffle_unit(rec->dtype));
+        free(tmp);
+    }
+    rec->data = data;
+    return 0;
+}
+
+static int read_next(tsr_reader *r, tsr_record *rec, int header_only, eddy_err *e)
+{
+    tsr_record_free(rec);
+    if (r->ended) return 0;
+    for (;;) {
+        unsigned char m[8];
+        size_t got = read_full(r->f, m, 4);
+        if (got == 0)
+            return eddy_fail(e, "%s: truncated stream: end of input after %ld records without an "
+                                "end-of-stream record", r->label, r->index);
+        if (got < 4 || read_full(r->f, m + 4, 4) != 4)
+            return eddy_fail(e, "%s: record %ld: truncated header", r->label, r->index);
+        uint32_t magic = get32(m), size = get32(m + 4);
+        if (magic == MAGIC_RECORD) {
+            if (size > TSR_MAX_HEADER)
+                return eddy_fail(e, "%s: record %ld: absurd header length %u", r->label, r->index, size);
+            unsigned char *h = malloc(size ? size : 1);
+            if (!h) return eddy_fail(e, "%s: out of memory", r->label);
+            int rc;
+            uint64_t zlen = 0;
+            int flags = 0;
+            if (read_full(r->f, h, size) != size)
+                rc = eddy_fail(e, "%s: record %ld: truncated header", r->label, r->index);
+            else
+                rc = parse_record_header(r, h, size, rec, &zlen, &flags, e);
+            free(h);
+            if (rc == 0) {
+                if (header_only) {
+                    if (skip_bytes(r, zlen))
+                        rc = eddy_fail(e, "%s: record %ld '%s': truncated payload", r->label, r->index, rec->name);
+                } else {
+                    rc = read_payload(r, rec, zlen, flags, e);
+                }
+            }
+            if (rc) {
+                tsr_record_free(rec);
+                return -1;
+            }
+            r->index++;
+            r->stream_index++;
+            return 1;
+        }
+        if (magic == MAGIC_END) {
+            unsigned char b[END_CONTENT];
+            if (size != END_CONTENT || read_full(r->f, b, END_CONTENT) != END_CONTENT)
+                return eddy_fail(e, "%s: truncated or malformed end-of-stream record", r->label);
+            if (crc32c(0, b, 8) != get32(b + 8))
+                return eddy_fail(e, "%s: end-of-stream record CRC mismatch", r->label);
+            if (get64(b) != (uint64_t)r->stream_index)
+                return eddy_fail(e, "%s: end-of-stream record counts %llu records, read %ld", r->label,
+                                 (unsigned long long)get64(b), r->stream_index);
+            // Another stream may follow (cat a.tsr b.tsr); anything else is an error.
+            got = read_full(r->f, m, 4);
+            if (got == 0) {
+                r->ended = 1;
+                return 0;
+            }
+            if (got == 4 && get32(m) == MAGIC_STREAM) {
+                if (read_stream_header(r, m, e)) return -1;
+                continue;
+            }
+            return eddy_fail(e, "%s: unexpected data after the end-of-stream record", r->label);
+        }
+        if (magic == MAGIC_STREAM)
+            return eddy_fail(e, "%s: record %ld: stream header in the middle of a stream", r->label, r->index);
+        if (magic >= MAGIC_SKIP_LO && magic <= MAGIC_SKIP_HI) {
+            if (skip_bytes(r, size)) return eddy_fail(e, "%s: truncated skippable frame", r->label);
+            continue;
+        }
+        return eddy_fail(e, "%s: record %ld: bad frame magic 0x%08x", r->label, r->index, magic);
+    }
+}
+
+int tsr_read(tsr_reader *r, tsr_record *rec, eddy_err *e) { return read_next(r, rec, 0, e); }
+int tsr_read_header_only(tsr_reader *r, tsr_record *rec, eddy_err *e) { return read_next(r, rec, 1, e); }
+
+// ---------------------------------------------------------------- writer
+
+struct tsr_writer {
+    FILE *f;
+    tsr_write_opts opts;
+    long count;
+    ZSTD_CCtx *cctx;
+    unsigned char *zbuf, *sbuf;
+    size_t zcap, scap;
+    char *path, *tmp;    // atomic mode: rename tmp to path on finish
+};
+
+static int write_full(tsr_writer *w, const void *p, size_t n, eddy_err *e)
+{
+    if (fwrite(p, 1, n, w->f) != n) return eddy_fail(e, "write failed: %s", strerror(errno));
+    return 0;
+}
+
+static void free_writer(tsr_writer *w)
+{
+    ZSTD_freeCCtx(w->cctx);
+    free(w->zbuf);
+    free(w->sbuf);
+    free(w->path);
+    free(w->tmp);
+    free(w);
+}
+
+static tsr_writer *new_writer(FILE *f, const tsr_write_opts *opts, eddy_err *e)
+{
+    tsr_writer *w = calloc(1, sizeof *w);
+    if (!w || !(w->cctx = ZSTD_createCCtx())) {
+        free(w);
+        eddy_fail(e, "out of memory");
+        return NULL;
+    }
+    w->f = f;
+    w->opts = opts ? *opts : (tsr_write_opts){.level = 1, .shuffle = 1};
+    ZSTD_CCtx_setParameter(w->cctx, ZSTD_c_compressionLevel, w->opts.level);
+    ZSTD_CCtx_setParameter(w->cctx, ZSTD_c_checksumFlag, 1);
+    ZSTD_CCtx_setParameter(w->cctx, ZSTD_c_contentSizeFlag, 1);
+    unsigned char h[8 + STREAM_CONTENT];
+    put32(h, MAGIC_STREAM);
+    put32(h + 4, STREAM_CONTENT);
+    memcpy(h + 8, SIGNATURE, 8);
+    put16(h + 16, TSR_MAJOR);
+    put16(h + 18, TSR_MINOR);
+    put32(h + 20, 0);
+    put32(h + 24, crc32c(0, h + 8, STREAM_CONTENT - 4));
+    if (write_full(w, h, sizeof h, e)) {
+        free_writer(w);
+        return NULL;
+    }
+    return w;
+}
+
+tsr_writer *tsr_writer_open(FILE *f, const tsr_write_opts *opts, eddy_err *e) { return new_writer(f, opts, e); }
+
+tsr_writer *tsr_writer_open_path(const char *path, const tsr_write_opts *opts, eddy_err *e)
+{
+    char *tmp;
+    if (asprintf(&tmp, "%s.tmp.XXXXXX", path) < 0) {
+        eddy_fail(e, "out of memory");
+        return NULL;
+    }
+    int fd = mkstemp(tmp);
+    FILE *f = fd >= 0 ? fdopen(fd, "wb") : NULL;
+    if (!f) {
+        eddy_fail(e, "%s: cannot create: %s", tmp, strerror(errno));
+        if (fd >= 0) close(fd);
+        free(tmp);
+        return NULL;
+    }
+    tsr_writer *w = new_writer(f, opts, e);
+    if (!w) {
+        fclose(f);
+        unlink(tmp);
+        free(tmp);
+        return NULL;
+    }
+    w->tmp = tmp;
+    w->path = strdup(path);
+    return w;
+}
+
+long tsr_writer_count(const tsr_writer *w) { return w->count; }
+
+static int grow(unsigned char **buf, size_t *cap, size_t n)
+{
+    if (n <= *cap) return 0;
+    unsigned char *b = realloc(*buf, n);
+    if (!b) return -1;
+    *buf = b;
+    *cap = n;
+    return 0;
+}
+
+int tsr_write(tsr_writer *w, const tsr_record *rec, eddy_err *e)
+{
+    if ((unsigned)rec->dtype >= TSR_NDTYPE) return eddy_fail(e, "record '%s': unknown dtype", rec->name);
+    if (rec->rank < 0 || rec->rank > TSR_MAX_RANK) return eddy_fail(e, "record '%s': bad rank", rec->name);
+    uint64_t n = tsr_numel(rec) * tsr_dtype_size(rec->dtype);
+    if (n != rec->nbytes || (n && !rec->data))
+        return eddy_fail(e, "record '%s': data size disagrees with shape x dtype", rec->name);
+    size_t nlen = strlen(rec->name), alen = attrs_encoded_size(rec);
+    size_t hsize = RECORD_FIXED + 8 * (size_t)rec->rank + nlen + alen;
+    if (hsize > TSR_MAX_HEADER)
+        return eddy_fail(e, "record '%s': header of %zu bytes exceeds %u (attributes too long)", rec->name,
+                         hsize, TSR_MAX_HEADER);
+
+    int shuf = w->opts.shuffle && tsr_dtype_is_float(rec->dtype) && rec->nbytes > 0;
+    const void *src = rec->data ? rec->data : "";
+    if (shuf) {
+        if (grow(&w->sbuf, &w->scap, rec->nbytes)) return eddy_fail(e, "out of memory");
+        shuffle(w->sbuf, rec->data, rec->nbytes, shuffle_unit(rec->dtype));
+        src = w->sbuf;
+    }
+    size_t bound = ZSTD_compressBound(rec->nbytes);
+    if (grow(&w->zbuf, &w->zcap, bound)) return eddy_fail(e, "out of memory");
+    size_t zlen = ZSTD_compress2(w->cctx, w->zbuf, bound, src, rec->nbytes);
+    if (ZSTD_isError(zlen)) return eddy_fail(e, "record '%s': zstd: %s", rec->name, ZSTD_getErrorName(zlen));
+
+    unsigned char *h = malloc(8 + hsize);
+    if (!h) return eddy_fail(e, "out of memory");
+    unsigned char *c = h + 8;
+    put32(h, MAGIC_RECORD);
+    put32(h + 4, (uint32_t)hsize);
+    put32(c, (uint32_t)w->count);
+    c[4] = shuf ? FLAG_SHUFFLE : 0;
+    c[5] = (unsigned char)rec->rank;
+    put16(c + 6, (uint16_t)nlen);
+    put32(c + 8, (uint32_t)alen);
+    memset(c + 12, 0, 4);
+    memcpy(c + 12, tsr_dtype_descr(rec->dtype), strlen(tsr_dtype_descr(rec->dtype)));
+    put64(c + 16, rec->nbytes);
+    put64(c + 24, zlen);
+    unsigned char *p = c + 32;
+    for (int i = 0; i < rec->rank; i++, p += 8) put64(p, rec->shape[i]);
+    memcpy(p, rec->name, nlen);
+    p = attrs_encode(p + nlen, rec);
+    put32(p, crc32c(0, c, hsize - 4));
+    int rc = write_full(w, h, 8 + hsize, e);
+    free(h);
+    if (rc == 0) rc = write_full(w, w->zbuf, zlen, e);
+    if (rc) return eddy_wrap(e, "record %ld '%s'", w->count, rec->name);
+    w->count++;
+    return 0;
+}
+
+int tsr_writer_finish(tsr_writer *w, eddy_err *e)
+{
+    unsigned char b[8 + END_CONTENT];
+    put32(b, MAGIC_END);
+    put32(b + 4, END_CONTENT);
+    put64(b + 8, (uint64_t)w->count);
+    put32(b + 16, crc32c(0, b + 8, 8));
+    int rc = write_full(w, b, sizeof b, e);
+    if (rc == 0 && fflush(w->f)) rc = eddy_fail(e, "write failed: %s", strerror(errno));
+    if (w->tmp) {
+        if (rc == 0 && fsync(fileno(w->f))) rc = eddy_fail(e, "%s: fsync: %s", w->tmp, strerror(errno));
+        if (fclose(w->f) && rc == 0) rc = eddy_fail(e, "%s: close: %s", w->tmp, strerror(errno));
+        if (rc == 0 && rename(w->tmp, w->path))
+            rc = eddy_fail(e, "cannot rename %s to %s: %s", w->tmp, w->path, strerror(errno));
+        if (rc) unlink(w->tmp);
+    }
+    free_writer(w);
+    return rc;
+}
+
+void tsr_writer_abort(tsr_writer *w)
+{
+    if (!w) return;
+    if (w->tmp) {
+        fclose(w->f);
+        unlink(w->tmp);
+    } else {
+        fflush(w->f);
+    }
+    free_writer(w);
+}
