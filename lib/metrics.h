@@ -1,0 +1,41 @@
+// Error metrics of a prediction against the truth (SPEC §4) and of an
+// ensemble against the truth.  Plain arrays in, numbers out; which axes make
+// a frame, a sample or a channel is the caller's business (relerr).
+#ifndef EDDY_METRICS_H
+#define EDDY_METRICS_H
+
+#include <stddef.h>
+
+// Sums for relative errors, so that frames, channels or samples can be
+// pooled before the ratio is taken.
+typedef struct {
+    double diff2, ref2;        // Σ (u − v)², Σ u²
+    double diffmax, refmax;    // max |u − v|, max |u|
+} met_acc;
+
+void met_acc_add(met_acc *a, const double *u /* (n) truth */, const double *v /* (n) */, size_t n);
+// ‖u − v‖₂ / ‖u‖₂ and max|u − v| / max|u| of the accumulated data; NaN when
+// the truth is identically zero (the ratio is undefined).
+double met_acc_rel_l2(const met_acc *a);
+double met_acc_rel_max(const met_acc *a);
+
+double met_rel_l2(const double *u /* (n) */, const double *v /* (n) */, size_t n);
+double met_rel_max(const double *u /* (n) */, const double *v /* (n) */, size_t n);
+
+// Σ|P − Q| / Σ|P|, the relative L1 distance of two spectra (seed 001 eq. 64).
+double met_spec_err(const double *P /* (n) truth */, const double *Q /* (n) */, size_t n);
+
+// Ensemble of K members, member k at ens + k·n.
+void met_ens_mean(const double *ens /* (K, n) */, int K, size_t n, double *mean /* (n) */);
+// Σ over points of the unbiased ensemble variance (K ≥ 2; 0 for K = 1): its
+// square root over ‖truth‖ is the relative spread, to set beside the
+// relative error of the ensemble mean (equal for a calibrated ensemble, up to
+// a factor sqrt((K+1)/K)).
+double met_ens_var_sum(const double *ens /* (K, n) */, int K, size_t n, const double *mean /* (n) */);
+// Σ over points of the CRPS of the ensemble's empirical distribution,
+//   CRPS(x) = (1/K) Σ_k |x_k − y| − 1/(2K²) Σ_{j,k} |x_j − x_k|,
+// in the units of the field.  work holds K doubles.
+double met_crps_sum(const double *ens /* (K, n) */, int K, const double *y /* (n) */, size_t n,
+                    double *work /* (K) */);
+
+#endif

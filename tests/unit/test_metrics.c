@@ -1,0 +1,81 @@
+// Metrics on hand-computed cases and the CRPS of known distributions.
+#include <math.h>
+#include <stdlib.h>
+
+#include "check.h"
+#include "metrics.h"
+
+static void test_hand_cases(void)
+{
+    double u[2] = { 3, 4 }, v[2] = { 3, 0 };
+    CHECK_CLOSE(met_rel_l2(u, v, 2), 0.8, 1e-15, "rel L2 = 4/5");
+    CHECK_CLOSE(met_rel_max(u, v, 2), 1.0, 1e-15, "rel max = 4/4");
+    double w[2] = { 3.3, 4.4 };
+    CHECK_CLOSE(met_rel_l2(u, w, 2), 0.1, 1e-14, "1.1 x gives 0.1");
+    CHECK_CLOSE(met_rel_l2(u, u, 2), 0.0, 0, "x vs x");
+    double z[2] = { 0, 0 };
+    CHECK(isnan(met_rel_l2(z, u, 2)), "zero truth is undefined");
+    met_acc a = { 0 };
+    met_acc_add(&a, u, v, 1);        // frame 1: no error, |u| = 3
+    met_acc_add(&a, u + 1, v + 1, 1); // frame 2: error 4, |u| = 4
+    CHECK_CLOSE(met_acc_rel_l2(&a), 0.8, 1e-15, "pooled");
+    double P[3] = { 1, 2, 1 }, Q[3] = { 1, 1, 2 };
+    CHECK_CLOSE(met_spec_err(P, Q, 3), 0.5, 1e-15, "spectral error 2/4");
+    double ens[4] = { 1, 10, 3, 14 }, m[2];   // members (1,10) and (3,14)
+    met_ens_mean(ens, 2, 2, m);
+    CHECK(m[0] == 2 && m[1] == 12, "ensemble mean");
+    CHECK_CLOSE(met_ens_var_sum(ens, 2, 2, m), 2 + 8, 1e-14, "unbiased variance sum");
+}
+
+static void test_crps_small(void)
+{
+    double work[4];
+    double ens[2] = { 0, 2 }, y = 0;
+    // (|0| + |2|)/2 − (|0−2| + |2−0|)/(2·4) = 1 − 0.5
+    CHECK_CLOSE(met_crps_sum(ens, 2, &y, 1, work), 0.5, 1e-15, "two members");
+    double one = 1.5;
+    CHECK_CLOSE(met_crps_sum(&one, 1, &y, 1, work), 1.5, 1e-15, "one member is MAE");
+    double e3[3] = { 2, -1, 0.5 }, y3 = 0.2;
+    // direct double sum
+    double mae = (1.8 + 1.2 + 0.3) / 3, pair = 0;
+    for (int j = 0; j < 3; j++)
+        for (int k = 0; k < 3; k++) pair += fabs(e3[j] - e3[k]);
+    CHECK_CLOSE(met_crps_sum(e3, 3, &y3, 1, work), mae - pair / 18, 1e-15, "three members, direct sum");
+}
+
+static double Phi(double x) { return 0.5 * erfc(-x / sqrt(2)); }
+static double Phi_inv(double p)
+{
+    double lo = -40, hi = 40;
+    for (int i = 0; i < 200; i++) {
+        double mid = 0.5 * (lo + hi);
+        if (Phi(mid) < p) lo = mid; else hi = mid;
+    }
+    return 0.5 * (lo + hi);
+}
+
+// An ensemble at the quantiles (k + ½)/K of N(μ, σ²) has the CRPS of the
+// normal distribution, σ[z(2Φ(z) − 1) + 2φ(z) − 1/√π], up to O(1/K).
+static void test_crps_normal(void)
+{
+    int K = 4000;
+    double mu = 0.5, sg = 2.0;
+    double *ens = malloc(K * sizeof *ens), *work = malloc(K * sizeof *work);
+    for (int k = 0; k < K; k++) ens[k] = mu + sg * Phi_inv((k + 0.5) / K);
+    double ys[3] = { 0.5, 2.5, -3.0 };
+    for (int i = 0; i < 3; i++) {
+        double z = (ys[i] - mu) / sg;
+        double want = sg * (z * (2 * Phi(z) - 1) + 2 * exp(-z * z / 2) / sqrt(2 * M_PI) - 1 / sqrt(M_PI));
+        double got = met_crps_sum(ens, K, &ys[i], 1, work);
+        CHECK_CLOSE(got, want, 2e-3, "CRPS of a normal");
+    }
+    free(ens); free(work);
+}
+
+int main(void)
+{
+    RUN(test_hand_cases);
+    RUN(test_crps_small);
+    RUN(test_crps_normal);
+    return check_done();
+}

@@ -1,0 +1,267 @@
+// spectrum: energy spectra and PSDs of the fields of a stream (SPEC §4).
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "cli.h"
+#include "layout.h"
+#include "spectrum.h"
+
+static const char *description =
+    "Modes:\n"
+    "  energy     2-D fields: E(k) = 1/2 sum over the shell round(|n|) = k of |u_hat(n)|^2,\n"
+    "             u_hat = FFT/(Ny Nx); sum_k E(k) = mean(u^2)/2.  Output (c, k).\n"
+    "  psd        1-D fields: P(n) = |u_hat(n)|^2 + |u_hat(-n)|^2 (one-sided), u_hat = FFT/N;\n"
+    "             sum_n P(n) = mean(u^2).  Output (c, k).\n"
+    "  spacetime  paths with a t axis: P = |FFT_{t,space}(u)/(T D)|^2 over time and space\n"
+    "             jointly, one-sided in x (mirror modes folded), sum P = mean(u^2); the\n"
+    "             seed-001 spectral error is computed on this (see relerr).  Output\n"
+    "             (c, w, k) or (c, w, ky, kx), w the signed frequency index in FFT order.\n"
+    "  auto       energy for 2-D fields, psd for 1-D (the default).\n"
+    "The mean mode (k = 0) is kept in every mode.  energy and psd average over every frame\n"
+    "and batch index of a record, per channel; spacetime averages over batch indices.  With\n"
+    "--mean one record (or table) averages over all records, which must share a shape.\n"
+    "Axes from the dims attribute as in rg-coarsen --help; wavenumber = 2 pi k / L with L\n"
+    "the L attribute (else 2 pi, so wavenumber = k).\n"
+    "\n"
+    "Output: a stream of <f8 records named 'spectrum' (attributes of the input kept, plus\n"
+    "spectrum=MODE, dims, k_unit = 2 pi/L), or with --tsv a table with a header line:\n"
+    "  energy/psd:  record  c  k  wavenumber  value\n"
+    "  spacetime:   record  c  w  k  value        (1-D)\n"
+    "               record  c  w  ky  kx  value   (2-D; k indices signed)\n"
+    "record is the input record index, or 'mean' with --mean.";
+
+static const char *example =
+    "  ns-gen --preset kolmogorov | spectrum --mean --tsv > E.tsv\n"
+    "  gnuplot -e \"set logscale xy; set terminal png; set output 'E.png';"
+    " plot 'E.tsv' using 4:5 skip 1 with lines\"";
+
+typedef enum { M_AUTO, M_ENERGY, M_PSD, M_ST } smode;
+
+typedef struct {
+    smode mode;
+    layout l;
+    int rank, n[3];
+    size_t M;        // folded power size per channel
+    size_t nout;     // output values per channel
+    double *P;       // (C, M) power sums
+    double count;    // spectra summed per channel
+} job;
+
+static void job_start(job *j, const layout *l, smode mode, long idx)
+{
+    free(j->P);
+    j->l = *l;
+    j->mode = mode;
+    if (mode == M_AUTO) j->mode = l->nspace == 2 ? M_ENERGY : M_PSD;
+    if (j->mode == M_ENERGY && l->nspace != 2)
+        cli_die(EXIT_DATA, "record %ld: energy spectrum needs 2-D fields (dims %s)", idx, l->dims);
+    if (j->mode == M_PSD && l->nspace != 1)
+        cli_die(EXIT_DATA, "record %ld: psd needs 1-D fields (dims %s); use energy", idx, l->dims);
+    if (j->mode == M_ST && l->t_axis < 0)
+        cli_die(EXIT_DATA, "record %ld: spacetime needs a t axis (dims %s)", idx, l->dims);
+    j->rank = 0;
+    if (j->mode == M_ST) j->n[j->rank++] = (int)l->T;
+    if (l->nspace == 2) j->n[j->rank++] = l->ny;
+    j->n[j->rank++] = l->nx;
+    j->M = spec_half_size(j->rank, j->n);
+    j->nout = j->mode == M_ENERGY ? (size_t)spec_nshells(l->ny, l->nx) : j->M;
+    j->P = calloc(l->C * j->M, sizeof(double));
+    if (!j->P) cli_die(EXIT_DATA, "out of memory");
+    j->count = 0;
+}
+
+static void job_add(job *j, const tsr_record *rec, double *buf, long idx)
+{
+    const layout *l = &j->l;
+    eddy_err e;
+    for (size_t p = 0; p < l->npaths; p++)
+        for (size_t c = 0; c < l->C; c++) {
+            layout_gather(l, rec, p, c, buf);
+            double *P = j->P + c * j->M;
+            if (j->mode == M_ST) {
+                if (spec_power_acc(buf, j->rank, j->n, P, &e)) cli_die(EXIT_DATA, "record %ld: %s", idx, e.msg);
+            } else {
+                for (size_t t = 0; t < l->T; t++)
+                    if (spec_power_acc(buf + t * l->D, j->rank, j->n, P, &e))
+                        cli_die(EXIT_DATA, "record %ld: %s", idx, e.msg);
+            }
+        }
+    j->count += (double)(l->npaths * (j->mode == M_ST ? 1 : l->T));
+}
+
+// The averaged output per channel: (C, nout).
+static double *job_result(const job *j)
+{
+    const layout *l = &j->l;
+    double *out = calloc(l->C * j->nout, sizeof(double));
+    if (!out) cli_die(EXIT_DATA, "out of memory");
+    for (size_t c = 0; c < l->C; c++) {
+        double *P = j->P + c * j->M, *o = out + c * j->nout;
+        if (j->mode == M_ENERGY) spec_shell_bin(P, l->ny, l->nx, o);
+        else memcpy(o, P, j->M * sizeof(double));
+        for (size_t i = 0; i < j->nout; i++) o[i] /= j->count;
+    }
+    return out;
+}
+
+static const char *mode_name(smode m) { return m == M_ENERGY ? "energy" : m == M_PSD ? "psd" : "spacetime"; }
+
+static void emit_tsv(FILE *tf, const job *j, const double *out, long idx)
+{
+    const layout *l = &j->l;
+    char rec[32];
+    if (idx < 0) strcpy(rec, "mean");
+    else snprintf(rec, sizeof rec, "%ld", idx);
+    size_t hx = (size_t)l->nx / 2 + 1;
+    for (size_t c = 0; c < l->C; c++) {
+        const double *o = out + c * j->nout;
+        for (size_t i = 0; i < j->nout; i++) {
+            if (j->mode != M_ST) {
+                fprintf(tf, "%s\t%zu\t%zu\t%.10g\t%.10g\n", rec, c, i, 2 * M_PI * (double)i / l->L, o[i]);
+            } else if (l->nspace == 1) {
+                fprintf(tf, "%s\t%zu\t%d\t%zu\t%.10g\n", rec, c, spec_signed_index((int)(i / hx), (int)l->T), i % hx, o[i]);
+            } else {
+                size_t kx = i % hx, ky = (i / hx) % (size_t)l->ny, w = i / hx / (size_t)l->ny;
+                fprintf(tf, "%s\t%zu\t%d\t%d\t%zu\t%.10g\n", rec, c, spec_signed_index((int)w, (int)l->T),
+                       spec_signed_index((int)ky, l->ny), kx, o[i]);
+            }
+        }
+    }
+}
+
+static void emit_record(tsr_writer *w, const job *j, const double *out, const tsr_record *src, long idx)
+{
+    const layout *l = &j->l;
+    tsr_record r;
+    tsr_record_init(&r);
+    uint64_t shape[4];
+    int rank = 0;
+    shape[rank++] = l->C;
+    const char *dims;
+    size_t hx = (size_t)l->nx / 2 + 1;
+    if (j->mode != M_ST) {
+        shape[rank++] = j->nout;
+        dims = "c,k";
+    } else {
+        shape[rank++] = l->T;
+        if (l->nspace == 2) shape[rank++] = (uint64_t)l->ny;
+        shape[rank++] = hx;
+        dims = l->nspace == 2 ? "c,w,ky,kx" : "c,w,k";
+    }
+    eddy_err e;
+    if (tsr_record_alloc(&r, "spectrum", TSR_F8, rank, shape, &e)) cli_die(EXIT_DATA, "%s", e.msg);
+    memcpy(r.data, out, l->C * j->nout * sizeof(double));
+    tsr_attrs_copy(&r, src);
+    tsr_attr_set(&r, "dims", dims);
+    tsr_attr_set(&r, "spectrum", mode_name(j->mode));
+    tsr_attr_set_double(&r, "k_unit", 2 * M_PI / l->L);
+    tsr_attr_set(&r, "spectrum_norm",
+                 j->mode == M_ENERGY ? "E(k)=1/2 sum_{round|n|=k} |FFT/N^2|^2" : "|FFT/n|^2 folded one-sided in x");
+    if (idx < 0) tsr_attr_setf(&r, "spectrum_count", "%.0f", j->count);
+    tsr_history_append(&r, cli_cmdline());
+    if (tsr_write(w, &r, &e)) cli_die(EXIT_DATA, "%s", e.msg);
+    tsr_record_free(&r);
+}
+
+int main(int argc, char **argv)
+{
+    const char *mode_s = "auto", *dims = NULL, *out = "-";
+    int tsv = 0, mean = 0, threads = 0;
+    cli_opt opts[] = {
+        { "mode", 'm', OPT_STRING, &mode_s, "MODE", "auto, energy (2-D E(k)), psd (1-D), or spacetime" },
+        { "mean", 0, OPT_FLAG, &mean, NULL, "average over all records: one output" },
+        { "tsv", 0, OPT_FLAG, &tsv, NULL, "write a TSV table on stdout instead of a stream" },
+        { "dims", 0, OPT_STRING, &dims, "LIST", "axis names, overriding the dims attribute" },
+        { "output", 'o', OPT_STRING, &out, "FILE", "output stream or table ('-' is stdout)" },
+        { "threads", 'j', OPT_INT, &threads, "N", "threads (0: OMP_NUM_THREADS or all cores)" },
+        { NULL, 0, 0, NULL, NULL, NULL },
+    };
+    cli_spec spec = { "spectrum", "[options] [FILE]", "energy spectra and PSDs of fields", description, example,
+                      opts };
+    int nops;
+    char **ops;
+    cli_parse(&spec, argc, argv, &nops, &ops);
+    if (nops > 1) cli_die(EXIT_USAGE, "one input stream at most (got %d operands)", nops);
+    smode mode;
+    if (!strcmp(mode_s, "auto")) mode = M_AUTO;
+    else if (!strcmp(mode_s, "energy")) mode = M_ENERGY;
+    else if (!strcmp(mode_s, "psd")) mode = M_PSD;
+    else if (!strcmp(mode_s, "spacetime")) mode = M_ST;
+    else cli_die(EXIT_USAGE, "option --mode: '%s' is not auto, energy, psd or spacetime", mode_s);
+    cli_threads(threads);
+
+    tsr_reader *rd = cli_reader(nops ? ops[0] : "-", NULL);
+    tsr_writer *w = NULL;
+    // The table is kept in memory and written at the end, so an error in a
+    // later record leaves no partial table behind.
+    char *table = NULL;
+    size_t table_len = 0;
+    FILE *tf = NULL;
+    if (tsv) {
+        tf = open_memstream(&table, &table_len);
+        if (!tf) cli_die(EXIT_DATA, "out of memory");
+    } else {
+        w = cli_writer(out, NULL);
+    }
+    tsr_record rec, first;
+    tsr_record_init(&rec);
+    tsr_record_init(&first);
+    job j = { 0 };
+    eddy_err e;
+    double *buf = NULL;
+    long idx = 0;
+    int rc, header = 0;
+    while ((rc = tsr_read(rd, &rec, &e)) == 1) {
+        layout l;
+        if (field_check(&rec, &e) || layout_of(&rec, dims, &l, &e)) cli_die(EXIT_DATA, "record %ld: %s", idx, e.msg);
+        if (!mean || idx == 0) {
+            job_start(&j, &l, mode, idx);
+            free(buf);
+            buf = malloc(l.T * l.D * sizeof(double));
+            if (!buf) cli_die(EXIT_DATA, "out of memory");
+        } else if (l.T != j.l.T || l.C != j.l.C || l.ny != j.l.ny || l.nx != j.l.nx || l.nspace != j.l.nspace) {
+            cli_die(EXIT_DATA, "record %ld: shape differs from record 0; --mean needs one shape", idx);
+        }
+        if (tsv && !header) {
+            smode m = j.mode;
+            fprintf(tf, m != M_ST ? "record\tc\tk\twavenumber\tvalue\n"
+                   : l.nspace == 1 ? "record\tc\tw\tk\tvalue\n" : "record\tc\tw\tky\tkx\tvalue\n");
+            header = 1;
+        }
+        job_add(&j, &rec, buf, idx);
+        if (!mean) {
+            double *o = job_result(&j);
+            if (tsv) emit_tsv(tf, &j, o, idx);
+            else emit_record(w, &j, o, &rec, idx);
+            free(o);
+        } else if (idx == 0) {
+            if (tsr_record_clone(&first, &rec, &e)) cli_die(EXIT_DATA, "%s", e.msg);
+        }
+        idx++;
+    }
+    if (rc < 0) cli_die(EXIT_DATA, "%s", e.msg);
+    if (mean) {
+        if (idx == 0) cli_die(EXIT_DATA, "no records to average");
+        double *o = job_result(&j);
+        if (tsv) emit_tsv(tf, &j, o, -1);
+        else emit_record(w, &j, o, &first, -1);
+        free(o);
+    }
+    if (w && tsr_writer_finish(w, &e)) cli_die(EXIT_DATA, "%s", e.msg);
+    if (tsv) {
+        fclose(tf);
+        FILE *f = strcmp(out, "-") ? fopen(out, "w") : stdout;
+        if (!f) cli_die(EXIT_USAGE, "%s: cannot write", out);
+        if (fwrite(table, 1, table_len, f) != table_len || fflush(f) || ferror(f))
+            cli_die(EXIT_DATA, "writing the table failed");
+        if (f != stdout) fclose(f);
+        free(table);
+    }
+    free(buf);
+    free(j.P);
+    tsr_record_free(&rec);
+    tsr_record_free(&first);
+    tsr_reader_close(rd);
+    return 0;
+}
