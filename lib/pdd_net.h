@@ -1,0 +1,117 @@
+// The FNO behind Predictor-Driven Diffusion and its DDPM baseline (seed 001
+// §3, B.2, B.4): model configuration and the attributes stored with it,
+// per-channel standardisation, one training step of each objective, and the
+// network as the callbacks of lib/pdd.h (predictor, path score, DDPM score).
+//
+// Objectives (attribute pdd.objective):
+//   pdd        input: window of the current + W-1 previous frames (C·W
+//              channels), output: the standardised increment u_{n+1} - u_n;
+//              loss  mean (Δu_λ - f)²/(2 v_λ) over λ ~ U(0, 1) (Alg. 1).
+//   ddpm-gen   input: window of NOISY frames, output ε̂ of the current
+//              frame; VP process γ; unconditional generation (B.4).
+//   ddpm-cond  input: window of CLEAN frames + the noisy standardised
+//              residual (C·W + C channels), output ε̂ of the residual; the
+//              GenCast-style simulation baseline (B.4).
+// λ enters by FiLM through a sinusoidal embedding of 1000·λ (the reference
+// feeds the integer λ-index with max period 1000).
+#ifndef EDDY_PDD_NET_H
+#define EDDY_PDD_NET_H
+
+#include <stdint.h>
+
+#include "adam.h"
+#include "err.h"
+#include "fno.h"
+#include "pdd.h"
+#include "rg.h"
+#include "tsr.h"
+
+#define PDD_KIND "pdd-model"
+#define PDD_MAXC 8
+
+typedef enum { PDD_OBJ_PDD = 0, PDD_OBJ_DDPM_GEN = 1, PDD_OBJ_DDPM_COND = 2 } pdd_objective;
+
+typedef struct {
+    fno m;
+    pdd_objective obj;
+    pdd_geom g;                 // T = frames per training path
+    pdd_process proc;           // RG (pdd) or VP (ddpm-*)
+    double mean[PDD_MAXC], std[PDD_MAXC];    // standardisation of the data
+    double rstd[PDD_MAXC];      // ddpm-cond: std of the standardised increments
+    double dt;                  // time between frames (attribute dt of the data)
+    double lam_max;             // largest trained λ (1)
+    int max_batch;              // windows per FNO call
+    rg_op *op;                  // RG operator of the grid (pdd)
+    // scratch, grown on demand
+    float *fin, *fout, *fdin, *fdout, *fcond;
+    double *dwin, *dtmp;
+    long cap;
+} pdd_net;
+
+typedef struct {
+    int width, layers, modes, emb_size, emb_hidden;
+    int act;                    // FNO_SILU (the paper) or FNO_GELU
+} pdd_arch;
+
+void pdd_arch_default(pdd_arch *a);
+// Creates a new model (weights from seed) for geometry g and process p.
+int pdd_net_create(pdd_net *n, pdd_objective obj, const pdd_geom *g, const pdd_process *p,
+                   const pdd_arch *a, uint64_t seed, eddy_err *e);
+void pdd_net_free(pdd_net *n);
+const char *pdd_objective_name(pdd_objective o);
+
+// Header attributes (kind, pdd.*) ↔ model; pdd_net_from_header checks them
+// after ckpt_load filled n->m.
+int pdd_net_to_header(const pdd_net *n, tsr_record *hdr, eddy_err *e);
+int pdd_net_from_header(pdd_net *n, const tsr_record *hdr, eddy_err *e);
+
+// ---- data: paths (P, T, C, S) in physical units
+// Per-channel mean and std over every value, and (ddpm-cond) the std of the
+// standardised increments.  u (P, T, C, S).
+void pdd_net_fit_standardisation(pdd_net *n, const double *u, long P);
+void pdd_net_standardise(const pdd_net *n, double *u, long nframes);     // (nframes, C, S)
+void pdd_net_unstandardise(const pdd_net *n, double *u, long nframes);   // (nframes, C, S)
+
+// ---- one training step on B standardised paths u0 (B, T, C, S); noise and
+// λ keyed by (seed, step, b).  Accumulates the gradient (zeroed first) and
+// takes one Adam step; *loss receives the batch loss.
+int pdd_net_train_step(pdd_net *n, adam *opt, const double *u0, int B, uint64_t seed, long step,
+                       double clip, double *loss, eddy_err *e);
+
+// ---- the network as lib/pdd.h callbacks (standardised units)
+// pdd: the predictor.
+pdd_predictor pdd_net_predictor(pdd_net *n);
+// A pdd_score_fn context: the path score of pdd (g.T may differ from the
+// training T), or the DDPM-gen score -ε̂/σ_λ.
+typedef struct {
+    pdd_net *n;
+    pdd_geom g;                 // geometry of the paths being sampled
+} pdd_score_ctx;
+int pdd_net_score(void *ctx, int B, const double *u, double lam, double *s, eddy_err *e);
+
+// ddpm-cond: simulate frames n0..T-1 of u (B, T, C, S) by sampling each
+// residual with the reverse VP sampler (o, lams) given the 5 clean frames.
+int pdd_net_ddpm_simulate(pdd_net *n, const pdd_geom *g, const pdd_pc_opts *o,
+                          const double *lams, int nlam, int B, double *u, int n0, long *nfe,
+                          eddy_err *e);
+
+// ---- paths read from tensor streams
+// Every float record with a time axis (its `dims`, lib/layout.h: e.g.
+// "t,c,x", "t,y,x", "n,t,c,x") contributes its paths; all must agree on
+// frames, channels and grid.  u (P, T, C, S) in physical units.
+typedef struct {
+    long P;
+    int T, C, dims, n[2];
+    double L, dt;              // dt: attribute dt (time between frames), 1 if absent
+    double *u;
+    tsr_record meta;           // attributes of the first record (no data)
+} pdd_paths;
+
+int pdd_paths_read(pdd_paths *d, tsr_reader *r, const char *label, eddy_err *e);
+void pdd_paths_free(pdd_paths *d);
+// The geometry of the paths with window W.
+pdd_geom pdd_paths_geom(const pdd_paths *d, int W);
+// Checks that paths fit a model: dimensionality, grid, channels, window.
+int pdd_net_check_paths(const pdd_net *n, const pdd_paths *d, eddy_err *e);
+
+#endif

@@ -1,0 +1,508 @@
+// Predictor-Driven Diffusion maths (lib/pdd) against independent truths:
+// windows built by hand, the path score against finite differences of the
+// path log-density of a known linear predictor, the loss weight against a
+// direct sum over the full spectrum and the reference code's table, and the
+// reverse-λ sampler recovering a known Gaussian law from its exact score
+// (computed here by a naive DFT, independent of FFTW).
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "check.h"
+#include "pdd.h"
+#include "rng.h"
+
+// ---------------------------------------------------------------- windows
+
+static void test_windows_start(void)
+{
+    pdd_geom g = {.T = 7, .C = 2, .dims = 1, .n = {3, 0}, .L = 2 * M_PI, .W = 5};
+    int B = 2, S = 3, T = 7, C = 2, W = 5, nw = 6;
+    double u[2 * 7 * 2 * 3], win[2 * 6 * 10 * 3];
+    for (int b = 0; b < B; b++)
+        for (int t = 0; t < T; t++)
+            for (int c = 0; c < C; c++)
+                for (int x = 0; x < S; x++)
+                    u[((b * T + t) * C + c) * S + x] = 1000 * b + 100 * t + 10 * c + x + 1;
+    pdd_windows(&g, B, nw, u, win);
+    int bad = 0;
+    for (int b = 0; b < B; b++)
+        for (int n = 0; n < nw; n++)
+            for (int c = 0; c < C; c++)
+                for (int w = 0; w < W; w++)
+                    for (int x = 0; x < S; x++) {
+                        int t = n - 4 + w;
+                        double want = t < 0 ? 0 : 1000 * b + 100 * t + 10 * c + x + 1;
+                        if (win[(((b * nw + n) * C + c) * W + w) * S + x] != want) bad++;
+                    }
+    CHECK(bad == 0, "%d window entries wrong", bad);
+    // Frame 0's window: only its last slot (the current frame) is non-zero.
+    CHECK(win[(0 * W + 3) * S] == 0 && win[(0 * W + 4) * S] == 1, "frame 0 window");
+
+    // The adjoint: <windows(u), g> = <u, windows_adjoint(g)>.
+    eddy_rng r;
+    rng_init(&r, 1, 2, 3, 4);
+    double gw[2 * 6 * 10 * 3], gu[2 * 7 * 2 * 3] = {0};
+    rng_normal_fill(&r, gw, sizeof gw / sizeof *gw);
+    rng_normal_fill(&r, u, sizeof u / sizeof *u);
+    pdd_windows(&g, B, nw, u, win);
+    pdd_windows_adjoint(&g, B, nw, gw, gu);
+    double lhs = 0, rhs = 0;
+    for (size_t i = 0; i < sizeof gw / sizeof *gw; i++) lhs += win[i] * gw[i];
+    for (size_t i = 0; i < sizeof u / sizeof *u; i++) rhs += u[i] * gu[i];
+    CHECK_CLOSE(lhs, rhs, 1e-12 * fabs(lhs) + 1e-12, "adjoint identity");
+}
+
+// ---------------------------------------------------------------- a linear predictor
+// f_c(x) = Σ_{c', w} A[c][c'][w] u_{c'}(x + w)  (periodic shift by w points)
+
+typedef struct {
+    pdd_geom g;
+    double A[2][2][5];
+    int calls;
+} linpred;
+
+static int lin_forward(void *ctx, int nb, const double *win, double lam, double *out, eddy_err *e)
+{
+    (void)lam; (void)e;
+    linpred *p = ctx;
+    int C = p->g.C, W = p->g.W, S = p->g.n[0];
+    for (int i = 0; i < nb; i++)
+        for (int c = 0; c < C; c++)
+            for (int x = 0; x < S; x++) {
+                double acc = 0;
+                for (int c2 = 0; c2 < C; c2++)
+                    for (int w = 0; w < W; w++)
+                        acc += p->A[c][c2][w] * win[((i * C + c2) * W + w) * S + (x + w) % S];
+                out[(i * C + c) * S + x] = acc;
+            }
+    p->calls++;
+    return 0;
+}
+
+static int lin_input_grad(void *ctx, int nb, const double *gout, double *gwin, eddy_err *e)
+{
+    (void)e;
+    linpred *p = ctx;
+    int C = p->g.C, W = p->g.W, S = p->g.n[0];
+    memset(gwin, 0, (size_t)nb * C * W * S * sizeof *gwin);
+    for (int i = 0; i < nb; i++)
+        for (int c = 0; c < C; c++)
+            for (int x = 0; x < S; x++)
+                for (int c2 = 0; c2 < C; c2++)
+                    for (int w = 0; w < W; w++)
+                        gwin[((i * C + c2) * W + w) * S + (x + w) % S] +=
+                            p->A[c][c2][w] * gout[(i * C + c) * S + x];
+    return 0;
+}
+
+static void lin_init(linpred *p, int T)
+{
+    memset(p, 0, sizeof *p);
+    p->g = (pdd_geom){.T = T, .C = 2, .dims = 1, .n = {8, 0}, .L = 2 * M_PI, .W = 5};
+    eddy_rng r;
+    rng_init(&r, 7, 0, 0, 0);
+    for (int c = 0; c < 2; c++)
+        for (int c2 = 0; c2 < 2; c2++)
+            for (int w = 0; w < 5; w++) p->A[c][c2][w] = 0.3 * rng_normal(&r);
+}
+
+// The path log-density written straight from its definition.
+static double direct_logp(const linpred *p, const double *u, double v)
+{
+    int T = p->g.T, C = p->g.C, S = p->g.n[0];
+    double acc = 0;
+    for (int n = 0; n + 1 < T; n++)
+        for (int c = 0; c < C; c++)
+            for (int x = 0; x < S; x++) {
+                double f = 0;
+                for (int c2 = 0; c2 < C; c2++)
+                    for (int w = 0; w < 5; w++) {
+                        int t = n - 4 + w;
+                        if (t >= 0) f += p->A[c][c2][w] * u[(t * C + c2) * S + (x + w) % S];
+                    }
+                double r = u[((n + 1) * C + c) * S + x] - u[(n * C + c) * S + x] - f;
+                acc += r * r;
+            }
+    return -acc / (2 * v);
+}
+
+static void test_path_score_fd(void)
+{
+    linpred p;
+    lin_init(&p, 6);
+    pdd_predictor pr = {&p, lin_forward, lin_input_grad, 0};
+    int B = 2, N = 6 * 2 * 8;
+    double u[2 * 96], s[2 * 96], logp[2], v = 0.37;
+    eddy_rng r;
+    rng_init(&r, 11, 0, 0, 0);
+    rng_normal_fill(&r, u, 2 * 96);
+    eddy_err e;
+    CHECK(pdd_path_score(&p.g, &pr, B, u, 0.1, v, s, logp, &e) == 0, "%s", e.msg);
+    CHECK(p.calls == 1, "one batched forward, not %d", p.calls);
+    // In chunks of 3 windows (bounded activation memory): the same score.
+    double s3[2 * 96], l3[2];
+    pdd_predictor pr3 = {&p, lin_forward, lin_input_grad, 3};
+    CHECK(pdd_path_score(&p.g, &pr3, B, u, 0.1, v, s3, l3, &e) == 0, "%s", e.msg);
+    double d3 = 0;
+    for (int i = 0; i < 2 * 96; i++) d3 = fmax(d3, fabs(s3[i] - s[i]));
+    CHECK(d3 < 1e-12 && fabs(l3[1] - logp[1]) < 1e-9, "chunked score differs by %g", d3);
+    double maxerr = 0, maxs = 0;
+    for (int b = 0; b < B; b++) {
+        double *ub = u + b * N;
+        CHECK_CLOSE(logp[b], direct_logp(&p, ub, v), 1e-10 * fabs(logp[b]), "log-density");
+        for (int i = 0; i < N; i++) {
+            double h = 1e-4, keep = ub[i];
+            ub[i] = keep + h;
+            double lp = direct_logp(&p, ub, v);
+            ub[i] = keep - h;
+            double lm = direct_logp(&p, ub, v);
+            ub[i] = keep;
+            double fd = (lp - lm) / (2 * h);
+            maxerr = fmax(maxerr, fabs(fd - s[b * N + i]));
+            maxs = fmax(maxs, fabs(s[b * N + i]));
+        }
+    }
+    NOTE("max |score - FD| = %.3g (max |score| %.3g)", maxerr, maxs);
+    CHECK(maxerr < 1e-7 * maxs, "score differs from finite differences by %g", maxerr);
+    CHECK(pdd_path_score(&p.g, &pr, B, u, 0.1, 0, s, logp, &e) == -1, "v = 0 refused");
+}
+
+static void test_simulate(void)
+{
+    linpred p;
+    lin_init(&p, 9);
+    pdd_predictor pr = {&p, lin_forward, lin_input_grad, 0};
+    int T = 9, C = 2, S = 8, F = C * S, B = 3;
+    double u[3 * 9 * 16], want[9 * 16];
+    eddy_rng r;
+    rng_init(&r, 5, 0, 0, 0);
+    rng_normal_fill(&r, u, sizeof u / sizeof *u);
+    memcpy(want, u, sizeof want);
+    eddy_err e;
+    CHECK(pdd_simulate(&p.g, &pr, B, u, 2, 0.0, 0.0, 1, 0, &e) == 0, "%s", e.msg);
+    // Direct rollout of path 0 from its first 2 frames.
+    for (int n = 1; n + 1 < T; n++)
+        for (int c = 0; c < C; c++)
+            for (int x = 0; x < S; x++) {
+                double f = 0;
+                for (int c2 = 0; c2 < C; c2++)
+                    for (int w = 0; w < 5; w++) {
+                        int t = n - 4 + w;
+                        if (t >= 0) f += p.A[c][c2][w] * want[(t * C + c2) * S + (x + w) % S];
+                    }
+                want[((n + 1) * C + c) * S + x] = want[(n * C + c) * S + x] + f;
+            }
+    double err = 0;
+    for (int i = 0; i < T * F; i++) err = fmax(err, fabs(u[i] - want[i]));
+    CHECK(err < 1e-12, "deterministic rollout differs by %g", err);
+
+    // With noise: path 1 alone (sample0 = 1) equals path 1 of the batch.
+    double ub[3 * 9 * 16], u1[9 * 16];
+    rng_init(&r, 5, 0, 0, 0);
+    rng_normal_fill(&r, ub, sizeof ub / sizeof *ub);
+    memcpy(u1, ub + T * F, sizeof u1);
+    CHECK(pdd_simulate(&p.g, &pr, B, ub, 5, 0.2, 0.01, 42, 0, &e) == 0, "%s", e.msg);
+    CHECK(pdd_simulate(&p.g, &pr, 1, u1, 5, 0.2, 0.01, 42, 1, &e) == 0, "%s", e.msg);
+    CHECK(memcmp(u1, ub + T * F, sizeof u1) == 0, "noise depends on the batch");
+    CHECK(memcmp(u1 + 5 * F, u + T * F + 5 * F, 4 * F * sizeof *u) != 0, "noise had no effect");
+    CHECK(pdd_simulate(&p.g, &pr, 1, u1, 0, 0.2, 0.01, 42, 1, &e) == -1, "0 given frames refused");
+}
+
+// ---------------------------------------------------------------- loss and weights
+
+static void test_loss_weights(void)
+{
+    // v_λ against a direct sum over the full (two-sided) spectrum.
+    pdd_geom g = {.T = 4, .C = 2, .dims = 1, .n = {128, 0}, .L = 2 * M_PI, .W = 5};
+    pdd_process p = pdd_process_rg(0.1, sqrt(2));
+    eddy_err e;
+    rg_grid rgg;
+    pdd_rg_grid(&g, &p, &rgg);
+    rg_op *op = rg_op_new(&rgg, &e);
+    CHECK(op != NULL, "%s", e.msg);
+    if (!op) return;
+    double lams[] = {0.001, 0.01, 0.2, 0.999};
+    for (int i = 0; i < 4; i++) {
+        double sum = 0;
+        for (int q = 0; q < 128; q++) {
+            int k = q <= 64 ? q : q - 128;
+            if (k == 0) continue;
+            double a = 0.1 * k * k;
+            sum += 2 * (1 - exp(-2 * a * lams[i])) / (2 * a);
+        }
+        CHECK_REL(pdd_point_var(op, &p, lams[i]), sum / 128, 1e-12, "v_lambda, spectral");
+    }
+    CHECK(pdd_point_var(op, &p, 0) == pdd_point_var(op, &p, 1e-3), "floor at dlam");
+    CHECK(pdd_point_var(op, &p, 0.5) > pdd_point_var(op, &p, 0.2), "increasing in lambda");
+    rg_op_free(op);
+
+    // The reference code (research/pdd.md §2.2 table) uses the FD symbol and a
+    // Brownian k = 0 mode (variance β²λ/D more); its var_t must be ours plus that.
+    p.fd_laplacian = 1;
+    pdd_rg_grid(&g, &p, &rgg);
+    op = rg_op_new(&rgg, &e);
+    double l96[][2] = {{0.001, 0.00185}, {0.01, 0.0113}, {0.1, 0.0389}, {0.2, 0.0552}, {0.999, 0.124}};
+    for (int i = 0; i < 5; i++)
+        CHECK_REL(pdd_point_var(op, &p, l96[i][0]) + 2 * l96[i][0] / 128, l96[i][1], 6e-3,
+                  "L96 var_t of the reference");
+    rg_op_free(op);
+    pdd_geom g2 = {.T = 4, .C = 1, .dims = 2, .n = {40, 40}, .L = 2 * M_PI, .W = 5};
+    pdd_process pk = pdd_process_rg(0.3, sqrt(2));
+    pk.fd_laplacian = 1;
+    pdd_rg_grid(&g2, &pk, &rgg);
+    op = rg_op_new(&rgg, &e);
+    double kf[][2] = {{0.001, 0.00191}, {0.01, 0.0132}, {0.1, 0.0319}, {0.2, 0.0366}, {0.999, 0.0473}};
+    for (int i = 0; i < 5; i++)
+        CHECK_REL(pdd_point_var(op, &pk, kf[i][0]) + 2 * kf[i][0] / 1600, kf[i][1], 6e-3,
+                  "KF var_t of the reference");
+    rg_op_free(op);
+    pdd_process vp = pdd_process_vp(3);
+    CHECK_CLOSE(pdd_point_var(NULL, &vp, 0.5), 1 - exp(-3.0), 1e-14, "VP variance");
+
+    // The loss and its gradient: known residuals, and finite differences.
+    int B = 2, T = 4, F = 2 * 128;
+    double *u = malloc(sizeof(double) * B * T * F), *f = malloc(sizeof(double) * B * (T - 1) * F);
+    double *gf = malloc(sizeof(double) * B * (T - 1) * F), v[2] = {0.5, 0.02};
+    for (int i = 0; i < B * T * F; i++) u[i] = (i / F) % T;          // increments of 1
+    for (int i = 0; i < B * (T - 1) * F; i++) f[i] = 0.5;            // residual 0.5 everywhere
+    double L = pdd_increment_loss(&g, B, u, f, v, gf);
+    double want = (0.25 / (2 * 0.5) + 0.25 / (2 * 0.02)) / 2;
+    CHECK_REL(L, want, 1e-12, "loss with known residuals");
+    eddy_rng r;
+    rng_init(&r, 3, 0, 0, 0);
+    rng_normal_fill(&r, f, B * (T - 1) * F);
+    pdd_increment_loss(&g, B, u, f, v, gf);
+    int idx[] = {0, 17, 3 * F - 1, 3 * F + 5};
+    for (int i = 0; i < 4; i++) {
+        double keep = f[idx[i]], h = 1e-5;
+        f[idx[i]] = keep + h;
+        double lp = pdd_increment_loss(&g, B, u, f, v, NULL);
+        f[idx[i]] = keep - h;
+        double lm = pdd_increment_loss(&g, B, u, f, v, NULL);
+        f[idx[i]] = keep;
+        CHECK_REL(gf[idx[i]], (lp - lm) / (2 * h), 1e-5, "loss gradient");
+    }
+    free(u); free(f); free(gf);
+}
+
+static void test_grids(void)
+{
+    double l[1001], r[31];
+    eddy_err e;
+    CHECK(pdd_grid_uniform(1, 0, 1000, l, &e) == 0, "%s", e.msg);
+    CHECK(l[0] == 1 && l[1000] == 0 && fabs(l[1] - 0.999) < 1e-15, "uniform grid");
+    CHECK(pdd_grid_rho(1, 1e-3, 0, 30, 7, r, &e) == 0, "%s", e.msg);
+    CHECK(r[0] == 1 && r[29] == 1e-3 && r[30] == 0, "rho grid ends");
+    int mono = 1;
+    for (int i = 0; i < 30; i++) mono &= r[i] > r[i + 1];
+    CHECK(mono, "rho grid decreasing");
+    CHECK(r[0] - r[1] > r[28] - r[29], "rho grid refines toward 0");
+    CHECK(pdd_grid_uniform(0.2, 0.3, 10, l, &e) == -1, "bad grid refused");
+}
+
+// ---------------------------------------------------------------- Gaussian law, exact score
+// Frames are i.i.d. stationary Gaussian fields of per-mode variance P(k)
+// (unitary DFT).  At λ the law is Gaussian with per-mode variance
+// V = C²P + Σ, so the exact score is the circulant -K u with symbol 1/V.
+
+enum { GN = 16, GT = 2, GB = 1000 };
+
+typedef struct {
+    pdd_process p;
+    double pscale;        // the score believes P·pscale (1 = exact)
+    double kern[GN];
+} gauss;
+
+static double gP(int q) { return 1.0 / (1 + 0.1 * q * q); }
+
+static double gV(const gauss *G, int q, double lam)
+{
+    double k2 = (double)q * q;
+    double c = pdd_proc_c(&G->p, k2, lam);
+    return c * c * gP(q) * G->pscale + pdd_proc_sigma(&G->p, k2, lam);
+}
+
+static int gauss_score(void *ctx, int B, const double *u, double lam, double *s, eddy_err *e)
+{
+    (void)e;
+    gauss *G = ctx;
+    for (int d = 0; d < GN; d++) {
+        double acc = 0;
+        for (int q = 0; q < GN; q++) {
+            int k = q <= GN / 2 ? q : q - GN;
+            acc += cos(2 * M_PI * q * d / GN) / gV(G, abs(k), lam);
+        }
+        G->kern[d] = acc / GN;
+    }
+    for (int f = 0; f < B * GT; f++)
+        for (int x = 0; x < GN; x++) {
+            double acc = 0;
+            for (int d = 0; d < GN; d++) acc += G->kern[d] * u[f * GN + (x - d + GN) % GN];
+            s[f * GN + x] = -acc;
+        }
+    return 0;
+}
+
+// Fields with per-mode variance V(q) at λ, by naive DFT synthesis.
+static void gauss_draw(const gauss *G, double lam, double *u, uint64_t seed)
+{
+    eddy_rng r;
+    rng_init(&r, seed, 0, 0, 99);
+    for (int f = 0; f < GB * GT; f++) {
+        double re[GN / 2 + 1], im[GN / 2 + 1];
+        for (int q = 0; q <= GN / 2; q++) {
+            double sd = sqrt(gV(G, q, lam));
+            int real = q == 0 || q == GN / 2;
+            re[q] = sd * rng_normal(&r) * (real ? 1 : M_SQRT1_2);
+            im[q] = real ? 0 : sd * rng_normal(&r) * M_SQRT1_2;
+        }
+        for (int x = 0; x < GN; x++) {
+            double acc = re[0] + re[GN / 2] * (x % 2 ? -1 : 1);
+            for (int q = 1; q < GN / 2; q++) {
+                double a = 2 * M_PI * q * x / GN;
+                acc += 2 * (re[q] * cos(a) - im[q] * sin(a));
+            }
+            u[f * GN + x] = acc / sqrt(GN);
+        }
+    }
+}
+
+// Mean over fields of |û_q|² (unitary), divided by P(q).
+static void gauss_ratio(const double *u, double *ratio)
+{
+    for (int q = 0; q <= GN / 2; q++) {
+        double acc = 0;
+        for (int f = 0; f < GB * GT; f++) {
+            double re = 0, im = 0;
+            for (int x = 0; x < GN; x++) {
+                re += u[f * GN + x] * cos(2 * M_PI * q * x / GN);
+                im -= u[f * GN + x] * sin(2 * M_PI * q * x / GN);
+            }
+            acc += (re * re + im * im) / GN;
+        }
+        ratio[q] = acc / (GB * GT) / gP(q);
+    }
+}
+
+// Runs the sampler from the exact law at lmax to λ = 0; returns the worst
+// per-mode |ratio - 1| and the mean ratio over k ≠ 0.
+static void gauss_run(gauss *G, pdd_pc_opts o, const double *lams, int nlam, double *worst,
+                      double *mean, long *nfe, int spectrum)
+{
+    pdd_geom g = {.T = GT, .C = 1, .dims = 1, .n = {GN, 0}, .L = 2 * M_PI, .W = 1};
+    eddy_err e;
+    pdd_sampler *s = pdd_sampler_new(&g, &G->p, GB, &e);
+    CHECK(s != NULL, "%s", e.msg);
+    if (!s) return;
+    if (spectrum) {
+        double P[GN / 2 + 1];
+        for (int q = 0; q <= GN / 2; q++) P[q] = gP(q);
+        CHECK(pdd_sampler_set_spectrum(s, P, &e) == 0, "%s", e.msg);
+    }
+    double *u = malloc(sizeof(double) * GB * GT * GN), ratio[GN / 2 + 1];
+    double ps = G->pscale;
+    G->pscale = 1;
+    gauss_draw(G, lams[0], u, 5);
+    G->pscale = ps;
+    *nfe = 0;
+    CHECK(pdd_reverse(s, &o, lams, nlam, gauss_score, G, GB, u, nfe, &e) == 0, "%s", e.msg);
+    gauss_ratio(u, ratio);
+    *worst = 0, *mean = 0;
+    for (int q = 1; q <= GN / 2; q++) {
+        *worst = fmax(*worst, fabs(ratio[q] - 1));
+        *mean += ratio[q] / (GN / 2);
+    }
+    NOTE("ratios k=1..%d: %.3f %.3f %.3f %.3f %.3f %.3f %.3f %.3f (nfe %ld)", GN / 2, ratio[1],
+         ratio[2], ratio[3], ratio[4], ratio[5], ratio[6], ratio[7], ratio[8], *nfe);
+    if (G->p.kind == PDD_PROC_RG) CHECK_REL(ratio[0], 1, 0.25, "k = 0 mode left at its law");
+    free(u);
+    pdd_sampler_free(s);
+}
+
+static void test_reverse_gaussian(void)
+{
+    // Per-mode estimates from 500 fields: std ≈ 4.5 % (complex modes), so
+    // 20 % per mode and 6 % on the mean of 8 modes are > 4 standard errors.
+    double lams[1001], rho[41], worst, mean;
+    long nfe;
+    eddy_err e;
+    pdd_grid_uniform(1, 0, 1000, lams, &e);
+    pdd_grid_rho(1, 1e-3, 0, 40, 7, rho, &e);
+    pdd_pc_opts o = pdd_pc_defaults();
+    o.extrapolate = 0;      // i.i.d. frames: no temporal boundary to patch
+    o.final_noise = 0;
+    o.seed = 9;
+
+    gauss G = {.p = pdd_process_rg(0.3, sqrt(2)), .pscale = 1};
+    NOTE("RG, paper ETD, 1000 steps, no corrector");
+    o.ncorr = 0;
+    gauss_run(&G, o, lams, 1001, &worst, &mean, &nfe, 0);
+    CHECK(worst < 0.2 && fabs(mean - 1) < 0.06, "ETD law: worst %.3f mean %.3f", worst, mean);
+    CHECK(nfe == 1000, "nfe %ld", nfe);
+
+    NOTE("RG, exact step with the data spectrum, rho schedule 40 steps, no corrector");
+    o.step = PDD_STEP_EXACT;
+    gauss_run(&G, o, rho, 41, &worst, &mean, &nfe, 1);
+    CHECK(worst < 0.2 && fabs(mean - 1) < 0.06, "exact-step law: worst %.3f mean %.3f", worst, mean);
+    CHECK(nfe == 40, "nfe %ld", nfe);
+    NOTE("the same without the spectrum (beta-tilde variance): under-dispersed");
+    gauss_run(&G, o, rho, 41, &worst, &mean, &nfe, 0);
+    CHECK(mean < 0.95, "beta-tilde variance at 40 steps should under-disperse: mean %.3f", mean);
+
+    // The corrector is unadjusted Langevin: its stationary variance exceeds
+    // the law's by about 1/(1 - χ/2V), so κ = 0.3 visibly over-disperses the
+    // smallest-variance modes; at κ = 0.05 the bias is < 1 %.
+    NOTE("RG, exact step, rho schedule 40 steps, 2 correctors kappa 0.05");
+    o.ncorr = 2;
+    o.kappa = 0.05;
+    gauss_run(&G, o, rho, 41, &worst, &mean, &nfe, 0);
+    CHECK(worst < 0.2 && fabs(mean - 1) < 0.06, "exact-step + corrector law: worst %.3f mean %.3f", worst, mean);
+    CHECK(nfe == 120, "nfe %ld", nfe);
+
+    NOTE("control: a score that believes 2P must miss the law");
+    G.pscale = 2;
+    gauss_run(&G, o, rho, 41, &worst, &mean, &nfe, 0);
+    CHECK(mean > 1.5, "wrong score went unnoticed: mean %.3f", mean);
+
+    NOTE("VP (gamma 3), paper ETD, 1000 steps, 1 corrector kappa 0.05");
+    gauss V = {.p = pdd_process_vp(3), .pscale = 1};
+    o.step = PDD_STEP_ETD;
+    o.ncorr = 1;
+    gauss_run(&V, o, lams, 1001, &worst, &mean, &nfe, 0);
+    CHECK(worst < 0.2 && fabs(mean - 1) < 0.06, "VP law: worst %.3f mean %.3f", worst, mean);
+    CHECK(nfe == 2000, "nfe %ld", nfe);
+}
+
+static void test_prior(void)
+{
+    // N(0, Σ_λ) per mode, with k = 0 empty.
+    pdd_geom g = {.T = GT, .C = 1, .dims = 1, .n = {GN, 0}, .L = 2 * M_PI, .W = 1};
+    pdd_process p = pdd_process_rg(0.3, sqrt(2));
+    eddy_err e;
+    pdd_sampler *s = pdd_sampler_new(&g, &p, GB, &e);
+    double *u = malloc(sizeof(double) * GB * GT * GN), ratio[GN / 2 + 1];
+    CHECK(pdd_prior_sample(s, GB, 0.5, 3, 0, u, &e) == 0, "%s", e.msg);
+    gauss_ratio(u, ratio);
+    CHECK(ratio[0] < 1e-20, "k = 0 carries %g", ratio[0]);
+    for (int q = 1; q <= GN / 2; q++)
+        CHECK_REL(ratio[q] * gP(q), pdd_proc_sigma(&p, q * q, 0.5), 0.2, "prior variance");
+    // Keyed by sample: path 3 of a batch = path 0 of a batch starting at 3.
+    double one[GT * GN];
+    pdd_prior_sample(s, 1, 0.5, 3, 3, one, &e);
+    CHECK(memcmp(one, u + 3 * GT * GN, sizeof one) == 0, "prior keyed by sample index");
+    free(u);
+    pdd_sampler_free(s);
+}
+
+int main(void)
+{
+    RUN(test_windows_start);
+    RUN(test_path_score_fd);
+    RUN(test_simulate);
+    RUN(test_loss_weights);
+    RUN(test_grids);
+    RUN(test_prior);
+    RUN(test_reverse_gaussian);
+    return check_done();
+}

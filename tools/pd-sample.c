@@ -1,0 +1,247 @@
+// pd-sample: simulation, generation and super-resolution with a pd-train
+// model (SPEC §3.3, seed 001 Alg. 2 and 3), and the DDPM baseline's.
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "checkpoint.h"
+#include "cli.h"
+#include "pdd_net.h"
+#include "progress.h"
+
+typedef enum { MODE_SIMULATE, MODE_GENERATE, MODE_SR } mode_t_;
+
+// One record per path, as the generators write them: (T, C, N) "t,c,x" in
+// 1-D; (T, Ny, Nx) "t,y,x" (one channel) or (T, C, Ny, Nx) in 2-D.
+static void write_paths(tsr_writer *w, const pdd_net *n, const pdd_geom *g, const double *u, long P,
+                        const tsr_record *meta, const char *mode, double lam, long nfe, double secs)
+{
+    eddy_err e;
+    long S = pdd_geom_points(g), per = (long)g->T * g->C * S;
+    for (long p = 0; p < P; p++) {
+        tsr_record r;
+        tsr_record_init(&r);
+        if (meta) tsr_attrs_copy(&r, meta);
+        uint64_t sh[4];
+        int rank = 0;
+        sh[rank++] = (uint64_t)g->T;
+        if (g->dims == 1 || g->C > 1) sh[rank++] = (uint64_t)g->C;
+        sh[rank++] = (uint64_t)g->n[0];
+        if (g->dims == 2) sh[rank++] = (uint64_t)g->n[1];
+        if (tsr_record_alloc(&r, "u", TSR_F4, rank, sh, &e)) cli_die(EXIT_DATA, "%s", e.msg);
+        float *o = r.data;
+        for (long i = 0; i < per; i++) o[i] = (float)u[p * per + i];
+        tsr_attr_set(&r, "dims", g->dims == 1 ? "t,c,x" : g->C > 1 ? "t,c,y,x" : "t,y,x");
+        tsr_attr_set_double(&r, "L", g->L);
+        tsr_attr_set_double(&r, "interval", n->dt);
+        tsr_attr_set(&r, "pdd.mode", mode);
+        tsr_attr_set_double(&r, "lambda", lam);
+        tsr_attr_setf(&r, "sample", "%ld", p);
+        tsr_attr_setf(&r, "pdd.nfe", "%ld", nfe);
+        tsr_attr_set_double(&r, "pdd.seconds_per_sample", secs);
+        tsr_history_append(&r, cli_cmdline());
+        if (tsr_write(w, &r, &e)) cli_die(EXIT_DATA, "%s", e.msg);
+        tsr_record_free(&r);
+    }
+}
+
+int main(int argc, char **argv)
+{
+    const char *model = NULL, *out = NULL, *sched = "paper", *stepk = NULL, *noise = "none";
+    double lam = 0, lmax = -1, kappa = -1, rho = 7, guard = 3, clamp = 0;
+    int given = 5, nsamp = 0, frames = 0, ncorr = 3, nsteps = 0, batch = 8, threads = 0, quiet = 0;
+    int no_extrap = 0, no_final = 0, remove_mean = 0, max_batch = 256;
+    long seed = 0;
+    const cli_opt opts[] = {
+        {"model", 'm', OPT_STRING, &model, "FILE", "pd-train model (required)"},
+        {"output", 'o', OPT_STRING, &out, "FILE", "output stream (default stdout)"},
+        {"lambda", 'l', OPT_DOUBLE, &lam, "X", "simulate: the scale; super-resolve: the input paths' scale"},
+        {"given", 0, OPT_INT, &given, "N", "simulate: true frames given (coarse-grained to lambda)"},
+        {"noise", 0, OPT_STRING, &noise, "K", "simulate: none (sigma = 0, evaluation) or sigma (sigma_lambda)"},
+        {"samples", 'n', OPT_INT, &nsamp, "N", "generate: paths to draw"},
+        {"frames", 0, OPT_INT, &frames, "N", "generate: frames per path (default: the training length)"},
+        {"lambda-max", 0, OPT_DOUBLE, &lmax, "X", "generate: start of the reverse integration (default 1)"},
+        {"schedule", 0, OPT_STRING, &sched, "S", "paper (uniform, dlambda = 1e-3) or rho (seed 000's rho-schedule)"},
+        {"steps", 0, OPT_INT, &nsteps, "N", "reverse lambda steps (paper: lambda_max/1e-3; rho: 40)"},
+        {"rho", 0, OPT_DOUBLE, &rho, "X", "exponent of the rho schedule"},
+        {"step", 0, OPT_STRING, &stepk, "K", "predictor: etd (paper Eq. 66) or exact (ours; default with rho)"},
+        {"guard", 0, OPT_DOUBLE, &guard, "X", "exact step: modes with a*dlambda above X ignore the score"},
+        {"kappa", 0, OPT_DOUBLE, &kappa, "X", "Langevin signal-to-noise ratio (default 0.7 1-D, 0.3 2-D)"},
+        {"correctors", 0, OPT_INT, &ncorr, "N", "Langevin corrector steps per predictor step"},
+        {"no-extrapolate", 0, OPT_FLAG, &no_extrap, NULL, "do not overwrite frame 0 by 2u1 - u2"},
+        {"no-final-noise", 0, OPT_FLAG, &no_final, NULL, "no noise on the last predictor step (reference code)"},
+        {"remove-mean", 0, OPT_FLAG, &remove_mean, NULL, "subtract the (t, x) mean per channel each step (reference code)"},
+        {"clamp", 0, OPT_DOUBLE, &clamp, "X", "clamp standardised values to +-X each step (reference: 3; 0 off)"},
+        {"batch", 'b', OPT_INT, &batch, "N", "paths sampled together"},
+        {"max-batch", 0, OPT_INT, &max_batch, "N", "windows per FNO call (bounds memory)"},
+        {"seed", 's', OPT_LONG, &seed, "N", "noise seed; path i uses (seed, i, step)"},
+        {"threads", 'j', OPT_INT, &threads, "N", "threads (0: OMP_NUM_THREADS or all cores)"},
+        {"quiet", 'q', OPT_FLAG, &quiet, NULL, "no progress"},
+        {NULL, 0, 0, NULL, NULL, NULL}};
+    const cli_spec spec = {
+        "pd-sample", "[options] -m MODEL simulate|generate|super-resolve [PATHS...]",
+        "simulate, generate or super-resolve spatiotemporal paths with a pd-train model",
+        "simulate: the first --given frames of each input path, coarse-grained to\n"
+        "  --lambda (C_lambda u, no noise), then Euler(-Maruyama) in t with the learned\n"
+        "  increment (Alg. 2) to the input's length.  A ddpm-cond model samples each\n"
+        "  increment by the reverse VP sampler instead (lambda must be 0).\n"
+        "generate: --samples paths from N(0, Sigma_lambda_max), reverse lambda to 0.\n"
+        "super-resolve: the input paths (at scale --lambda) reversed from lambda to 0.\n"
+        "Reverse lambda (Alg. 3): predictor (etd: Eq. 66; exact: per-mode Gaussian\n"
+        "posterior, stable for large steps) then --correctors Langevin steps with\n"
+        "chi = 2 (kappa |z| / |s|)^2; frame 0 extrapolated after each update.  The\n"
+        "path score is the predictor's input gradient of the whole path's log-density.\n"
+        "Outputs one record 'paths' (n,t,c,x or n,t,c,y,x) in physical units with\n"
+        "attributes pdd.nfe (network evaluations per sample path batch) and\n"
+        "pdd.seconds_per_sample; both also go to stderr.",
+        "  pd-sample -m l96.model simulate --lambda 0 test.tsr > sim.tsr\n"
+        "  pd-sample -m l96.model generate -n 100 --schedule rho --steps 50 > gen.tsr\n"
+        "  pd-sample -m l96.model super-resolve --lambda 0.2 coarse.tsr > sr.tsr",
+        opts};
+    int nops;
+    char **ops;
+    cli_parse(&spec, argc, argv, &nops, &ops);
+    if (!model) cli_die(EXIT_USAGE, "--model is required");
+    if (nops < 1) cli_die(EXIT_USAGE, "a mode is required: simulate, generate or super-resolve");
+    mode_t_ mode;
+    if (!strcmp(ops[0], "simulate")) mode = MODE_SIMULATE;
+    else if (!strcmp(ops[0], "generate")) mode = MODE_GENERATE;
+    else if (!strcmp(ops[0], "super-resolve")) mode = MODE_SR;
+    else cli_die(EXIT_USAGE, "unknown mode '%s' (simulate, generate or super-resolve)", ops[0]);
+    if (batch < 1 || max_batch < 1 || ncorr < 0 || given < 1)
+        cli_die(EXIT_USAGE, "--batch, --max-batch, --given must be >= 1, --correctors >= 0");
+    if (strcmp(sched, "paper") && strcmp(sched, "rho")) cli_die(EXIT_USAGE, "--schedule must be paper or rho");
+    if (strcmp(noise, "none") && strcmp(noise, "sigma")) cli_die(EXIT_USAGE, "--noise must be none or sigma");
+    if (!(lam >= 0) || !isfinite(lam)) cli_die(EXIT_USAGE, "--lambda must be a number >= 0");
+    cli_threads(threads);
+
+    eddy_err e;
+    pdd_net n;
+    memset(&n, 0, sizeof n);
+    tsr_record hdr;
+    tsr_record_init(&hdr);
+    if (ckpt_load(model, &n.m, NULL, NULL, &hdr, &e)) cli_die(EXIT_DATA, "%s: %s", model, e.msg);
+    if (pdd_net_from_header(&n, &hdr, &e)) cli_die(EXIT_DATA, "%s: %s", model, e.msg);
+    n.max_batch = max_batch;
+    if (lam > n.lam_max) cli_die(EXIT_USAGE, "--lambda %g is outside the trained range [0, %g]", lam, n.lam_max);
+    if (lmax < 0) lmax = n.lam_max;
+    if (!(lmax > 0) || lmax > n.lam_max) cli_die(EXIT_USAGE, "--lambda-max %g is outside (0, %g]", lmax, n.lam_max);
+    if (kappa < 0) kappa = n.g.dims == 1 ? 0.7 : 0.3;
+    int ddpm_cond = n.obj == PDD_OBJ_DDPM_COND;
+    if (ddpm_cond && mode != MODE_SIMULATE) cli_die(EXIT_USAGE, "a ddpm-cond model only simulates");
+    if (n.obj == PDD_OBJ_DDPM_GEN && mode != MODE_GENERATE) cli_die(EXIT_USAGE, "a ddpm-gen model only generates");
+    if (ddpm_cond && lam != 0) cli_die(EXIT_USAGE, "the DDPM baseline simulates at lambda = 0 only");
+    if (mode == MODE_SR && !(lam > 0)) cli_die(EXIT_USAGE, "super-resolve needs the input's --lambda > 0");
+
+    // ---- input paths (simulate, super-resolve) or shape (generate)
+    pdd_paths d = {0};
+    tsr_record_init(&d.meta);
+    if (mode != MODE_GENERATE) {
+        const char *stdin_op[] = {"-"};
+        const char *const *inputs = nops > 1 ? (const char *const *)ops + 1 : stdin_op;
+        for (int i = 0; i < (nops > 1 ? nops - 1 : 1); i++) {
+            FILE *f;
+            tsr_reader *r = cli_reader(inputs[i], &f);
+            if (pdd_paths_read(&d, r, inputs[i], &e)) cli_die(EXIT_DATA, "%s", e.msg);
+            tsr_reader_close(r);
+            if (f != stdin) fclose(f);
+        }
+        if (d.P == 0) cli_die(EXIT_DATA, "no paths in the input (records with a time axis)");
+        if (pdd_net_check_paths(&n, &d, &e)) cli_die(EXIT_DATA, "%s", e.msg);
+        if (mode == MODE_SIMULATE && d.T <= given)
+            cli_die(EXIT_DATA, "paths of %d frames leave nothing to simulate after --given %d", d.T, given);
+        if (mode == MODE_SR && d.T < 3) cli_die(EXIT_DATA, "paths of %d frames are too short to super-resolve", d.T);
+    } else {
+        if (nsamp < 1) cli_die(EXIT_USAGE, "generate needs --samples N >= 1");
+        d.P = nsamp;
+        d.T = frames > 0 ? frames : n.g.T;
+        if (d.T < 3) cli_die(EXIT_USAGE, "--frames must be >= 3");
+        d.C = n.g.C, d.dims = n.g.dims, d.n[0] = n.g.n[0], d.n[1] = n.g.n[1], d.L = n.g.L;
+        d.u = calloc((size_t)d.P * d.T * d.C * pdd_geom_points(&n.g), sizeof(double));
+        if (!d.u) cli_die(EXIT_DATA, "out of memory");
+    }
+    pdd_geom g = pdd_paths_geom(&d, n.g.W);
+    long S = pdd_geom_points(&g), npath = (long)g.T * g.C * S;
+    pdd_net_standardise(&n, d.u, d.P * d.T);
+
+    // ---- λ grid and sampler options
+    double lstart = mode == MODE_GENERATE ? lmax : lam;
+    int rhos = !strcmp(sched, "rho");
+    double *lams = NULL;
+    int nl = 0;
+    pdd_pc_opts o = pdd_pc_defaults();
+    o.kappa = kappa, o.ncorr = ncorr, o.extrapolate = !no_extrap, o.final_noise = !no_final;
+    o.remove_mean = remove_mean, o.clamp = clamp, o.guard = guard, o.seed = (uint64_t)seed;
+    o.step = rhos ? PDD_STEP_EXACT : PDD_STEP_ETD;
+    if (stepk) {
+        if (!strcmp(stepk, "etd")) o.step = PDD_STEP_ETD;
+        else if (!strcmp(stepk, "exact")) o.step = PDD_STEP_EXACT;
+        else cli_die(EXIT_USAGE, "--step must be etd or exact");
+    }
+    if (mode != MODE_SIMULATE || ddpm_cond) {
+        double top = ddpm_cond ? lmax : lstart;
+        if (nsteps <= 0) nsteps = rhos ? 40 : (int)lround(top / 1e-3);
+        if (nsteps < 2) nsteps = 2;
+        lams = malloc((size_t)(nsteps + 1) * sizeof *lams);
+        if (!lams) cli_die(EXIT_DATA, "out of memory");
+        int rc = rhos ? pdd_grid_rho(top, fmin(1e-3, top / 2), 0, nsteps, rho, lams, &e)
+                      : pdd_grid_uniform(top, 0, nsteps, lams, &e);
+        if (rc) cli_die(EXIT_USAGE, "%s", e.msg);
+        nl = nsteps + 1;
+    }
+
+    tsr_writer *w = cli_writer(out, NULL);
+    pdd_sampler *smp = NULL;
+    if (mode != MODE_SIMULATE) {
+        smp = pdd_sampler_new(&g, &n.proc, batch, &e);
+        if (!smp) cli_die(EXIT_DATA, "%s", e.msg);
+    }
+    if (mode == MODE_SIMULATE && !ddpm_cond && lam > 0) {
+        // The reference frames: C_λ u (no noise), as the paper's evaluation.
+        rg_params rp = {n.proc.alpha, n.proc.beta, lam, 0};
+        if (rg_apply(n.op, &rp, d.u, (size_t)d.P * d.T, d.C, NULL, &e)) cli_die(EXIT_DATA, "%s", e.msg);
+    }
+    progress p;
+    progress_start(&p, "pd-sample", (double)d.P, quiet);
+    double t0 = progress_now();
+    long nfe = 0;
+    pdd_score_ctx sc = {&n, g};
+    for (long b0 = 0; b0 < d.P; b0 += batch) {
+        int B = (int)(d.P - b0 < batch ? d.P - b0 : batch);
+        double *u = d.u + b0 * npath;
+        o.sample0 = (uint64_t)b0;
+        int rc = 0;
+        long nfe_b = 0;
+        if (mode == MODE_SIMULATE && ddpm_cond) {
+            rc = pdd_net_ddpm_simulate(&n, &g, &o, lams, nl, B, u, given, &nfe_b, &e);
+        } else if (mode == MODE_SIMULATE) {
+            pdd_predictor pr = pdd_net_predictor(&n);
+            double v = strcmp(noise, "sigma") ? 0 : pdd_point_var(n.op, &n.proc, lam);
+            rc = pdd_simulate(&g, &pr, B, u, given, lam, v, (uint64_t)seed, (uint64_t)b0, &e);
+            nfe_b = g.T - given;
+        } else {
+            if (mode == MODE_GENERATE) rc = pdd_prior_sample(smp, B, lstart, (uint64_t)seed, (uint64_t)b0, u, &e);
+            if (!rc) rc = pdd_reverse(smp, &o, lams, nl, pdd_net_score, &sc, B, u, &nfe_b, &e);
+        }
+        if (rc) cli_die(EXIT_DATA, "paths %ld..%ld: %s", b0, b0 + B - 1, e.msg);
+        if (b0 == 0) nfe = nfe_b;
+        progress_update(&p, (double)(b0 + B), NULL);
+    }
+    double secs = (progress_now() - t0) / (double)d.P;
+    char note[128];
+    snprintf(note, sizeof note, "%ld network evaluations per path, %.3g s per path", nfe, secs);
+    progress_end(&p, note);
+    if (!quiet) fprintf(stderr, "pd-sample: %s: nfe %ld, %.4g s per sample\n", ops[0], nfe, secs);
+    pdd_net_unstandardise(&n, d.u, d.P * d.T);
+    double lam_out = mode == MODE_SIMULATE ? lam : 0;
+    write_paths(w, &n, &g, d.u, d.P, mode == MODE_GENERATE ? NULL : &d.meta, ops[0], lam_out, nfe, secs);
+    eddy_err we;
+    if (tsr_writer_finish(w, &we)) cli_die(EXIT_DATA, "%s", we.msg);
+    pdd_sampler_free(smp);
+    free(lams);
+    pdd_net_free(&n);
+    tsr_record_free(&hdr);
+    pdd_paths_free(&d);
+    return 0;
+}
