@@ -36,7 +36,7 @@ BENCH    := $(patsubst bench/%.c,$(BUILD)/bench/%,$(wildcard bench/*.c))
 
 # ---------------------------------------------------------------- dependencies
 DEB_PKGS := libfftw3-dev libopenblas-dev libzstd-dev libpng-dev zstd pkg-config \
-            bats bats-assert bats-support python3-numpy gnuplot-nox
+            bats bats-assert bats-support python3-numpy gnuplot-nox help2man
 DEPS_OK  := $(BUILD)/.deps-ok
 
 deps: $(DEPS_OK)
@@ -104,12 +104,21 @@ fuzz: | $(DEPS_OK)
 	@tests/fuzz/run.sh $(FUZZ_SECONDS)
 
 # ---------------------------------------------------------------- install
-install: all
+# Man pages are made from each tool's --help, the same text the parser prints.
+MANS := $(patsubst $(BIN)/%,$(BUILD)/man/%.1,$(TOOLS))
+$(BUILD)/man/%.1: $(BIN)/%
+	@mkdir -p $(@D)
+	help2man --no-info --no-discard-stderr --version-string=$(VERSION) \
+	  --name="$$($< --help | sed -n 2p)" $< > $@
+
+man: $(MANS)
+
+install: all man
 	install -d $(DESTDIR)$(PREFIX)/bin $(DESTDIR)$(PREFIX)/share/man/man1
 	install -m 755 $(TOOLS) $(DESTDIR)$(PREFIX)/bin
-	if ls man/*.1 >/dev/null 2>&1; then install -m 644 man/*.1 $(DESTDIR)$(PREFIX)/share/man/man1; fi
+	install -m 644 $(MANS) $(DESTDIR)$(PREFIX)/share/man/man1
 
 clean:
 	rm -rf build $(BIN)
 
-.PHONY: all deps test unit unit-build cli bench fuzz install clean
+.PHONY: all deps test unit unit-build cli bench fuzz man install clean

@@ -146,13 +146,14 @@ static int map_descr(const char *d, tsr_dtype *t, int *swap, const char *where, 
 // claiming a huge array on a short input fails without allocating the claim.
 static int read_growing(FILE *f, size_t n, void **out, const char *where, eddy_err *e)
 {
-    unsigned char *buf = NULL;
-    size_t have = 0, cap = 0;
-    do {
+    unsigned char *buf = malloc(1);   // an empty array still owns a buffer
+    size_t have = 0, cap = 1;
+    if (!buf) return eddy_fail(e, "%s: out of memory", where);
+    while (have < n) {
         size_t step = have > (1u << 20) ? have : (1u << 20);
         size_t want = n - have > step ? have + step : n;
         if (want > cap) {
-            unsigned char *b = realloc(buf, want ? want : 1);
+            unsigned char *b = realloc(buf, want);
             if (!b) {
                 free(buf);
                 return eddy_fail(e, "%s: cannot allocate %zu bytes", where, want);
@@ -165,7 +166,7 @@ static int read_growing(FILE *f, size_t n, void **out, const char *where, eddy_e
             free(buf);
             return eddy_fail(e, "%s: truncated data (%zu of %zu bytes)", where, have, n);
         }
-    } while (have < n);
+    }
     *out = buf;
     return 0;
 }

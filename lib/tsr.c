@@ -12,6 +12,7 @@
 #include <string.h>
 #include <sys/stat.h>
 #include <unistd.h>
+#define ZSTD_STATIC_LINKING_ONLY   // ZSTD_d_stableOutBuffer (in libzstd since 1.4.4)
 #include <zstd.h>
 #include <zstd_errors.h>
 
@@ -29,6 +30,7 @@ enum {
     END_CONTENT = 12,             // count 8, crc 4
     RECORD_FIXED = 36,            // record header bytes besides shape, name, attrs
     FLAG_SHUFFLE = 1,
+    PAYLOAD_CHUNK = 1 << 17,      // compressed bytes read at a time
 };
 
 #define TSR_MAJOR 1
@@ -206,19 +208,22 @@ struct tsr_reader {
 // Reads exactly n bytes; returns n, or the short count at EOF or error.
 static size_t read_full(FILE *f, void *buf, size_t n) { return fread(buf, 1, n, f); }
 
-static int read_stream_header(tsr_reader *r, const unsigned char magic[4], eddy_err *e)
+// Reads a stream header whose magic has been read already.
+static int read_stream_header(tsr_reader *r, eddy_err *e)
 {
-    (void)magic;
     unsigned char b[4];
-    if (read_full(r->f, b, 4) != 4) return eddy_fail(e, "%s: record %ld: truncated stream header", r->label, r->index);
+    if (read_full(r->f, b, 4) != 4)
+        return eddy_fail(e, "%s: record %ld: truncated stream header", r->label, r->index);
     uint32_t size = get32(b);
     // A later minor version may append fields before the CRC; the first 12
     // content bytes (signature, major, minor) keep their place forever.
     if (size < STREAM_CONTENT || size > STREAM_CONTENT_MAX)
         return eddy_fail(e, "%s: record %ld: bad signature (stream header of %u bytes)", r->label, r->index, size);
     unsigned char c[STREAM_CONTENT_MAX];
-    if (read_full(r->f, c, size) != size) return eddy_fail(e, "%s: record %ld: truncated stream header", r->label, r->index);
-    if (memcmp(c, SIGNATURE, 8) != 0) return eddy_fail(e, "%s: record %ld: bad signature (not a tensor stream)", r->label, r->index);
+    if (read_full(r->f, c, size) != size)
+        return eddy_fail(e, "%s: record %ld: truncated stream header", r->label, r->index);
+    if (memcmp(c, SIGNATURE, 8) != 0)
+        return eddy_fail(e, "%s: record %ld: bad signature (not a tensor stream)", r->label, r->index);
     unsigned major = get16(c + 8);
     if (major != TSR_MAJOR)
         return eddy_fail(e, "%s: record %ld: unknown major version %u (this reader knows %d)", r->label,
@@ -239,6 +244,8 @@ tsr_reader *tsr_reader_open(FILE *f, const char *label, eddy_err *e)
     r->f = f;
     snprintf(r->label, sizeof r->label, "%s", label ? label : "stream");
     r->dctx = ZSTD_createDCtx();
+    // Decompress straight into the caller's buffer, which stays put for a whole frame.
+    if (r->dctx) ZSTD_DCtx_setParameter(r->dctx, ZSTD_d_stableOutBuffer, 1);
     unsigned char m[4];
     size_t got = r->dctx ? read_full(f, m, 4) : 0;
     if (!r->dctx) {
@@ -248,7 +255,7 @@ tsr_reader *tsr_reader_open(FILE *f, const char *label, eddy_err *e)
     } else if (got < 4) {
         eddy_fail(e, "%s: record 0: truncated stream header", r->label);
     } else if (get32(m) == MAGIC_STREAM) {
-        if (read_stream_header(r, m, e) == 0) return r;
+        if (read_stream_header(r, e) == 0) return r;
     } else if (get32(m) == MAGIC_ZSTD) {
         eddy_fail(e, "%s: record 0: bad signature: a plain zstd frame, not a tensor stream", r->label);
     } else if (m[0] == 0x93 && memcmp(m + 1, "NUM", 3) == 0) {
@@ -272,9 +279,17 @@ void tsr_reader_close(tsr_reader *r)
 
 long tsr_reader_index(const tsr_reader *r) { return r->index; }
 
-// Discards n bytes (an unknown skippable frame, or a payload read header-only).
+// Discards n bytes (an unknown skippable frame, or a payload read header-only):
+// a seek in a regular file, so tsr-info on a large file reads headers only,
+// but never past its end, so a truncation is still caught where it is.
 static int skip_bytes(tsr_reader *r, uint64_t n)
 {
+    struct stat st;
+    off_t pos;
+    if (n > (1 << 16) && fstat(fileno(r->f), &st) == 0 && S_ISREG(st.st_mode) && (pos = ftello(r->f)) >= 0) {
+        if ((uint64_t)pos + n > (uint64_t)st.st_size) return -1;
+        if (fseeko(r->f, (off_t)n, SEEK_CUR) == 0) return 0;
+    }
     unsigned char buf[1 << 14];
     while (n) {
         size_t k = n < sizeof buf ? (size_t)n : sizeof buf;
@@ -337,25 +352,6 @@ static int parse_record_header(tsr_reader *r, const unsigned char *h, uint32_t s
     return attrs_decode(rec, p, alen, where, e);
 }
 
-// Reads the compressed payload in pieces that grow only as bytes arrive, so a
-// header that claims a huge payload on a short input fails as truncated
-// without allocating what it claims.
-static int read_compressed(tsr_reader *r, uint64_t zlen, const char *where, eddy_err *e)
-{
-    size_t have = 0;
-    while (have < zlen) {
-        size_t want = (size_t)zlen;
-        if (want > r->zcap && want - have > (have > (1u << 20) ? have : (1u << 20)))
-            want = have + (have > (1u << 20) ? have : (1u << 20));
-        if (grow(&r->zbuf, &r->zcap, want))
-            return eddy_fail(e, "%s: cannot allocate %zu bytes", where, want);
-        size_t got = read_full(r->f, r->zbuf + have, want - have);
-        have += got;
-        if (have < want) return eddy_fail(e, "%s: truncated payload", where);
-    }
-    return 0;
-}
-
 // The data buffer of the previous record, kept for the next one of the same
 // size: a stream of equal fields then decompresses into memory that is
 // already mapped, instead of faulting in fresh pages for every record.
@@ -369,17 +365,22 @@ static void *take_spare(tsr_reader *r, size_t n)
     return p;
 }
 
+// Streams the payload through a fixed input chunk straight into the record's
+// buffer (stable output buffer: no window copy).  Compressed bytes stay in
+// cache, and a header that claims a huge payload on a short input fails as
+// truncated having allocated only what the header's raw size allowed.
 static int read_payload(tsr_reader *r, tsr_record *rec, uint64_t zlen, int flags, eddy_err *e)
 {
     char where[640];
     snprintf(where, sizeof where, "%s: record %ld '%s'", r->label, r->index, rec->name);
-    if (read_compressed(r, zlen, where, e)) return -1;
+    if (grow(&r->zbuf, &r->zcap, PAYLOAD_CHUNK)) return eddy_fail(e, "%s: out of memory", where);
+    size_t n = zlen < PAYLOAD_CHUNK ? (size_t)zlen : PAYLOAD_CHUNK;
+    if (read_full(r->f, r->zbuf, n) != n) return eddy_fail(e, "%s: truncated payload", where);
     if (get32(r->zbuf) != MAGIC_ZSTD) return eddy_fail(e, "%s: payload is not a zstd frame", where);
-    unsigned long long csize = ZSTD_getFrameContentSize(r->zbuf, (size_t)zlen);
+    if (!(r->zbuf[4] & 4)) return eddy_fail(e, "%s: payload frame carries no checksum", where);
+    unsigned long long csize = ZSTD_getFrameContentSize(r->zbuf, n);
     if (csize != rec->nbytes)
         return eddy_fail(e, "%s: payload frame content size disagrees with the header", where);
-    size_t fsize = ZSTD_findFrameCompressedSize(r->zbuf, (size_t)zlen);
-    if (ZSTD_isError(fsize) || fsize != zlen) return eddy_fail(e, "%s: payload is not one zstd frame", where);
     int shuf = (flags & FLAG_SHUFFLE) && rec->nbytes > 0;
     void *data = take_spare(r, rec->nbytes);
     if (!data) data = malloc(rec->nbytes ? rec->nbytes : 1);
@@ -387,20 +388,54 @@ static int read_payload(tsr_reader *r, tsr_record *rec, uint64_t zlen, int flags
         free(data);
         return eddy_fail(e, "%s: cannot allocate %zu bytes", where, rec->nbytes);
     }
-    size_t got = ZSTD_decompressDCtx(r->dctx, shuf ? r->sbuf : data, rec->nbytes, r->zbuf, (size_t)zlen);
-    if (ZSTD_isError(got) || got != rec->nbytes) {
-        int sum = ZSTD_isError(got) && ZSTD_getErrorCode(got) == ZSTD_error_checksum_wrong;
-        eddy_fail(e, "%s: %s", where, sum ? "payload checksum mismatch (zstd XXH64)"
-                                          : ZSTD_isError(got) ? ZSTD_getErrorName(got) : "short payload");
+    ZSTD_DCtx_reset(r->dctx, ZSTD_reset_session_only);
+    ZSTD_outBuffer out = {shuf ? (void *)r->sbuf : data, rec->nbytes, 0};
+    uint64_t left = zlen - n;
+    size_t ret = 1;
+    const char *fault = NULL;
+    for (;;) {
+        ZSTD_inBuffer in = {r->zbuf, n, 0};
+        while (in.pos < in.size) {
+            ret = ZSTD_decompressStream(r->dctx, &out, &in);
+            if (ZSTD_isError(ret)) {
+                fault = ZSTD_getErrorCode(ret) == ZSTD_error_checksum_wrong ? "payload checksum mismatch (zstd XXH64)"
+                                                                             : ZSTD_getErrorName(ret);
+                break;
+            }
+            if (ret == 0 && (in.pos < in.size || left)) {
+                fault = "payload is not one zstd frame (data after its end)";
+                break;
+            }
+            if (ret != 0 && in.pos < in.size && out.pos == out.size) {
+                fault = "payload decompresses to more than its content size";
+                break;
+            }
+        }
+        if (fault || !left) break;
+        n = left < PAYLOAD_CHUNK ? (size_t)left : PAYLOAD_CHUNK;
+        if (read_full(r->f, r->zbuf, n) != n) {
+            fault = "truncated payload";
+            break;
+        }
+        left -= n;
+    }
+    if (!fault && ret != 0) fault = "payload is not one zstd frame (it ends early)";
+    if (!fault && out.pos != rec->nbytes) fault = "short payload";
+    if (fault) {
         free(data);
-        return -1;
+        return eddy_fail(e, "%s: %s", where, fault);
     }
     if (shuf) unshuffle(data, r->sbuf, rec->nbytes, shuffle_unit(rec->dtype));
     rec->data = data;
     return 0;
 }
 
-static int read_next(tsr_reader *r, tsr_record *rec, int header_only, eddy_err *e)
+static int want_all(const tsr_record *rec, void *ctx) { return (void)rec, (void)ctx, 1; }
+static int want_none(const tsr_record *rec, void *ctx) { return (void)rec, (void)ctx, 0; }
+
+// Reads the next record's header, and its payload if want(header) says so.
+static int read_next(tsr_reader *r, tsr_record *rec, int (*want)(const tsr_record *, void *), void *ctx,
+                     eddy_err *e)
 {
     free(r->spare);
     r->spare = rec->data;
@@ -431,7 +466,7 @@ static int read_next(tsr_reader *r, tsr_record *rec, int header_only, eddy_err *
                 rc = parse_record_header(r, h, size, rec, &zlen, &flags, e);
             free(h);
             if (rc == 0) {
-                if (header_only) {
+                if (!want(rec, ctx)) {
                     if (skip_bytes(r, zlen))
                         rc = eddy_fail(e, "%s: record %ld '%s': truncated payload", r->label, r->index, rec->name);
                 } else {
@@ -465,7 +500,7 @@ static int read_next(tsr_reader *r, tsr_record *rec, int header_only, eddy_err *
                 }
                 uint32_t mg = got == 4 ? get32(m) : 0;
                 if (mg == MAGIC_STREAM) {
-                    if (read_stream_header(r, m, e)) return -1;
+                    if (read_stream_header(r, e)) return -1;
                     break;
                 }
                 if (mg > MAGIC_END && mg <= MAGIC_SKIP_HI) {
@@ -487,8 +522,17 @@ static int read_next(tsr_reader *r, tsr_record *rec, int header_only, eddy_err *
     }
 }
 
-int tsr_read(tsr_reader *r, tsr_record *rec, eddy_err *e) { return read_next(r, rec, 0, e); }
-int tsr_read_header_only(tsr_reader *r, tsr_record *rec, eddy_err *e) { return read_next(r, rec, 1, e); }
+int tsr_read(tsr_reader *r, tsr_record *rec, eddy_err *e) { return read_next(r, rec, want_all, NULL, e); }
+int tsr_read_header_only(tsr_reader *r, tsr_record *rec, eddy_err *e)
+{
+    return read_next(r, rec, want_none, NULL, e);
+}
+
+int tsr_read_if(tsr_reader *r, tsr_record *rec, int (*want)(const tsr_record *header, void *ctx), void *ctx,
+                eddy_err *e)
+{
+    return read_next(r, rec, want, ctx, e);
+}
 
 // ---------------------------------------------------------------- writer
 

@@ -81,6 +81,11 @@ tsr_reader *tsr_reader_open(FILE *f, const char *label, eddy_err *e);
 // header_only, the payload is skipped unread and rec->data is NULL.
 int tsr_read(tsr_reader *r, tsr_record *rec, eddy_err *e);
 int tsr_read_header_only(tsr_reader *r, tsr_record *rec, eddy_err *e);
+// Reads the next header, then the payload only if want(rec, ctx) is non-zero
+// (it sees name, dtype, shape and attributes); otherwise the payload is
+// skipped unread and rec->data is NULL.  Returns as tsr_read.
+int tsr_read_if(tsr_reader *r, tsr_record *rec, int (*want)(const tsr_record *header, void *ctx), void *ctx,
+                eddy_err *e);
 long tsr_reader_index(const tsr_reader *r);          // index of the next record
 void tsr_reader_close(tsr_reader *r);                 // does not fclose
 

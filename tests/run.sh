@@ -61,7 +61,7 @@ fi
 if [ -n "$cli" ]; then
     echo "# bats $cli"
     out="$log/bats"
-    BATS_LIB_PATH=/usr/lib bats --tap "$cli" > "$out" 2>&1
+    BATS_LIB_PATH=/usr/lib/bats bats --tap "$cli" > "$out" 2>&1
     status=$?
     grep -E '^(not ok|#)' "$out" || true
     echo "# $(grep -c '^ok ' "$out" || true) ok"

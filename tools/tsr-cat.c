@@ -11,11 +11,10 @@ static int level = 1, no_shuffle;
 static const cli_opt opts[] = {
     {"output", 'o', OPT_STRING, &out, "FILE", "write the stream to FILE (atomically) instead of stdout"},
     {"records", 'r', OPT_STRING, &records, "LIST",
-     "keep records by index over all inputs, from 0: comma-separated N, A:B, A:, :B or A:B:STEP (B excluded)"},
+     "keep records by index over all inputs, from 0: N, A:B, A:, :B, A:B:STEP (B excluded), comma-separated"},
     {"name", 'n', OPT_LIST, &names, "NAME", "keep records with this name; repeatable (with --records: both must hold)"},
     {"slice", 0, OPT_LIST, &slices, "AXIS:START:STOP[:STEP]",
-     "slice every kept record along AXIS, Python style (negative counts from the end, empty is the default); "
-     "repeatable"},
+     "slice kept records along AXIS like Python's a[START:STOP:STEP]; repeatable"},
     {"level", 0, OPT_INT, &level, "N", "zstd compression level"},
     {"no-shuffle", 0, OPT_FLAG, &no_shuffle, NULL, "do not byte-shuffle float payloads"},
     {0},
@@ -27,9 +26,12 @@ static const cli_spec spec = {
     .summary = "Concatenate tensor streams; select records; slice them.",
     .description = "Reads each operand ('-' or none: stdin) in turn and writes one stream of the kept\n"
                    "records, each with its attributes and the command line appended to its history.\n"
-                   "Records not kept are skipped unread (their payload is not decompressed).",
+                   "Records not kept are skipped unread (their payloads are not decompressed).\n"
+                   "--slice takes negative AXIS, START and STOP counted from the end, and empty fields\n"
+                   "for the defaults: --slice 0::8 keeps the first 8 rows, --slice -1:::-1 reverses\n"
+                   "the last axis.",
     .example = "  tsr-cat a.tsr b.tsr > ab.tsr\n"
-               "  tsr-cat --records 2:5 --name omega --slice 0:0:32 --slice -1::2 run.tsr > part.tsr",
+               "  tsr-cat --records 2:5 --name omega --slice 0:0:32 --slice -1:::2 run.tsr > part.tsr",
     .opts = opts,
 };
 
@@ -98,6 +100,10 @@ static int keep_name(const char *n)
         if (!strcmp(names.v[k], n)) return 1;
     return 0;
 }
+
+// Decides from the header alone, so the payloads of dropped records are
+// skipped without decompressing them.
+static int keep(const tsr_record *header, void *index) { return keep_index(*(long *)index) && keep_name(header->name); }
 
 // ---------------------------------------------------------------- --slice
 
@@ -209,11 +215,8 @@ int main(int argc, char **argv)
         tsr_reader *r = tsr_reader_open(f, strcmp(ops[i], "-") ? ops[i] : "stdin", &oe);
         if (!r) fail(oe.msg);
         int rc;
-        for (;;) {
-            int want = keep_index(index);
-            rc = want ? tsr_read(r, &rec, &e) : tsr_read_header_only(r, &rec, &e);
-            if (rc != 1) break;
-            if (want && keep_name(rec.name)) {
+        while ((rc = tsr_read_if(r, &rec, keep, &index, &e)) == 1) {
+            if (keep(&rec, &index)) {
                 for (int k = 0; k < slices.n; k++) apply_slice(&rec, &sl[k], index);
                 if (tsr_history_append(&rec, cli_cmdline())) fail("out of memory");
                 if (tsr_write(w, &rec, &e)) fail(e.msg);

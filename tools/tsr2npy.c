@@ -14,8 +14,7 @@ static int stack;
 
 static const cli_opt opts[] = {
     {"output", 'o', OPT_STRING, &out, "PATH",
-     "'-': stdout; a directory (existing, or ending in '/'): DIR/NNNN_NAME.npy per record; "
-     "otherwise a prefix PATHNNNN_NAME.npy, or with --stack the .npy file"},
+     "'-' (stdout), FILE.npy, DIR/ or a file-name PREFIX (see above)"},
     {"stack", 's', OPT_FLAG, &stack, NULL, "stack records of equal dtype and shape into one array (N, ...)"},
     {0},
 };
@@ -24,7 +23,10 @@ static const cli_spec spec = {
     .name = "tsr2npy",
     .usage = "[options] [FILE]",
     .summary = "Convert a tensor stream to NumPy .npy files.",
-    .description = "On stdout, every record is written as one .npy array after another (a one-record\n"
+    .description = "-o FILE.npy writes the one record of the stream (or, with --stack, all of them) to\n"
+                   "FILE.npy; -o DIR (existing, or ending in '/') writes DIR/NNNN_NAME.npy per record;\n"
+                   "-o PREFIX writes PREFIXNNNN_NAME.npy.  Files are written whole or not at all.\n"
+                   "On stdout, every record is written as one .npy array after another (a one-record\n"
                    "stream gives exactly one .npy file; more are read with repeated numpy.load(f)).\n"
                    "Attributes have no place in .npy and are not written; see tsr-info --attrs.",
     .example = "  tsr2npy -o frames/ run.tsr          # frames/0000_omega.npy, ...\n"
@@ -105,9 +107,12 @@ int main(int argc, char **argv)
     const char *in = nops ? ops[0] : "-";
     int to_stdout = !strcmp(out, "-");
     char *prefix = NULL;
+    size_t olen = strlen(out);
+    int single = !to_stdout && !stack && olen > 4 && !strcmp(out + olen - 4, ".npy");
+    FILE *single_f = NULL;
     if (to_stdout) {
         cli_stdout_binary();
-    } else if (!stack) {
+    } else if (!stack && !single) {
         int dir = is_dir(out);
         if (dir) mkdir(out, 0777);   // "new/" is created, one level
         if (asprintf(&prefix, "%s%s", out, dir && out[strlen(out) - 1] != '/' ? "/" : "") < 0)
@@ -128,6 +133,10 @@ int main(int argc, char **argv)
         if (!stack) {
             if (to_stdout) {
                 if (npy_write(stdout, &rec, &e)) cli_die(EXIT_DATA, "%s", e.msg);
+            } else if (single) {
+                if (n > 0) fail(EXIT_DATA, "%s: the stream has several records; use --stack or -o DIR/", out);
+                single_f = open_tmp(out);
+                if (npy_write(single_f, &rec, &e)) fail(EXIT_DATA, "%s", e.msg);
             } else {
                 char *path = record_path(prefix, n, rec.name);
                 FILE *f = open_tmp(path);
@@ -169,6 +178,10 @@ int main(int argc, char **argv)
         n++;
     }
     if (rc < 0) fail(EXIT_DATA, "%s", e.msg);
+    if (single) {
+        if (n == 0) fail(EXIT_DATA, "%s", "no records in the stream");
+        commit_tmp(single_f, out);
+    }
     if (stack) {
         if (n == 0) fail(EXIT_DATA, "%s", "no records to stack");
         // The header has the same length for any count, so it is patched in place.

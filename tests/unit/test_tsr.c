@@ -338,6 +338,38 @@ static void test_header_only(void)
     free(m.buf);
 }
 
+static int want_mid(const tsr_record *h, void *ctx)
+{
+    (*(int *)ctx)++;
+    return strcmp(h->name, "mid") == 0;
+}
+
+static void test_read_if(void)
+{
+    tsr_record recs[3];
+    uint64_t s[1] = {1000};
+    for (int i = 0; i < 3; i++) make_record(&recs[i], i == 1 ? "mid" : "x", TSR_F4, 1, s, (uint64_t)i + 40);
+    membuf m = write_stream(recs, 3, NULL);
+    FILE *f = fmemopen(m.buf, m.len, "rb");
+    eddy_err e;
+    tsr_reader *r = tsr_reader_open(f, "mem", &e);
+    tsr_record h;
+    tsr_record_init(&h);
+    int calls = 0, got[3];
+    for (int i = 0; i < 3; i++) {
+        CHECK(tsr_read_if(r, &h, want_mid, &calls, &e) == 1, "read %d: %s", i, e.msg);
+        got[i] = h.data != NULL;
+        if (i == 1) CHECK(same_record(&recs[1], &h), "the wanted record is read in full");
+    }
+    CHECK(!got[0] && got[1] && !got[2] && calls == 3, "payloads read %d %d %d, %d calls", got[0], got[1], got[2], calls);
+    CHECK(tsr_read_if(r, &h, want_mid, &calls, &e) == 0 && calls == 3, "clean end without a call");
+    tsr_record_free(&h);
+    tsr_reader_close(r);
+    fclose(f);
+    for (int i = 0; i < 3; i++) tsr_record_free(&recs[i]);
+    free(m.buf);
+}
+
 static int count_entries(const char *dir)
 {
     DIR *d = opendir(dir);
@@ -561,8 +593,8 @@ static void test_absurd_lengths(void)
     EXPECT_FAIL(m, "record 1", "absurd compressed payload length");
     free(m.buf);
 
-    // a huge but bounded claim on a short input fails as truncated, without
-    // allocating the claim first (ASan would report a 16 GiB allocation)
+    // a huge but bounded claim on a short input fails as truncated, before
+    // allocating for the claim (ASan would report a 16 GiB allocation)
     m = two_records();
     c1 = record_content(&m, 1);
     unsigned char *h = (unsigned char *)m.buf + c1;
@@ -634,6 +666,13 @@ static void test_other_frame_faults(void)
     c1 = record_content(&m, 1);
     wr32((unsigned char *)m.buf + c1 - 8, 0xDEADBEEFu);
     EXPECT_FAIL(m, "record 1", "bad frame magic");
+    free(m.buf);
+
+    // a payload frame without the content checksum the format requires
+    m = two_records();
+    c1 = record_content(&m, 1);
+    m.buf[c1 + rd32((unsigned char *)m.buf + c1 - 4) + 4] &= (char)~4;
+    EXPECT_FAIL(m, "record 1", "carries no checksum");
     free(m.buf);
 
     // malformed attribute text under a valid CRC
@@ -725,6 +764,7 @@ int main(void)
     RUN(test_attributes);
     RUN(test_concatenated_streams);
     RUN(test_header_only);
+    RUN(test_read_if);
     RUN(test_atomic_path_writer);
     RUN(test_deterministic_bytes);
     RUN(test_end_record_and_empty_stream);
