@@ -185,7 +185,18 @@ static int run_kernel(const kernel_job *jb, size_t nfields, eddy_err *e)
     size_t nunits = jb->key ? nfields / (size_t)nchan : nfields;
     size_t per = jb->key ? (size_t)nchan : 1;
     int failed = 0;
+    // The 1/D of the unnormalised inverse transform goes into the mode
+    // factors (M products per call) instead of a pass over every point.
     double inv = 1.0 / (double)D;
+    double *mu = malloc(M * sizeof *mu), *ms = jb->ms ? malloc(M * sizeof *ms) : NULL;
+    if (!mu || (jb->ms && !ms)) {
+        free(mu); free(ms);
+        return eddy_fail(e, "rg: out of memory");
+    }
+    for (size_t m = 0; m < M; m++) {
+        mu[m] = jb->mu[m] * inv;
+        if (ms) ms[m] = jb->ms[m] * inv;
+    }
     // Threads only pay off beyond several milliseconds of work: a parallel
     // region costs a barrier, and on a loaded machine a descheduled thread
     // makes that barrier cost a timeslice.
@@ -216,28 +227,29 @@ static int run_kernel(const kernel_job *jb, size_t nfields, eddy_err *e)
                     memcpy(x, (const double *)jb->u + fi * D, D * sizeof(double));
                 }
                 fftw_execute_dft_r2c(op->r2c, x, X);
-                for (size_t m = 0; m < M; m++) { X[m][0] *= jb->mu[m]; X[m][1] *= jb->mu[m]; }
+                for (size_t m = 0; m < M; m++) { X[m][0] *= mu[m]; X[m][1] *= mu[m]; }
                 if (jb->ms) {
                     if (jb->key) rng_normal_fill(&r, z, D);
                     else if (jb->eps) memcpy(z, jb->eps + fi * D, D * sizeof(double));
                     fftw_execute_dft_r2c(op->r2c, z, Z);
                     for (size_t m = 0; m < M; m++) {
-                        X[m][0] += jb->ms[m] * Z[m][0];
-                        X[m][1] += jb->ms[m] * Z[m][1];
+                        X[m][0] += ms[m] * Z[m][0];
+                        X[m][1] += ms[m] * Z[m][1];
                     }
                 }
                 fftw_execute_dft_c2r(op->c2r, X, x);
                 if (jb->is_float) {
                     float *uf = (float *)jb->u + fi * D;
-                    for (size_t i = 0; i < D; i++) uf[i] = (float)(x[i] * inv);
+                    for (size_t i = 0; i < D; i++) uf[i] = (float)x[i];
                 } else {
-                    double *ud = (double *)jb->u + fi * D;
-                    for (size_t i = 0; i < D; i++) ud[i] = x[i] * inv;
+                    memcpy((double *)jb->u + fi * D, x, D * sizeof(double));
                 }
             }
         }
         fftw_free(x); fftw_free(z); fftw_free(X); fftw_free(Z);
     }
+    free(mu);
+    free(ms);
     if (failed) return eddy_fail(e, "rg: out of memory for FFT work buffers");
     return 0;
 }

@@ -71,21 +71,30 @@ int spec_power_acc(const double *u, int rank, const int *n, double *P, eddy_err 
     if (!p) return -1;
     size_t M = spec_half_size(rank, n), hx = (size_t)n[rank - 1] / 2 + 1;
     int nx = n[rank - 1];
-    double *in = fftw_malloc(N * sizeof(double));
+    // r2c leaves its input alone (FFTW_PRESERVE_INPUT is its default), so an
+    // input with the planning arrays' SIMD alignment is transformed where it
+    // lies instead of being copied first.
+    int direct = fftw_alignment_of((double *)u) == 0;
+    double *in = direct ? NULL : fftw_malloc(N * sizeof(double));
     fftw_complex *out = fftw_malloc(M * sizeof(fftw_complex));
-    if (!in || !out) {
+    if ((!direct && !in) || !out) {
         fftw_free(in); fftw_free(out);
         if (owned) { fft_plan_lock(); fftw_destroy_plan(p); fft_plan_unlock(); }
         return eddy_fail(e, "spectrum: out of memory");
     }
-    memcpy(in, u, N * sizeof(double));
-    fftw_execute_dft_r2c(p, in, out);
+    if (!direct) memcpy(in, u, N * sizeof(double));
+    fftw_execute_dft_r2c(p, direct ? (double *)u : in, out);
     double s = 1.0 / ((double)N * (double)N);
-    for (size_t m = 0; m < M; m++) {
-        size_t j = m % hx;
-        // Column 0 and the even Nyquist column hold their own mirrors.
-        double w = (j == 0 || (nx % 2 == 0 && j == (size_t)nx / 2)) ? 1.0 : 2.0;
-        P[m] += w * s * (out[m][0] * out[m][0] + out[m][1] * out[m][1]);
+    // Column 0 and the even Nyquist column hold their own mirrors; every
+    // other column stands for itself and its mirror.
+    size_t jnyq = nx % 2 == 0 ? (size_t)nx / 2 : hx;
+    for (size_t m0 = 0; m0 < M; m0 += hx) {
+        const fftw_complex *o = out + m0;
+        double *Pr = P + m0;
+        for (size_t j = 0; j < hx; j++) {
+            double w = (j == 0 || j == jnyq) ? s : 2.0 * s;
+            Pr[j] += w * (o[j][0] * o[j][0] + o[j][1] * o[j][1]);
+        }
     }
     fftw_free(in);
     fftw_free(out);

@@ -1,6 +1,7 @@
 // rg-coarsen: the RG coarse-graining of seed 001 (SPEC §2) on every frame of
 // every record of a stream.
 #include <math.h>
+#include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -51,6 +52,87 @@ static double parse_num(const char *opt, const char *s, double lo)
     if (end == s || *end || !isfinite(v) || v < lo)
         cli_die(EXIT_USAGE, "option --%s: '%s' is not a finite number >= %g", opt, s, lo);
     return v;
+}
+
+// A writer thread, so that compressing record i (as costly as reading it)
+// overlaps reading and coarsening record i+1.  It holds at most one record;
+// records are written in order, so the bytes are those of writing inline.
+typedef struct {
+    pthread_t th;
+    pthread_mutex_t mu;
+    pthread_cond_t cv;
+    tsr_writer *wr;
+    const tsr_record *pending;   // handed over, not yet written
+    int active, quit, failed;
+    eddy_err e;
+} async_writer;
+
+static void *writer_main(void *arg)
+{
+    async_writer *a = arg;
+    pthread_mutex_lock(&a->mu);
+    for (;;) {
+        while (!a->pending && !a->quit) pthread_cond_wait(&a->cv, &a->mu);
+        if (!a->pending) break;
+        const tsr_record *r = a->pending;
+        pthread_mutex_unlock(&a->mu);
+        eddy_err e;
+        int bad = !a->failed && tsr_write(a->wr, r, &e);
+        pthread_mutex_lock(&a->mu);
+        if (bad) a->failed = 1, a->e = e;
+        a->pending = NULL;
+        pthread_cond_broadcast(&a->cv);
+    }
+    pthread_mutex_unlock(&a->mu);
+    return NULL;
+}
+
+static void aw_start(async_writer *a, tsr_writer *wr, int threaded)
+{
+    memset(a, 0, sizeof *a);
+    a->wr = wr;
+    if (!threaded) return;
+    pthread_mutex_init(&a->mu, NULL);
+    pthread_cond_init(&a->cv, NULL);
+    a->active = pthread_create(&a->th, NULL, writer_main, a) == 0;
+}
+
+// Waits until the writer holds no record; -1 with its error if a write failed.
+static int aw_idle(async_writer *a, eddy_err *e)
+{
+    if (!a->active) return 0;
+    pthread_mutex_lock(&a->mu);
+    while (a->pending) pthread_cond_wait(&a->cv, &a->mu);
+    int failed = a->failed;
+    if (failed) *e = a->e;
+    pthread_mutex_unlock(&a->mu);
+    return failed ? -1 : 0;
+}
+
+// Hands r over (it must stay untouched until the next aw_put or aw_finish).
+static int aw_put(async_writer *a, const tsr_record *r, eddy_err *e)
+{
+    if (!a->active) return tsr_write(a->wr, r, e);
+    if (aw_idle(a, e)) return -1;
+    pthread_mutex_lock(&a->mu);
+    a->pending = r;
+    pthread_cond_signal(&a->cv);
+    pthread_mutex_unlock(&a->mu);
+    return 0;
+}
+
+// Drains and joins the thread; the caller then finishes the stream.
+static int aw_stop(async_writer *a, eddy_err *e)
+{
+    if (!a->active) return 0;
+    int rc = aw_idle(a, e);
+    pthread_mutex_lock(&a->mu);
+    a->quit = 1;
+    pthread_cond_signal(&a->cv);
+    pthread_mutex_unlock(&a->mu);
+    pthread_join(a->th, NULL);
+    a->active = 0;
+    return rc;
 }
 
 static int same(double a, double b) { return fabs(a - b) <= 1e-12 * fmax(fabs(a), fabs(b)); }
@@ -107,20 +189,28 @@ int main(int argc, char **argv)
     double dt_opt = dt_s ? parse_num("dt", dt_s, 0) : NAN;
     if (dt_s && !(dt_opt > 0)) cli_die(EXIT_USAGE, "option --dt: must be > 0");
     int with_noise = !no_noise;
-    cli_threads(threads);
+    int nthreads = cli_threads(threads);
 
     tsr_reader *rd = cli_reader(nops ? ops[0] : "-", NULL);
     tsr_writer *wr = cli_writer(out, NULL);
-    tsr_record rec;
-    tsr_record_init(&rec);
+    // Two records in turn: one being written while the next is read.
+    tsr_record recs[2];
+    tsr_record_init(&recs[0]);
+    tsr_record_init(&recs[1]);
+    async_writer aw;
+    aw_start(&aw, wr, nthreads > 1);
     rg_op *op = NULL;
     rg_grid cur = { 0 };
     eddy_err e;
     int rc;
     long idx = 0;
-    while ((rc = tsr_read(rd, &rec, &e)) == 1) {
+    for (;;) {
+        tsr_record *rp = &recs[idx & 1];
+        // The writer is done with *rp: aw_put waited for it before taking
+        // the other record.
+        if ((rc = tsr_read(rd, rp, &e)) != 1) break;
         layout l;
-        if (field_check(&rec, &e) || layout_of(&rec, dims, &l, &e)) cli_die(EXIT_DATA, "record %ld: %s", idx, e.msg);
+        if (field_check(rp, &e) || layout_of(rp, dims, &l, &e)) cli_die(EXIT_DATA, "record %ld: %s", idx, e.msg);
         rg_grid g = { l.nspace, { l.nspace == 2 ? l.ny : l.nx, l.nx }, { l.L, l.L }, lap };
         if (!op || memcmp(&g, &cur, sizeof g)) {
             rg_op_free(op);
@@ -130,11 +220,11 @@ int main(int argc, char **argv)
         // The semigroup: coarsening data already at λ₁ with the same
         // operator gives λ₁ + λ.
         double lam_in = 0, a_in, b_in;
-        int has = tsr_attr_double(&rec, "lambda", &lam_in, &e);
+        int has = tsr_attr_double(rp, "lambda", &lam_in, &e);
         if (has < 0) cli_die(EXIT_DATA, "record %ld: %s", idx, e.msg);
         if (has == 0 && lam_in != 0) {
-            const char *lp = tsr_attr_get(&rec, "laplacian");
-            if (tsr_attr_double(&rec, "alpha", &a_in, &e) != 0 || tsr_attr_double(&rec, "beta", &b_in, &e) != 0 ||
+            const char *lp = tsr_attr_get(rp, "laplacian");
+            if (tsr_attr_double(rp, "alpha", &a_in, &e) != 0 || tsr_attr_double(rp, "beta", &b_in, &e) != 0 ||
                 !same(a_in, alpha) || !same(b_in, beta) || !lp || strcmp(lp, lap_s))
                 cli_die(EXIT_DATA,
                         "record %ld: already coarse-grained (lambda=%g) with another alpha, beta or Laplacian; "
@@ -145,9 +235,9 @@ int main(int argc, char **argv)
         rg_params p = { alpha, beta, lambda, floor_ };
         rg_noise key = { (uint64_t)seed, (uint64_t)idx, 0, RG_PURPOSE };
         size_t nframes = l.nfields / l.frame_chan;
-        int err = rec.dtype == TSR_F4
-                      ? rg_apply_f(op, &p, rec.data, nframes, (int)l.frame_chan, with_noise ? &key : NULL, &e)
-                      : rg_apply(op, &p, rec.data, nframes, (int)l.frame_chan, with_noise ? &key : NULL, &e);
+        int err = rp->dtype == TSR_F4
+                      ? rg_apply_f(op, &p, rp->data, nframes, (int)l.frame_chan, with_noise ? &key : NULL, &e)
+                      : rg_apply(op, &p, rp->data, nframes, (int)l.frame_chan, with_noise ? &key : NULL, &e);
         if (err) cli_die(EXIT_DATA, "record %ld: %s", idx, e.msg);
 
         rg_params total = { alpha, beta, lam_in + lambda, floor_ };
@@ -156,30 +246,32 @@ int main(int argc, char **argv)
         // the frame spacing.
         double dt = dt_opt;
         for (int a = 0; a < 2 && isnan(dt); a++) {
-            int hd = tsr_attr_double(&rec, a ? "dt" : "interval", &dt, &e);
+            int hd = tsr_attr_double(rp, a ? "dt" : "interval", &dt, &e);
             if (hd < 0) cli_die(EXIT_DATA, "record %ld: %s", idx, e.msg);
             if (hd == 1 || !(dt > 0)) dt = NAN;
         }
         double tr = rg_trace_per_point(op, &total);
-        const char *prev_noise = tsr_attr_get(&rec, "rg_noise");
+        const char *prev_noise = tsr_attr_get(rp, "rg_noise");
         int mixed = lam_in != 0 && prev_noise && atoi(prev_noise) != with_noise;
-        if (tsr_attr_set_double(&rec, "lambda", total.lambda) || tsr_attr_set_double(&rec, "alpha", alpha) ||
-            tsr_attr_set_double(&rec, "beta", beta) || tsr_attr_set(&rec, "laplacian", lap_s) ||
-            tsr_attr_set_double(&rec, "lambda_floor", floor_) ||
-            tsr_attr_set(&rec, "rg_noise", mixed ? "mixed" : with_noise ? "1" : "0") ||
-            tsr_attr_set_double(&rec, "sigma2_dt", tr) || tsr_attr_set(&rec, "dims", l.dims))
+        if (tsr_attr_set_double(rp, "lambda", total.lambda) || tsr_attr_set_double(rp, "alpha", alpha) ||
+            tsr_attr_set_double(rp, "beta", beta) || tsr_attr_set(rp, "laplacian", lap_s) ||
+            tsr_attr_set_double(rp, "lambda_floor", floor_) ||
+            tsr_attr_set(rp, "rg_noise", mixed ? "mixed" : with_noise ? "1" : "0") ||
+            tsr_attr_set_double(rp, "sigma2_dt", tr) || tsr_attr_set(rp, "dims", l.dims))
             cli_die(EXIT_DATA, "out of memory");
-        if (with_noise) tsr_attr_setf(&rec, "rg_seed", "%ld", seed);
-        if (!isnan(dt)) tsr_attr_set_double(&rec, "sigma_lambda", sqrt(tr / dt));
-        else tsr_attr_del(&rec, "sigma_lambda");
-        tsr_history_append(&rec, cli_cmdline());
-        if (tsr_write(wr, &rec, &e)) cli_die(EXIT_DATA, "record %ld: %s", idx, e.msg);
+        if (with_noise) tsr_attr_setf(rp, "rg_seed", "%ld", seed);
+        if (!isnan(dt)) tsr_attr_set_double(rp, "sigma_lambda", sqrt(tr / dt));
+        else tsr_attr_del(rp, "sigma_lambda");
+        tsr_history_append(rp, cli_cmdline());
+        if (aw_put(&aw, rp, &e)) cli_die(EXIT_DATA, "record %ld: %s", idx, e.msg);
         idx++;
     }
     if (rc < 0) cli_die(EXIT_DATA, "%s", e.msg);
+    if (aw_stop(&aw, &e)) cli_die(EXIT_DATA, "%s", e.msg);
     if (tsr_writer_finish(wr, &e)) cli_die(EXIT_DATA, "%s", e.msg);
     rg_op_free(op);
-    tsr_record_free(&rec);
+    tsr_record_free(&recs[0]);
+    tsr_record_free(&recs[1]);
     tsr_reader_close(rd);
     return 0;
 }
