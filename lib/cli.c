@@ -112,7 +112,9 @@ void cli_help(const cli_spec *spec, FILE *f)
         if (o->type != OPT_FLAG) snprintf(left + k, sizeof left - (size_t)k, " %s", type_metavar(o));
         format_default(o, def, sizeof def);
         fprintf(f, "%-28s %s", left, o->help);
-        if (def[0]) fprintf(f, " (default: %s)", def);
+        // A help line that explains its own default (e.g. one that depends on
+        // the grid) is not followed by the sentinel value behind it.
+        if (def[0] && !strstr(o->help, "default")) fprintf(f, " (default: %s)", def);
         fputc('\n', f);
     }
     fprintf(f, "  %-26s %s\n  %-26s %s\n", "    --help", "print this help and exit", "    --version",
