@@ -130,7 +130,7 @@ static void run_sampler(gauss *g, vesde_sampler kind, vesde_schedule sched, doub
     CHECK(g->calls == vesde_nfe(kind, N), "nfe %ld vs %ld", g->calls, vesde_nfe(kind, N));
 }
 
-enum { B = 16, D = 4096 };      // 65 536 independent draws per run
+enum { B = 16, D = 2048 };      // 32 768 independent draws per run
 
 static void check_law(const char *what, const float *x, double m_exp, double v_exp,
                       double extra_m, double extra_v)
@@ -154,9 +154,9 @@ static void test_em_karras_exact_chain(void)
     vesde_schedule_fill(VESDE_SCHED_KARRAS, 0.1, 1e-3, 7, 10, ts, &e);
     em_chain_law(&g, ts, 10, &m, &v);
     check_law("EM karras T=0.1 N=10 vs its chain", x, m, v, 0, 0);
-    // The short horizon leaves a bias towards the prior N(0, σ_T²): the
-    // continuous reverse SDE from that prior ends at mean μ s²/(s²+σ_T²)·…;
-    // only a sanity bound on the data law here.
+    // The short horizon (σ_T = 0.38 against s = 0.2) leaves a bias towards
+    // the prior N(0, σ_T²), mean 0.24 for μ = 0.3: only a sanity bound on
+    // the data law here.
     double mm, vv;
     moments(x, B * D, &mm, &vv);
     CHECK(fabs(mm - g.mu) < 0.1 && fabs(vv / g.s2 - 1) < 0.3, "far from data law: %g %g", mm, vv);
@@ -195,9 +195,14 @@ static void test_heun(void)
     double cx = sqrt(g.s2 / (g.s2 + sT * sT));    // exact ODE flow factor
     NOTE("Heun factor %.5f vs exact flow %.5f", c, cx);
     CHECK_REL(c, cx, 0.02, "Heun 10 steps within 2 % of the exact flow");
-    // T = 1, 1000 uniform steps: the data law itself.
+    // T = 1, 1000 uniform steps: the exact flow from the prior N(0, σ_T²).
+    // Unlike the SDE, the flow keeps a fraction s/σ_T of the prior's mean
+    // offset, so the data law itself is off by μ s/σ_T (0.6 % of μ here).
     run_sampler(&g, VESDE_HEUN, VESDE_SCHED_UNIFORM, 1, 1000, B, x);
-    check_law("Heun uniform T=1 N=1000 vs data law", x, g.mu, g.s2, 1e-3, 0.03);
+    sT = vesde_std(S0, 1);
+    cx = sqrt(g.s2 / (g.s2 + sT * sT));
+    check_law("Heun uniform T=1 N=1000 vs exact flow", x, g.mu * (1 - cx), cx * cx * sT * sT,
+              0, 0.02);
     free(x);
 }
 

@@ -1,0 +1,248 @@
+#include "closure_score.h"
+
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "rng.h"
+#include "vesde.h"
+
+enum { KEY_TRAIN = 0x7e5de };     // purpose word of the training noise
+
+void cs_arch_default(cs_arch *a)
+{
+    *a = (cs_arch){.with_obs = 1, .width = 20, .layers = 4, .modes = 8, .emb_size = 256,
+                   .emb_scale = 30, .emb_hidden = 256, .nfuse = 4, .fuse = {40, 20, 20, 128},
+                   .L = 2 * M_PI};
+}
+
+int cs_config(const cs_arch *a, fno_config *cfg, eddy_err *e)
+{
+    memset(cfg, 0, sizeof *cfg);
+    cfg->dims = 2;
+    cfg->length[0] = cfg->length[1] = a->L;
+    cfg->act = FNO_GELU;
+    cfg->nbranch = a->with_obs ? 3 : 2;
+    for (int k = 0; k < cfg->nbranch; k++) {
+        fno_branch_cfg *b = &cfg->branch[k];
+        b->in = 1;
+        b->width = a->width;
+        b->layers = a->layers;
+        b->modes[0] = b->modes[1] = a->modes;
+        b->out = 0;        // no projection: the branch hands its width to the fusion
+        b->grid = 1;
+        b->cond = k == 0 ? FNO_COND_BIAS : FNO_COND_NONE;
+    }
+    if (a->nfuse > FNO_MAX_MLP) return eddy_fail(e, "too many fusion layers (%d)", a->nfuse);
+    cfg->nfuse = a->nfuse;
+    memcpy(cfg->fuse, a->fuse, sizeof cfg->fuse);
+    cfg->out = 1;
+    cfg->emb = FNO_EMB_GAUSSIAN;
+    cfg->emb_size = a->emb_size;
+    cfg->emb_scale = a->emb_scale;
+    cfg->emb_hidden = a->emb_hidden;
+    cfg->emb_act = FNO_SILU;
+    return fno_config_check(cfg, e);
+}
+
+// ---- data
+
+int cs_record_check(const tsr_record *rec, eddy_err *e)
+{
+    if (rec->dtype != TSR_F4)
+        return eddy_fail(e, "record '%s': dtype %s, expected <f4", rec->name,
+                         tsr_dtype_descr(rec->dtype));
+    if (rec->rank != 4 || rec->shape[3] != 3)
+        return eddy_fail(e, "record '%s': expected shape (T, H, W, 3) with channels U,V,Y "
+                            "(closure-cond output), got rank %d", rec->name, rec->rank);
+    const char *ch = tsr_attr_get(rec, "channels");
+    if (ch && strcmp(ch, "U,V,Y"))
+        return eddy_fail(e, "record '%s': channels '%s', expected U,V,Y", rec->name, ch);
+    if (rec->shape[1] > 8192 || rec->shape[2] > 8192 || rec->shape[1] < 1 || rec->shape[2] < 1)
+        return eddy_fail(e, "record '%s': grid %llu×%llu out of range", rec->name,
+                         (unsigned long long)rec->shape[1], (unsigned long long)rec->shape[2]);
+    const float *p = rec->data;
+    uint64_t n = tsr_numel(rec);
+    for (uint64_t i = 0; i < n; i++)
+        if (!isfinite(p[i]))
+            return eddy_fail(e, "record '%s': non-finite value in frame %llu, channel %c",
+                             rec->name, (unsigned long long)(i / (n / rec->shape[0])),
+                             "UVY"[i % 3]);
+    return 0;
+}
+
+int cs_record_split(const tsr_record *rec, float *U, float *V, float *Y, eddy_err *e)
+{
+    if (cs_record_check(rec, e)) return -1;
+    size_t n = (size_t)(tsr_numel(rec) / 3);
+    const float *p = rec->data;
+    for (size_t i = 0; i < n; i++) {
+        if (U) U[i] = p[3 * i];
+        if (V) V[i] = p[3 * i + 1];
+        if (Y) Y[i] = p[3 * i + 2];
+    }
+    return 0;
+}
+
+int cs_data_read(cs_data *d, tsr_reader *r, const char *label, eddy_err *e)
+{
+    tsr_record rec;
+    tsr_record_init(&rec);
+    int got;
+    while ((got = tsr_read(r, &rec, e)) == 1) {
+        if (strcmp(rec.name, "closure")) continue;
+        long idx = tsr_reader_index(r) - 1;
+        if (cs_record_check(&rec, e)) {
+            tsr_record_free(&rec);
+            return eddy_wrap(e, "%s: record %ld", label, idx);
+        }
+        int T = (int)rec.shape[0], H = (int)rec.shape[1], W = (int)rec.shape[2];
+        if (d->n == 0) {
+            d->H = H, d->W = W;
+            tsr_record_free(&d->meta);
+            tsr_attrs_copy(&d->meta, &rec);
+        } else if (H != d->H || W != d->W) {
+            tsr_record_free(&rec);
+            return eddy_fail(e, "%s: record %ld has grid %d×%d, earlier records %d×%d", label,
+                             idx, H, W, d->H, d->W);
+        }
+        size_t hw = (size_t)H * W, total = (size_t)(d->n + T) * hw;
+        float *u = realloc(d->U, total * sizeof *u);
+        if (u) d->U = u;
+        float *v = realloc(d->V, total * sizeof *v);
+        if (v) d->V = v;
+        float *y = realloc(d->Y, total * sizeof *y);
+        if (y) d->Y = y;
+        if (!u || !v || !y) {
+            tsr_record_free(&rec);
+            return eddy_fail(e, "%s: out of memory at %zu frames", label, (size_t)d->n + T);
+        }
+        cs_record_split(&rec, d->U + d->n * hw, d->V + d->n * hw, d->Y + d->n * hw, e);
+        d->n += T;
+    }
+    tsr_record_free(&rec);
+    return got < 0 ? eddy_wrap(e, "%s", label) : 0;
+}
+
+void cs_data_free(cs_data *d)
+{
+    free(d->U), free(d->V), free(d->Y);
+    tsr_record_free(&d->meta);
+    memset(d, 0, sizeof *d);
+    tsr_record_init(&d->meta);
+}
+
+// ---- score
+
+static int grow(float **p, size_t n)
+{
+    float *q = realloc(*p, n * sizeof *q);
+    if (!q) return -1;
+    *p = q;
+    return 0;
+}
+
+int cs_score(void *ctx, const float *x, int B, double t, float *out, eddy_err *e)
+{
+    cs_ctx *c = ctx;
+    float *cond = malloc((size_t)B * sizeof *cond);
+    if (!cond) return eddy_fail(e, "out of memory");
+    for (int b = 0; b < B; b++) cond[b] = (float)t;
+    const float *in[3] = {x, c->V, c->Y};
+    int rc = fno_forward(c->m, in, cond, B, c->H, c->W, out, e);
+    free(cond);
+    if (rc) return -1;
+    double inv = 1.0 / vesde_std(c->sigma0, t);
+    size_t n = (size_t)B * c->H * c->W;
+    for (size_t i = 0; i < n; i++) out[i] = (float)(out[i] * inv);
+    return 0;
+}
+
+void cs_ctx_free(cs_ctx *c)
+{
+    free(c->out);
+    c->out = NULL;
+}
+
+// ---- training
+
+int cs_train_step(fno *m, adam *opt, const cs_data *d, const long *idx, int B,
+                  const cs_train_opts *o, long step, cs_batch *bt, double *loss, eddy_err *e)
+{
+    size_t hw = (size_t)d->H * d->W, n = (size_t)B * hw;
+    if (B > bt->cap) {
+        if (grow(&bt->xt, n) || grow(&bt->z, n) || grow(&bt->V, n) || grow(&bt->Y, n) ||
+            grow(&bt->out, n) || grow(&bt->dout, n))
+            return eddy_fail(e, "out of memory (batch %d at %d×%d)", B, d->H, d->W);
+        bt->cap = B;
+    }
+    float *cond = malloc((size_t)B * sizeof *cond);
+    if (!cond) return eddy_fail(e, "out of memory");
+    #pragma omp parallel for schedule(static)
+    for (int b = 0; b < B; b++) {
+        eddy_rng r;
+        rng_init(&r, o->seed, (uint64_t)step, (uint64_t)b, KEY_TRAIN);
+        double t = vesde_draw_t(&r, o->t_min, o->t_max);
+        cond[b] = (float)t;
+        size_t k = (size_t)idx[b] * hw;
+        vesde_perturb(&r, vesde_std(o->sigma0, t), d->U + k, bt->z + b * hw, bt->xt + b * hw, hw);
+        memcpy(bt->V + b * hw, d->V + k, hw * sizeof(float));
+        memcpy(bt->Y + b * hw, d->Y + k, hw * sizeof(float));
+    }
+    const float *in[3] = {bt->xt, bt->V, bt->Y};
+    if (fno_forward(m, in, cond, B, d->H, d->W, bt->out, e)) {
+        free(cond);
+        return -1;
+    }
+    free(cond);
+    // The net's output is σ_t·s_θ, so the loss (σ_t s_θ + z)² is (out + z)².
+    double scale = 1.0 / B / (o->reduce_mean ? (double)hw : 1.0), sum = 0;
+    memset(bt->dout, 0, n * sizeof(float));
+    for (int b = 0; b < B; b++)
+        sum += vesde_dsm_loss(1.0, bt->out + b * hw, bt->z + b * hw, hw, scale, bt->dout + b * hw);
+    if (!isfinite(sum)) return eddy_fail(e, "loss is not finite at step %ld", step);
+    fno_zero_grad(m);
+    if (fno_backward(m, bt->dout, NULL, FNO_GRAD_PARAMS, e)) return -1;
+    if (o->clip > 0) fno_clip_grad(m, o->clip);
+    adam_step(opt, m->params, m->grads);
+    *loss = sum;
+    return 0;
+}
+
+void cs_batch_free(cs_batch *bt)
+{
+    free(bt->xt), free(bt->z), free(bt->V), free(bt->Y), free(bt->out), free(bt->dout);
+    memset(bt, 0, sizeof *bt);
+}
+
+int cs_header_check(const tsr_record *hdr, const fno *m, cs_info *info, eddy_err *e)
+{
+    const char *kind = tsr_attr_get(hdr, "kind");
+    if (!kind || strcmp(kind, CS_KIND))
+        return eddy_fail(e, "not a closure score model (kind '%s', expected '%s')",
+                         kind ? kind : "(none)", CS_KIND);
+    info->sigma0 = VESDE_SIGMA0, info->u_scale = info->v_scale = 1;
+    if (tsr_attr_double(hdr, "closure.sigma0", &info->sigma0, e) < 0 ||
+        tsr_attr_double(hdr, "closure.u_scale", &info->u_scale, e) < 0 ||
+        tsr_attr_double(hdr, "closure.v_scale", &info->v_scale, e) < 0)
+        return -1;
+    if (!(info->sigma0 > 1) || !(info->u_scale > 0) || !(info->v_scale > 0))
+        return eddy_fail(e, "bad closure.sigma0 / u_scale / v_scale in the header");
+    const char *c = tsr_attr_get(hdr, "closure.cond");
+    info->with_obs = c && !strcmp(c, "v+obs");
+    int nb = info->with_obs ? 3 : 2;
+    if (m->cfg.nbranch != nb || m->cfg.out != 1 || m->cfg.dims != 2)
+        return eddy_fail(e, "model has %d branches, %d outputs, %d-D; a closure score model "
+                            "conditioned on '%s' needs %d, 1, 2-D", m->cfg.nbranch, m->cfg.out,
+                         m->cfg.dims, c ? c : "?", nb);
+    for (int k = 0; k < nb; k++)
+        if (m->cfg.branch[k].in != 1)
+            return eddy_fail(e, "branch %d takes %d channels, expected 1", k, m->cfg.branch[k].in);
+    return 0;
+}
+
+void cs_scale(float *x, size_t n, double s)
+{
+    if (s == 1) return;
+    for (size_t i = 0; i < n; i++) x[i] = (float)(x[i] * s);
+}

@@ -1,0 +1,102 @@
+// The conditional score model of the stochastic closure (SPEC §3.2): an FNO
+// with one branch per input — the noisy term U_t (with the noise-level
+// embedding added after each of its layers), the coarse vorticity V and,
+// optionally, the filled sparse observations Y — fused by a pointwise MLP to
+// one channel; the score is that output divided by σ_t.  This file builds
+// the lib/fno.h configuration, reads condition streams, takes one training
+// step of the VE-SDE loss, and exposes the score as a vesde_score_fn.
+//
+// Condition records ("closure", written by closure-cond): f4 of shape
+// (T, H, W, 3) with channels U, V, Y (attribute channels=U,V,Y), one
+// record per trajectory; each frame is one condition.
+#ifndef EDDY_CLOSURE_SCORE_H
+#define EDDY_CLOSURE_SCORE_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "adam.h"
+#include "err.h"
+#include "fno.h"
+#include "tsr.h"
+
+#define CS_KIND "closure-score"
+
+typedef struct {
+    int with_obs;             // 1: branches U_t, V, Y; 0: U_t, V
+    int width, layers, modes; // per branch: 20, 4, 8
+    int emb_size;             // Gaussian Fourier features: 256
+    double emb_scale;         // 30
+    int emb_hidden;           // 256
+    int nfuse, fuse[FNO_MAX_MLP];  // fusion hidden widths: 40, 20, 20, 128
+    double L;                 // domain length (2π)
+} cs_arch;
+
+void cs_arch_default(cs_arch *a);
+int cs_config(const cs_arch *a, fno_config *cfg, eddy_err *e);
+
+// ---- condition data, all frames in memory
+typedef struct {
+    long n;                   // frames
+    int H, W;
+    float *U, *V, *Y;         // (n, H, W) each
+    tsr_record meta;          // attributes of the first record (no data)
+} cs_data;
+
+// Appends every "closure" record of r to d (other records are skipped).
+// Fails on a wrong shape, a grid that differs from earlier records, or a
+// non-finite value, naming the record.
+int cs_data_read(cs_data *d, tsr_reader *r, const char *label, eddy_err *e);
+void cs_data_free(cs_data *d);
+// Splits one "closure" record into its frames' U, V, Y (each (T, H, W)).
+int cs_record_split(const tsr_record *rec, float *U, float *V, float *Y, eddy_err *e);
+int cs_record_check(const tsr_record *rec, eddy_err *e);
+
+// ---- the score, as a vesde_score_fn
+typedef struct {
+    fno *m;
+    double sigma0;
+    int H, W;
+    const float *V, *Y;       // (B, H, W) conditions of the batch being sampled
+    float *out;               // scratch (B, H, W); grown by cs_score
+    int cap;
+} cs_ctx;
+
+int cs_score(void *ctx, const float *x, int B, double t, float *out, eddy_err *e);
+void cs_ctx_free(cs_ctx *c);
+
+// ---- training
+typedef struct {
+    double sigma0, t_min, t_max;
+    int reduce_mean;          // 0: sum over grid points (reference), 1: mean
+    double clip;              // > 0: clip the gradient norm before the update
+    uint64_t seed;
+} cs_train_opts;
+
+// One Adam step on the batch idx[0..B) of d; noise keyed by (seed, step,
+// item).  Returns the batch loss in *loss.  Scratch grows as needed.
+typedef struct {
+    float *xt, *z, *V, *Y, *out, *dout;
+    int cap;
+} cs_batch;
+
+int cs_train_step(fno *m, adam *opt, const cs_data *d, const long *idx, int B,
+                  const cs_train_opts *o, long step, cs_batch *bt, double *loss, eddy_err *e);
+void cs_batch_free(cs_batch *bt);
+
+// What a tool needs to know of a trained model, from its checkpoint header.
+// The network works in scaled units, U·u_scale and V·v_scale (Y like U):
+// fno-train's default is the reference's units (L⁴ for the terms, L² for
+// the vorticity, i.e. the unit square), where σ₀ = 26 and T = 0.1 were tuned.
+typedef struct {
+    double sigma0;
+    int with_obs;
+    double u_scale, v_scale;
+} cs_info;
+
+// Checks that a checkpoint header describes a closure score model.
+int cs_header_check(const tsr_record *hdr, const fno *m, cs_info *info, eddy_err *e);
+// Multiplies n values by s (in place).
+void cs_scale(float *x, size_t n, double s);
+
+#endif

@@ -1,0 +1,144 @@
+#!/usr/bin/env bats
+# fno-train (and closure-cond, which makes its input): options, the model it
+# writes, determinism at 1 and 2 threads, resume, and bad input.
+
+load helper
+
+# A tiny model on a 16² grid keeps every test well under a second of training.
+TINY=(--width 4 --modes 4 --emb-size 16 --emb-hidden 16 --fuse 8 --batch 4)
+
+setup_file() {
+    local d=$BATS_FILE_TMPDIR
+    ns-gen --preset closure --closure --n 32 --out-grid 16 --spinup 3.9478417604357434 \
+        --interval 0.39478417604357434 --frames 6 --count 2 -q -o "$d/ns.tsr"
+    closure-cond --term G --obs-n 4 "$d/ns.tsr" > "$d/cond.tsr"
+}
+
+setup() { D=$BATS_FILE_TMPDIR; cd "$BATS_TEST_TMPDIR"; }
+
+@test "closure-cond: one record per sample, channels U,V,Y" {
+    run tsr-info "$D/cond.tsr"
+    assert_success
+    assert_line --regexp $'^0\tclosure\t<f4\t\\(6, 16, 16, 3\\)\t.*term=G channels=U,V,Y'
+    [ "$(count_records "$D/cond.tsr")" -eq 2 ]
+}
+
+@test "closure-cond: Y is U at the 4×4 points; U and V are ns-gen's fields" {
+    need_numpy
+    tsr2npy --stack -o c.npy "$D/cond.tsr"
+    tsr2npy -o ns/ "$D/ns.tsr"
+    run py '
+d = np.load("c.npy")[0]
+u, v, y = d[..., 0], d[..., 1], d[..., 2]
+assert np.array_equal(u, np.load("ns/0001_G.npy")), "U is not G"
+assert np.array_equal(v, np.load("ns/0000_omega.npy")), "V is not omega"
+err = np.abs(u[:, ::4, ::4] - y[:, ::4, ::4]).max()
+assert err <= 1e-6 * np.abs(u).max(), err
+assert np.abs(y - u).max() > 1e-3 * np.abs(u).max()   # the fill is not U itself
+print("ok")'
+    assert_success
+    assert_output ok
+}
+
+@test "closure-cond: a term without its vorticity is an error naming the record" {
+    ns-gen --preset closure --closure --n 32 --out-grid 16 --spinup 0.39478417604357434 \
+        --frames 1 -q -o ns1.tsr
+    run closure-cond --term G --vorticity nosuch ns1.tsr
+    assert_failure 1
+    assert_output --partial "no matching 'nosuch' record"
+    run closure-cond --obs-n 0 ns1.tsr
+    assert_failure 2
+    run closure-cond --fill spline ns1.tsr
+    assert_failure 2
+    assert_output --partial "--fill"
+}
+
+@test "fno-train --help shows the reference defaults" {
+    run fno-train --help
+    assert_success
+    assert_line --regexp '--width N .*\(default: 20\)'
+    assert_line --regexp '--layers N .*\(default: 4\)'
+    assert_line --regexp '--modes N .*\(default: 8\)'
+    assert_line --regexp '--emb-size N .*\(default: 256\)'
+    assert_line --regexp '--emb-scale X .*\(default: 30\)'
+    assert_line --regexp '--sigma0 X .*\(default: 26\)'
+    assert_line --regexp '--t-max T .*\(default: 2\)'
+    assert_line --regexp '--batch N .*\(default: 200\)'
+    assert_line --regexp '--epochs N .*\(default: 1000\)'
+    assert_line --regexp '--seed N .*\(default: 42\)'
+}
+
+@test "fno-train: usage errors exit 2" {
+    run fno-train "$D/cond.tsr"
+    assert_failure 2
+    assert_output --partial "--output is required"
+    run fno-train --cond vorticity -o m.model "$D/cond.tsr"
+    assert_failure 2
+    run fno-train --fuse 8,x -o m.model "$D/cond.tsr"
+    assert_failure 2
+    run fno-train --t-min 3 -o m.model "$D/cond.tsr"
+    assert_failure 2
+    no_files_like . 'm.model*'
+}
+
+@test "fno-train: writes a closure-score checkpoint and a TSV loss log" {
+    run fno-train "${TINY[@]}" --steps 5 -q --log loss.tsv -o m.model "$D/cond.tsr"
+    assert_success
+    run tsr-info m.model
+    assert_line --regexp $'^0\tfno\t.*kind=closure-score closure.sigma0=26 closure.u_scale=[0-9.e+]+ closure.v_scale=[0-9.e+]+ closure.cond=v\\+obs'
+    assert_line --partial "fno.nbranch=3"
+    [ "$(head -n 1 loss.tsv)" = $'step\tepoch\tlr\tloss\tseconds' ]
+    [ "$(wc -l < loss.tsv)" -eq 6 ]
+    awk -F'\t' 'NR > 1 && !($4 > 0) { exit 1 }' loss.tsv
+    run fno-train "${TINY[@]}" --cond v --steps 1 -q -o v.model "$D/cond.tsr"
+    assert_success
+    tsr-info v.model | grep -q 'fno.nbranch=2'
+}
+
+@test "fno-train: same seed gives the same bytes at 1 and 2 threads; another seed differs" {
+    mkdir a b c
+    (cd a && OMP_NUM_THREADS=1 fno-train "${TINY[@]}" --steps 4 -q -o m.model "$D/cond.tsr")
+    (cd b && OMP_NUM_THREADS=2 fno-train "${TINY[@]}" --steps 4 -q -o m.model "$D/cond.tsr")
+    cmp a/m.model b/m.model
+    (cd c && fno-train "${TINY[@]}" --steps 4 --seed 7 -q -o m.model "$D/cond.tsr")
+    ! cmp -s a/m.model c/m.model
+}
+
+@test "fno-train --resume continues exactly where a run stopped" {
+    mkdir a b
+    (cd a && fno-train "${TINY[@]}" --steps 6 -q -o m.model "$D/cond.tsr" &&
+        ve-sample -m m.model -q "$D/cond.tsr" > s.tsr)
+    (cd b && fno-train "${TINY[@]}" --steps 3 -q -o m.model "$D/cond.tsr" &&
+        fno-train "${TINY[@]}" --steps 6 --resume m.model -q -o m.model "$D/cond.tsr" &&
+        ve-sample -m m.model -q "$D/cond.tsr" > s.tsr)
+    tsr-info a/m.model | grep -q 'adam.t=6'
+    tsr-info b/m.model | grep -q 'adam.t=6'
+    cmp a/s.tsr b/s.tsr
+}
+
+@test "fno-train: bad input is a clear error and writes no model" {
+    run fno-train "${TINY[@]}" --steps 1 -q -o m.model "$D/ns.tsr"
+    assert_failure 1
+    assert_output --partial "no 'closure' records"
+    need_numpy
+    npy "n.npy" 'np.where(np.arange(4*16*16*3).reshape(4,16,16,3) == 100, np.nan, 1.0).astype("<f4")'
+    npy2tsr -n closure n.npy > nan.tsr
+    run fno-train "${TINY[@]}" --steps 1 -q -o m.model nan.tsr
+    assert_failure 1
+    assert_output --partial "non-finite"
+    npy "w.npy" 'np.ones((4,16,16,2), "<f4")'
+    npy2tsr -n closure w.npy > two.tsr
+    run fno-train "${TINY[@]}" --steps 1 -q -o m.model two.tsr
+    assert_failure 1
+    assert_output --partial "(T, H, W, 3)"
+    head -c 300 "$D/cond.tsr" > trunc.tsr
+    run fno-train "${TINY[@]}" --steps 1 -q -o m.model trunc.tsr
+    assert_failure 1
+    no_files_like . 'm.model*'
+    run fno-train "${TINY[@]}" --steps 2 --resume nosuch.model -q -o m.model "$D/cond.tsr"
+    assert_failure 1
+    tsr-info "$D/cond.tsr" >/dev/null
+    run fno-train "${TINY[@]}" --steps 2 --resume "$D/cond.tsr" -q -o m.model "$D/cond.tsr"
+    assert_failure 1
+    no_files_like . 'm.model*'
+}

@@ -1,0 +1,26 @@
+#!/usr/bin/env bash
+# Smoke: the stochastic-closure pipeline at SCALE=ci runs end to end (data,
+# conditions, three score models, samplers, coupled runs, figures) and fills
+# every measured cell of its results table with a number.  At this scale the
+# values mean nothing (a tiny net trained for 60 steps).
+set -euo pipefail
+cd "$(dirname "$0")/../.."
+out=$(mktemp -d)
+trap 'rm -rf "$out"' EXIT
+make -s -f pipelines/closure.mk SCALE=ci OUT="$out" BIN="${BIN:-bin}" J=2 >/dev/null
+r=$out/results.md
+# a-priori table: one row per model, a percentage in every grid column
+[ "$(grep -c '^| [GH] | V ' "$r")" -eq 3 ]
+awk -F'|' '/^\| [GH] \| V / { for (i = 4; i < NF; i++) if ($i !~ /^ [0-9.]+ % $/) { print "bad cell: " $0; bad = 1 } }
+           END { exit bad }' "$r"
+# sampler rows: network evaluations as stated (em: N, heun: 2N-1)
+grep -q '^| em | karras | 0.1 | 10 | 10 | [0-9.]* % |$' "$r"
+grep -q '^| heun | karras | 0.1 | 10 | 19 | [0-9.]* % |$' "$r"
+grep -q '^| em | uniform | 1 | 100 | 100 | [0-9.]* % |$' "$r"
+# coupled rows for G and H at steps 0..100: zero error at step 0, numbers after
+grep -q '^| G | 0 | 0 | 0.0000 | 0.0000 |' "$r"
+[ "$(grep -cE '^\| [GH] \| (25|50|75|100) \| [0-9.e+-]+ \| [0-9.]+ \| [0-9.]+ \| [0-9.]+ \|$' "$r")" -eq 8 ]
+for f in G-truth G-sample H-truth H-sample coupled-G coupled-H sampler-steps spectra-G; do
+    [ -s "$out/fig/$f.png" ]
+done
+echo "closure smoke: ok"

@@ -1,0 +1,167 @@
+// closure-cond: turns ns-gen --closure output into the condition records of
+// the stochastic closure (SPEC §3.2): the term U, the vorticity V and the
+// filled sparse observations Y of U, frame by frame.
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "cli.h"
+#include "closure_obs.h"
+
+typedef struct {
+    tsr_record rec;
+    int used;
+} pending;
+
+// The records of one sample at one grid: same `sample` attribute, same shape.
+static int same_field(const tsr_record *a, const tsr_record *b)
+{
+    const char *sa = tsr_attr_get(a, "sample"), *sb = tsr_attr_get(b, "sample");
+    if ((sa == NULL) != (sb == NULL) || (sa && strcmp(sa, sb))) return 0;
+    if (a->rank != b->rank) return 0;
+    for (int i = 0; i < a->rank; i++)
+        if (a->shape[i] != b->shape[i]) return 0;
+    return 1;
+}
+
+static void check_field(const tsr_record *r, long idx)
+{
+    if (r->rank != 3 && r->rank != 2)
+        cli_die(EXIT_DATA, "record %ld '%s': expected frames (T, N, N) or one field (N, N), got rank %d",
+                idx, r->name, r->rank);
+    int k = r->rank - 2;
+    if (r->shape[k] != r->shape[k + 1] || r->shape[k] < 4 || r->shape[k] > 8192)
+        cli_die(EXIT_DATA, "record %ld '%s': expected a square grid, got %llu×%llu", idx, r->name,
+                (unsigned long long)r->shape[k], (unsigned long long)r->shape[k + 1]);
+    if (r->dtype != TSR_F4 && r->dtype != TSR_F8)
+        cli_die(EXIT_DATA, "record %ld '%s': dtype %s, expected <f4 or <f8", idx, r->name,
+                tsr_dtype_descr(r->dtype));
+}
+
+int main(int argc, char **argv)
+{
+    const char *term = "G", *vname = "omega", *fill = "bicubic", *out = "-";
+    int obs_n = 5, box = 0, grid = 0;
+    const cli_opt opts[] = {
+        {"term", 't', OPT_STRING, &term, "NAME", "closure term to learn: the record name (G or H)"},
+        {"vorticity", 0, OPT_STRING, &vname, "NAME", "record name of the vorticity"},
+        {"obs-n", 'n', OPT_INT, &obs_n, "N", "observations on a uniform N×N grid of points (reference: 16)"},
+        {"fill", 0, OPT_STRING, &fill, "F", "observations to the grid: bicubic (periodic) or box"},
+        {"box", 0, OPT_INT, &box, "W", "box: odd width in grid points (0: 2*floor(grid/N)-1)"},
+        {"grid", 'g', OPT_INT, &grid, "M", "only records on the M×M grid (0: every grid)"},
+        {"output", 'o', OPT_STRING, &out, "FILE", "output stream"},
+        {NULL, 0, 0, NULL, NULL, NULL}};
+    const cli_spec spec = {
+        "closure-cond", "[options] [FILE]",
+        "make closure conditions (term U, vorticity V, filled observations Y)",
+        "Pairs each vorticity record with the term record of the same sample and grid\n"
+        "(as ns-gen --closure writes them: frames (T, N, N)) and writes one record\n"
+        "'closure' of shape (T, N, N, 3), channels U, V, Y, where Y is U observed at\n"
+        "the N_obs × N_obs points (i L/N_obs, j L/N_obs) - read off the grid when\n"
+        "N_obs divides N, periodic bicubic otherwise - and filled back to the grid by\n"
+        "periodic bicubic interpolation (Keys, a = -1/2) or by a masked average over\n"
+        "a periodic box around the nearest grid points.  The points are the same\n"
+        "physical points at every resolution.  Attributes of the vorticity record are\n"
+        "kept; term, obs_n, obs_fill, channels=U,V,Y and dims=t,y,x,c are added.",
+        "  ns-gen --preset closure --closure --out-grid 64 | closure-cond --term H --obs-n 16 > cond.tsr",
+        opts};
+    int nops;
+    char **ops;
+    cli_parse(&spec, argc, argv, &nops, &ops);
+    obs_fill_kind fk;
+    if (obs_fill_parse(fill, &fk)) cli_die(EXIT_USAGE, "--fill: bicubic or box, got '%s'", fill);
+    if (obs_n < 1) cli_die(EXIT_USAGE, "--obs-n must be >= 1");
+    if (box < 0 || (box > 0 && box % 2 == 0)) cli_die(EXIT_USAGE, "--box must be odd (or 0)");
+    if (nops > 1) cli_die(EXIT_USAGE, "one input at most, got %d", nops);
+    if (!strcmp(term, vname)) cli_die(EXIT_USAGE, "--term and --vorticity name the same record");
+
+    FILE *f;
+    tsr_reader *r = cli_reader(nops ? ops[0] : "-", &f);
+    tsr_writer *w = cli_writer(out, NULL);
+    eddy_err e;
+    pending *pend = NULL;
+    int npend = 0;
+    long written = 0;
+    tsr_record rec;
+    tsr_record_init(&rec);
+    int got;
+    while ((got = tsr_read(r, &rec, &e)) == 1) {
+        long idx = tsr_reader_index(r) - 1;
+        int is_v = !strcmp(rec.name, vname), is_u = !strcmp(rec.name, term);
+        if (!is_v && !is_u) continue;
+        check_field(&rec, idx);
+        if (grid > 0 && rec.shape[rec.rank - 1] != (uint64_t)grid) continue;
+        if (rec.dtype == TSR_F8 && tsr_record_convert(&rec, TSR_F4, &e))
+            cli_die(EXIT_DATA, "record %ld: %s", idx, e.msg);
+        int partner = -1;
+        for (int i = 0; i < npend; i++)
+            if (!pend[i].used && strcmp(pend[i].rec.name, rec.name) && same_field(&pend[i].rec, &rec))
+                partner = i;
+        if (partner < 0) {
+            pending *np = realloc(pend, (size_t)(npend + 1) * sizeof *np);
+            if (!np) cli_die(EXIT_DATA, "out of memory");
+            pend = np;
+            pend[npend].used = 0;
+            tsr_record_init(&pend[npend].rec);
+            if (tsr_record_clone(&pend[npend].rec, &rec, &e)) cli_die(EXIT_DATA, "%s", e.msg);
+            npend++;
+            continue;
+        }
+        const tsr_record *V = is_v ? &rec : &pend[partner].rec, *U = is_u ? &rec : &pend[partner].rec;
+        int N = (int)rec.shape[rec.rank - 1], T = rec.rank == 3 ? (int)rec.shape[0] : 1;
+        if (obs_n > N) cli_die(EXIT_USAGE, "--obs-n %d exceeds the %d² grid of record %ld", obs_n, N, idx);
+        size_t hw = (size_t)N * N;
+        tsr_record o;
+        tsr_record_init(&o);
+        tsr_attrs_copy(&o, V);
+        uint64_t shp[4] = {(uint64_t)T, (uint64_t)N, (uint64_t)N, 3};
+        if (tsr_record_alloc(&o, "closure", TSR_F4, 4, shp, &e)) cli_die(EXIT_DATA, "%s", e.msg);
+        float *obs = malloc((size_t)obs_n * obs_n * sizeof *obs), *Y = malloc(hw * sizeof *Y);
+        if (!obs || !Y) cli_die(EXIT_DATA, "out of memory");
+        const float *u = U->data, *v = V->data;
+        float *d = o.data;
+        for (int t = 0; t < T; t++) {
+            const float *ut = u + t * hw, *vt = v + t * hw;
+            for (size_t i = 0; i < hw; i++)
+                if (!isfinite(ut[i]) || !isfinite(vt[i]))
+                    cli_die(EXIT_DATA, "record %ld: non-finite value in frame %d", idx, t);
+            if (obs_sample(ut, N, obs_n, obs, &e) || obs_fill(obs, obs_n, N, fk, box, Y, &e))
+                cli_die(EXIT_DATA, "record %ld frame %d: %s", idx, t, e.msg);
+            for (size_t i = 0; i < hw; i++) {
+                float *px = d + (t * hw + i) * 3;
+                px[0] = ut[i], px[1] = vt[i], px[2] = Y[i];
+            }
+        }
+        free(obs), free(Y);
+        // The record carries U's identity; V's attributes hold the run's physics.
+        tsr_attr_del(&o, "units");
+        tsr_attr_set(&o, "field", "closure");
+        tsr_attr_set(&o, "term", term);
+        tsr_attr_set(&o, "channels", "U,V,Y");
+        tsr_attr_set(&o, "dims", "t,y,x,c");
+        tsr_attr_setf(&o, "obs_n", "%d", obs_n);
+        tsr_attr_set(&o, "obs_fill", fill);
+        if (fk == OBS_FILL_BOX) tsr_attr_setf(&o, "obs_box", "%d", box > 0 ? box : obs_box_width(obs_n, N));
+        tsr_attr_setf(&o, "grid", "%d", N);
+        tsr_history_append(&o, cli_cmdline());
+        if (tsr_write(w, &o, &e)) cli_die(EXIT_DATA, "%s", e.msg);
+        tsr_record_free(&o);
+        tsr_record_free(&pend[partner].rec);
+        pend[partner].used = 1;
+        written++;
+    }
+    if (got < 0) cli_die(EXIT_DATA, "%s", e.msg);
+    for (int i = 0; i < npend; i++)
+        if (!pend[i].used)
+            cli_die(EXIT_DATA, "record '%s' (sample %s) has no matching '%s' record of the same grid",
+                    pend[i].rec.name, tsr_attr_get(&pend[i].rec, "sample") ? tsr_attr_get(&pend[i].rec, "sample") : "?",
+                    strcmp(pend[i].rec.name, term) ? term : vname);
+    if (written == 0) cli_die(EXIT_DATA, "no '%s' and '%s' records in the input", vname, term);
+    if (tsr_writer_finish(w, &e)) cli_die(EXIT_DATA, "%s", e.msg);
+    tsr_reader_close(r);
+    if (f != stdin) fclose(f);
+    tsr_record_free(&rec);
+    free(pend);
+    return 0;
+}
