@@ -153,22 +153,31 @@ int pdd_path_score(const pdd_geom *g, const pdd_predictor *pr, int B, const doub
                    double lam, double v, double *s, double *logp, eddy_err *e)
 {
     if (!(v > 0)) return eddy_fail(e, "path score: increment variance %g is not positive", v);
+    return pdd_path_score_w(g, pr, B, u, lam, v, NULL, NULL, s, logp, e);
+}
+
+int pdd_path_score_w(const pdd_geom *g, const pdd_predictor *pr, int B, const double *u,
+                     double lam, double v, const rg_op *op, const double *w, double *s,
+                     double *logp, eddy_err *e)
+{
+    if (!w && !(v > 0)) return eddy_fail(e, "path score: increment variance %g is not positive", v);
     long S = pdd_geom_points(g), frame = (long)g->C * S, cw = frame * g->W;
     int T = g->T, nw = T - 1;
     long nb = (long)B * nw, chunk = pr->max_batch > 0 ? pr->max_batch : nb;
     if (chunk > nb) chunk = nb;
     double *win = malloc(nb * cw * sizeof *win);
-    double *f = malloc(chunk * frame * sizeof *f);
+    double *f = malloc(chunk * frame * sizeof *f), *r = malloc(chunk * frame * sizeof *r);
     double *acc = calloc(B, sizeof *acc);
-    if (!win || !f || !acc) {
-        free(win); free(f); free(acc);
+    if (!win || !f || !r || !acc) {
+        free(win); free(f); free(r); free(acc);
         return eddy_fail(e, "path score: out of memory");
     }
     pdd_windows(g, B, nw, u, win);
     memset(s, 0, (size_t)B * T * frame * sizeof *s);
-    // Window j = b*nw + n: f_j becomes r_j/v = ∂ln p/∂f_j; the increment
-    // gives -r/v to u_{n+1} and +r/v to u_n; the predictor's input gradient
-    // carries r/v back through every frame that window_n holds.
+    // Window j = b*nw + n with residual r_j = Δu - f_j: f_j becomes Wr_j =
+    // ∂ln p/∂f_j (W = 1/v, or the spectral multiplier w); the increment gives
+    // -Wr to u_{n+1} and +Wr to u_n; the predictor's input gradient carries
+    // Wr back through every frame that window_n holds.
     for (long j0 = 0; j0 < nb; j0 += chunk) {
         int m = (int)(nb - j0 < chunk ? nb - j0 : chunk);
         if (pr->forward(pr->ctx, m, win + j0 * cw, lam, f, e)) goto fail;
@@ -176,12 +185,23 @@ int pdd_path_score(const pdd_geom *g, const pdd_predictor *pr, int B, const doub
             long j = j0 + q;
             int b = (int)(j / nw), n = (int)(j % nw);
             const double *u0 = u + ((long)b * T + n) * frame, *u1 = u0 + frame;
-            double *fn = f + (long)q * frame, *s0 = s + ((long)b * T + n) * frame, *s1 = s0 + frame;
+            double *fn = f + (long)q * frame, *rq = r + (long)q * frame;
+            for (long i = 0; i < frame; i++) rq[i] = u1[i] - u0[i] - fn[i];
+        }
+        memcpy(f, r, (size_t)m * frame * sizeof *f);
+        if (w) {
+            if (rg_multiply(op, w, f, (size_t)m * g->C, e)) goto fail;
+        } else {
+            for (long i = 0; i < (long)m * frame; i++) f[i] /= v;
+        }
+        for (int q = 0; q < m; q++) {
+            long j = j0 + q;
+            int b = (int)(j / nw), n = (int)(j % nw);
+            const double *fn = f + (long)q * frame, *rq = r + (long)q * frame;
+            double *s0 = s + ((long)b * T + n) * frame, *s1 = s0 + frame;
             double a = 0;
             for (long i = 0; i < frame; i++) {
-                double r = u1[i] - u0[i] - fn[i];
-                a += r * r;
-                fn[i] = r / v;
+                a += rq[i] * fn[i];
                 s1[i] -= fn[i];
                 s0[i] += fn[i];
             }
@@ -191,11 +211,11 @@ int pdd_path_score(const pdd_geom *g, const pdd_predictor *pr, int B, const doub
     }
     pdd_windows_adjoint(g, B, nw, win, s);
     if (logp)
-        for (int b = 0; b < B; b++) logp[b] = -acc[b] / (2 * v);
-    free(win); free(f); free(acc);
+        for (int b = 0; b < B; b++) logp[b] = -acc[b] / 2;
+    free(win); free(f); free(r); free(acc);
     return 0;
 fail:
-    free(win); free(f); free(acc);
+    free(win); free(f); free(r); free(acc);
     return eddy_wrap(e, "path score at lambda %g", lam);
 }
 
@@ -354,7 +374,7 @@ int pdd_sampler_set_spectrum(pdd_sampler *s, const double *P, eddy_err *e)
 
 pdd_pc_opts pdd_pc_defaults(void)
 {
-    pdd_pc_opts o = {PDD_STEP_ETD, 0.7, 3, 1, 1, 0, 0, 3.0, 0, 0};
+    pdd_pc_opts o = {PDD_STEP_ETD, 0.7, 3, 1, 1, 0, 0, 0.01, 3.0, 100.0, 0, 0, NULL, NULL};
     return o;
 }
 
@@ -423,7 +443,9 @@ static void extrapolate0(const pdd_sampler *s, int B, double *u)
     }
 }
 
-static void tidy(const pdd_sampler *s, const pdd_pc_opts *o, int B, double *u)
+// clamped (B), when not NULL, keeps the largest fraction of each path's
+// values that one call clamped.
+static void tidy(const pdd_sampler *s, const pdd_pc_opts *o, int B, double *u, double *clamped)
 {
     long n = s->nf * s->S, fr = s->frame;
     if (o->extrapolate) extrapolate0(s, B, u);
@@ -440,7 +462,12 @@ static void tidy(const pdd_sampler *s, const pdd_pc_opts *o, int B, double *u)
             }
     }
     if (o->clamp > 0)
-        for (long i = 0; i < (long)B * n; i++) u[i] = fmin(o->clamp, fmax(-o->clamp, u[i]));
+        for (int b = 0; b < B; b++) {
+            long hit = 0;
+            for (long i = b * n; i < (b + 1) * n; i++)
+                if (fabs(u[i]) > o->clamp) u[i] = copysign(o->clamp, u[i]), hit++;
+            if (clamped && (double)hit / n > clamped[b]) clamped[b] = (double)hit / n;
+        }
 }
 
 // The coefficients of one predictor step of a mode of rate a from lam to
@@ -523,6 +550,17 @@ static int predictor(pdd_sampler *s, const pdd_pc_opts *o, double lam, double dl
     return 0;
 }
 
+// rms (B) of each path of x (B, T, C, S); NaN when any value is not finite.
+static void path_rms(const pdd_sampler *s, int B, const double *x, double *rms)
+{
+    long n = s->nf * s->S;
+    for (int b = 0; b < B; b++) {
+        double a = 0;
+        for (long k = 0; k < n; k++) a += x[b * n + k] * x[b * n + k];
+        rms[b] = isfinite(a) ? sqrt(a / n) : NAN;
+    }
+}
+
 int pdd_reverse(pdd_sampler *s, const pdd_pc_opts *o, const double *lams, int nlam,
                 pdd_score_fn score, void *ctx, int B, double *u, long *nfe, eddy_err *e)
 {
@@ -535,16 +573,21 @@ int pdd_reverse(pdd_sampler *s, const pdd_pc_opts *o, const double *lams, int nl
     if (!(o->kappa >= 0) || o->ncorr < 0) return eddy_fail(e, "reverse: kappa %g, corrector steps %d", o->kappa, o->ncorr);
     long n = s->nf * s->S;
     int rg = s->p.kind == PDD_PROC_RG;
+    double *rms = malloc(3 * (size_t)B * sizeof *rms);   // path rms, score rms, clamped
+    if (!rms) return eddy_fail(e, "reverse: out of memory");
+    int rc = -1;
     for (int i = 0; i + 1 < nlam; i++) {
         double lam = lams[i], dl = lams[i] - lams[i + 1];
-        if (score(ctx, B, u, lam, s->s, e)) return eddy_wrap(e, "reverse step %d", i);
+        if (score(ctx, B, u, lam, s->s, e)) { eddy_wrap(e, "reverse step %d", i); goto out; }
+        path_rms(s, B, s->s, rms + B);
         if (nfe) (*nfe)++;
         int noise = o->final_noise || i + 2 < nlam;
-        if (predictor(s, o, lam, dl, B, u, s->s, i, noise, e)) return eddy_wrap(e, "reverse step %d", i);
-        tidy(s, o, B, u);
+        if (predictor(s, o, lam, dl, B, u, s->s, i, noise, e)) { eddy_wrap(e, "reverse step %d", i); goto out; }
+        for (int b = 0; b < B; b++) rms[2 * B + b] = 0;
+        tidy(s, o, B, u, rms + 2 * B);
         // Langevin at the new level (Song et al. 2021, Alg. 4), χ per path.
         for (int j = 0; j < o->ncorr && o->kappa > 0; j++) {
-            if (score(ctx, B, u, lams[i + 1], s->s, e)) return eddy_wrap(e, "corrector %d.%d", i, j);
+            if (score(ctx, B, u, lams[i + 1], s->s, e)) { eddy_wrap(e, "corrector %d.%d", i, j); goto out; }
             if (nfe) (*nfe)++;
             for (int b = 0; b < B; b++) {
                 double *sb = s->s + b * n, *ub = u + b * n, *z = s->z;
@@ -556,10 +599,31 @@ int pdd_reverse(pdd_sampler *s, const pdd_pc_opts *o, const double *lams, int nl
                 double chi = 2 * o->kappa * o->kappa * zz / ss, sq = sqrt(2 * chi);
                 for (long k = 0; k < n; k++) ub[k] += chi * sb[k] + sq * z[k];
             }
-            tidy(s, o, B, u);
+            tidy(s, o, B, u, rms + 2 * B);
+        }
+        path_rms(s, B, u, rms);
+        for (int b = 0; b < B; b++)
+            if (!isfinite(rms[b]) || !isfinite(rms[B + b]) || (o->blowup > 0 && rms[b] > o->blowup)) {
+                eddy_fail(e, "reverse: sample %llu diverged at lambda %g (step %d of %d: rms %g, "
+                          "score rms %g, limit %g)", (unsigned long long)(o->sample0 + b),
+                          lams[i + 1], i + 1, nlam - 1, rms[b], rms[B + b], o->blowup);
+                goto out;
+            }
+        for (int b = 0; b < B; b++)
+            if (o->clamp > 0 && rms[2 * B + b] > o->max_clamped) {
+                eddy_fail(e, "reverse: sample %llu diverged at lambda %g (step %d of %d: %.3g%% of "
+                          "its values beyond the clamp +-%g, limit %.3g%%)",
+                          (unsigned long long)(o->sample0 + b), lams[i + 1], i + 1, nlam - 1,
+                          100 * rms[2 * B + b], o->clamp, 100 * o->max_clamped);
+                goto out;
+            }
+        if (o->monitor && o->monitor(o->monitor_ctx, i, lams[i + 1], B, rms, rms + B, rms + 2 * B)) {
+            eddy_fail(e, "reverse: stopped by the monitor at step %d", i);
+            goto out;
         }
     }
-    for (long k = 0; k < (long)B * n; k++)
-        if (!isfinite(u[k])) return eddy_fail(e, "reverse: the sample diverged (non-finite value)");
-    return 0;
+    rc = 0;
+out:
+    free(rms);
+    return rc;
 }

@@ -96,6 +96,16 @@ double pdd_increment_loss(const pdd_geom *g, int B, const double *u, const doubl
 int pdd_path_score(const pdd_geom *g, const pdd_predictor *pr, int B, const double *u,
                    double lam, double v, double *s, double *logp, eddy_err *e);
 
+// The same with the increment noise coloured: ln p = -Σ_n ½ r_nᵀ W r_n,
+// r_n = Δu_n - f(window_n), W diagonal in the spatial Fourier basis with
+// w (rg_nmodes(op)) per mode of op (the path's grid); w = NULL gives W = 1/v.
+// With w = 1/Σ_λ(k) the transition density has the forward process's own
+// noise covariance, and the score of a noise-dominated mode is -u/Σ_λ(k)
+// rather than the scalar model's -u/v (too weak where Σ_λ(k) << v).
+int pdd_path_score_w(const pdd_geom *g, const pdd_predictor *pr, int B, const double *u,
+                     double lam, double v, const rg_op *op, const double *w, double *s,
+                     double *logp, eddy_err *e);
+
 // ---- simulation in t at fixed λ (seed 001 Alg. 2)
 // Frames 0..n0-1 of u (B, T, C, S) are given; fills n0..T-1 by
 // u_{n+1} = u_n + f(window_n) + sqrt(v) z; v = 0 is deterministic.  The
@@ -128,10 +138,20 @@ typedef struct {
     int extrapolate;      // overwrite frame 0 by 2u_1 - u_2 after each update (1)
     int final_noise;      // add noise on the last predictor step (paper: 1)
     int remove_mean;      // reference-code extra: subtract the (t, x) mean per (b, c) (0)
-    double clamp;         // reference-code extra: clamp to ±clamp; 0 = off
+    double clamp;         // clamp to ±clamp each update (reference code: 3); 0 = off
+    double max_clamped;   // a path with a larger fraction of values clamped in one update
+                          // has diverged: an error (1: never)
     double guard;         // EXACT step: modes with a·Δλ above this ignore the score (3)
+    double blowup;        // a path whose rms (standardised units) exceeds this is an error (0: off)
     uint64_t seed;
     uint64_t sample0;     // sample index of path 0: noise keyed (seed, sample, step, purpose)
+    // Optional: called after every reverse step (predictor + correctors) with
+    // the rms of each path, rms (B), of its score at the step's start, srms
+    // (B), and the largest fraction of its values clamped by one update,
+    // clamped (B); non-zero stops.
+    int (*monitor)(void *ctx, int step, double lam, int B, const double *rms,
+                   const double *srms, const double *clamped);
+    void *monitor_ctx;
 } pdd_pc_opts;
 
 pdd_pc_opts pdd_pc_defaults(void);
@@ -158,6 +178,8 @@ int pdd_prior_sample(pdd_sampler *s, int B, double lam, uint64_t seed, uint64_t 
 
 // Integrates u (B, T, C, S) from lams[0] down to lams[nlam-1] in place.
 // *nfe (may be NULL) is increased by the number of score evaluations.
+// A path that turns non-finite or whose rms exceeds o->blowup fails the
+// call with a message naming its sample index (sample0 + b) and λ.
 int pdd_reverse(pdd_sampler *s, const pdd_pc_opts *o, const double *lams, int nlam,
                 pdd_score_fn score, void *ctx, int B, double *u, long *nfe, eddy_err *e);
 

@@ -5,6 +5,9 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include <fftw3.h>
+
+#include "fft.h"
 #include "layout.h"
 #include "rng.h"
 
@@ -98,7 +101,7 @@ void pdd_net_free(pdd_net *n)
     fno_free(&n->m);
     rg_op_free(n->op);
     free(n->fin); free(n->fout); free(n->fdin); free(n->fdout); free(n->fcond);
-    free(n->dwin); free(n->dtmp);
+    free(n->dwin); free(n->dtmp); free(n->spec);
     memset(n, 0, sizeof *n);
 }
 
@@ -148,7 +151,15 @@ int pdd_net_to_header(const pdd_net *n, tsr_record *h, eddy_err *e)
     set_list(h, "pdd.mean", n->mean, n->g.C);
     set_list(h, "pdd.std", n->std, n->g.C);
     set_list(h, "pdd.rstd", n->rstd, n->g.C);
-    (void)e;
+    if (n->spec && n->op) {
+        size_t M = rg_nmodes(n->op), len = (size_t)n->g.C * M * 24 + 1, k = 0;
+        char *buf = malloc(len);
+        if (!buf) return eddy_fail(e, "out of memory");
+        for (size_t i = 0; i < (size_t)n->g.C * M; i++)
+            k += (size_t)snprintf(buf + k, len - k, i ? ",%.9g" : "%.9g", n->spec[i]);
+        tsr_attr_set(h, "pdd.spectrum", buf);
+        free(buf);
+    }
     return 0;
 }
 
@@ -194,6 +205,18 @@ int pdd_net_from_header(pdd_net *n, const tsr_record *h, eddy_err *e)
         return eddy_fail(e, "model header and network disagree on channels");
     n->max_batch = 256;
     if (n->obj == PDD_OBJ_PDD && make_op(n, e)) return -1;
+    const char *sp = tsr_attr_get(h, "pdd.spectrum");
+    if (sp && n->op) {
+        size_t M = rg_nmodes(n->op), cnt = (size_t)n->g.C * M;
+        if (!(n->spec = malloc(cnt * sizeof *n->spec))) return eddy_fail(e, "out of memory");
+        for (size_t i = 0; i < cnt; i++) {
+            char *end;
+            n->spec[i] = strtod(sp, &end);
+            if (end == sp || !(n->spec[i] >= 0)) return eddy_fail(e, "model header pdd.spectrum: bad entry %zu", i);
+            sp = *end == ',' ? end + 1 : end;
+        }
+        if (*sp) return eddy_fail(e, "model header pdd.spectrum: more than %zu entries", cnt);
+    }
     return 0;
 }
 
@@ -225,6 +248,40 @@ void pdd_net_fit_standardisation(pdd_net *n, const double *u, long P)
         double rm = r1 / rc, rv = r2 / rc - rm * rm;
         n->rstd[c] = rv > 0 ? sqrt(rv) / n->std[c] : 1;
     }
+}
+
+int pdd_net_fit_spectrum(pdd_net *n, const double *u, long P, eddy_err *e)
+{
+    if (!n->op) return eddy_fail(e, "spectrum: the model has no RG operator");
+    int C = n->g.C;
+    long S = pdd_geom_points(&n->g), nf = P * n->g.T;
+    size_t M = rg_nmodes(n->op);
+    free(n->spec);
+    n->spec = calloc((size_t)C * M, sizeof *n->spec);
+    double *in = fftw_malloc(S * sizeof *in);
+    fftw_complex *out = fftw_malloc(M * sizeof *out);
+    if (!n->spec || !in || !out) {
+        fftw_free(in); fftw_free(out);
+        return eddy_fail(e, "spectrum: out of memory");
+    }
+    // The half-spectrum layout of lib/rg (FFTW's r2c): N/2+1 or Ny·(Nx/2+1).
+    fft_plan_lock();
+    fftw_plan pl = n->g.dims == 1 ? fftw_plan_dft_r2c_1d(n->g.n[0], in, out, fft_flags())
+                                  : fftw_plan_dft_r2c_2d(n->g.n[0], n->g.n[1], in, out, fft_flags());
+    fft_plan_unlock();
+    for (long f = 0; f < nf; f++)
+        for (int c = 0; c < C; c++) {
+            memcpy(in, u + (f * C + c) * S, S * sizeof *in);
+            fftw_execute(pl);
+            for (size_t m = 0; m < M; m++)
+                n->spec[c * M + m] += (out[m][0] * out[m][0] + out[m][1] * out[m][1]) / S;
+        }
+    for (size_t i = 0; i < (size_t)C * M; i++) n->spec[i] /= (double)nf;
+    fft_plan_lock();
+    fftw_destroy_plan(pl);
+    fft_plan_unlock();
+    fftw_free(in); fftw_free(out);
+    return 0;
 }
 
 void pdd_net_standardise(const pdd_net *n, double *u, long nframes)
@@ -337,7 +394,46 @@ int pdd_net_score(void *ctx, int B, const double *u, double lam, double *s, eddy
     if (n->obj == PDD_OBJ_PDD) {
         pdd_predictor pr = pdd_net_predictor(n);
         double v = pdd_point_var(n->op, &n->proc, lam);
-        return pdd_path_score(&sc->g, &pr, B, u, lam, v, s, NULL, e);
+        size_t M = rg_nmodes(n->op);
+        const double *k2 = rg_ksq(n->op);
+        double lf = lam > n->proc.dlam ? lam : n->proc.dlam;
+        int rc;
+        if (sc->coloured) {
+            // W = 1/Σ_λ(k) (λ floored like v); the frozen mean mode keeps 1/v.
+            double *w = malloc(M * sizeof *w);
+            if (!w) return eddy_fail(e, "out of memory");
+            for (size_t m = 0; m < M; m++) w[m] = k2[m] > 0 ? 1 / pdd_proc_sigma(&n->proc, k2[m], lf) : 1 / v;
+            rc = pdd_path_score_w(&sc->g, &pr, B, u, lam, v, n->op, w, s, NULL, e);
+            free(w);
+        } else {
+            rc = pdd_path_score(&sc->g, &pr, B, u, lam, v, s, NULL, e);
+        }
+        if (rc || !(sc->gauss_below > 0) || !n->spec) return rc;
+        // Where the signal is buried, the law of a frame is the noise's: the
+        // score there is -u/(C²P + Σ), independent of the dynamics the path
+        // score sees — which leaves slowly varying patterns unconstrained.
+        int C = sc->g.C, T = sc->g.T;
+        long S = pdd_geom_points(&sc->g);
+        double *keep = malloc(2 * (size_t)C * M * sizeof *keep), *g = keep + (size_t)C * M;
+        double *tmp = malloc(S * sizeof *tmp);
+        if (!keep || !tmp) { free(keep); free(tmp); return eddy_fail(e, "out of memory"); }
+        for (int c = 0; c < C; c++)
+            for (size_t m = 0; m < M; m++) {
+                double cl = pdd_proc_c(&n->proc, k2[m], lam), sg = pdd_proc_sigma(&n->proc, k2[m], lf);
+                double sig = cl * cl * n->spec[c * M + m];
+                int gauss = k2[m] > 0 && sig < sc->gauss_below * sg;
+                keep[c * M + m] = gauss ? 0 : 1;
+                g[c * M + m] = gauss ? -1 / (sig + sg) : 0;
+            }
+        for (long f = 0; f < (long)B * T * C && !rc; f++) {
+            int c = (int)(f % C);
+            memcpy(tmp, u + f * S, S * sizeof *tmp);
+            if (rg_multiply(n->op, keep + c * M, s + f * S, 1, e) ||
+                rg_multiply(n->op, g + c * M, tmp, 1, e)) rc = -1;
+            for (long i = 0; i < S && !rc; i++) s[f * S + i] += tmp[i];
+        }
+        free(keep); free(tmp);
+        return rc;
     }
     if (n->obj != PDD_OBJ_DDPM_GEN) return eddy_fail(e, "a ddpm-cond model has no path score");
     // ε̂ of every frame from its window of noisy frames: s = -ε̂/σ_λ.
@@ -490,7 +586,9 @@ typedef struct {
 } cond_ctx;
 
 // The score of the residuals x, held as frame 0 of 2-frame sampler paths
-// (B, 2, C, S); frame 1 is scratch with zero score.
+// (B, 2, C, S); frame 1 is scratch, given the score -x of unit-variance
+// white data (stationary under the VP process) so that it stays bounded
+// and never trips the sampler's divergence checks.
 static int cond_score(void *ctx, int B, const double *x, double lam, double *s, eddy_err *e)
 {
     cond_ctx *cc = ctx;
@@ -510,7 +608,7 @@ static int cond_score(void *ctx, int B, const double *x, double lam, double *s, 
     for (int b = 0; b < B; b++)
         for (long i = 0; i < frame; i++) {
             s[2 * b * frame + i] = inv * eh[b * frame + i];
-            s[(2 * b + 1) * frame + i] = 0;
+            s[(2 * b + 1) * frame + i] = -x[(2 * b + 1) * frame + i];
         }
     return 0;
 }
@@ -548,7 +646,10 @@ int pdd_net_ddpm_simulate(pdd_net *n, const pdd_geom *g, const pdd_pc_opts *o,
         // One noise stream per (path, time step): the seed carries the step.
         oo.seed = o->seed + 0x9e3779b97f4a7c15ULL * (uint64_t)(t + 1);
         if (pdd_prior_sample(smp, B, lams[0], oo.seed, oo.sample0, x, e)) goto out;
-        if (pdd_reverse(smp, &oo, lams, nlam, cond_score, &cc, B, x, nfe, e)) goto out;
+        if (pdd_reverse(smp, &oo, lams, nlam, cond_score, &cc, B, x, nfe, e)) {
+            eddy_wrap(e, "simulating frame %d", t + 1);
+            goto out;
+        }
         for (int b = 0; b < B; b++) {
             const double *un = u + ((long)b * T + t) * frame;
             double *up = u + ((long)b * T + t + 1) * frame;

@@ -42,6 +42,8 @@ typedef struct {
     double lam_max;             // largest trained λ (1)
     int max_batch;              // windows per FNO call
     rg_op *op;                  // RG operator of the grid (pdd)
+    double *spec;               // (C, M) training spectrum E|û|² (unitary DFT, standardised
+                                // units) per channel and rg_nmodes mode, or NULL (older models)
     // scratch, grown on demand
     float *fin, *fout, *fdin, *fdout, *fcond;
     double *dwin, *dtmp;
@@ -70,6 +72,8 @@ int pdd_net_from_header(pdd_net *n, const tsr_record *hdr, eddy_err *e);
 // standardised increments.  u (P, T, C, S).
 void pdd_net_fit_standardisation(pdd_net *n, const double *u, long P);
 void pdd_net_standardise(const pdd_net *n, double *u, long nframes);     // (nframes, C, S)
+// pdd: n->spec from STANDARDISED paths u (P, T, C, S).
+int pdd_net_fit_spectrum(pdd_net *n, const double *u, long P, eddy_err *e);
 void pdd_net_unstandardise(const pdd_net *n, double *u, long nframes);   // (nframes, C, S)
 
 // ---- one training step on B standardised paths u0 (B, T, C, S); noise and
@@ -86,6 +90,11 @@ pdd_predictor pdd_net_predictor(pdd_net *n);
 typedef struct {
     pdd_net *n;
     pdd_geom g;                 // geometry of the paths being sampled
+    int coloured;               // pdd: increment noise covariance Σ_λ(k) (lib/pdd.h
+                                // pdd_path_score_w) instead of the paper's scalar v
+    double gauss_below;         // pdd with n->spec: modes whose signal-to-noise C_λ²P/Σ_λ is
+                                // below this take the Gaussian score -u/(C_λ²P + Σ_λ) of the
+                                // training spectrum, per frame, instead of the network's (0: off)
 } pdd_score_ctx;
 int pdd_net_score(void *ctx, int B, const double *u, double lam, double *s, eddy_err *e);
 

@@ -72,7 +72,10 @@ int main(int argc, char **argv)
         "v_l = tr(Sigma_l)/D = sigma_l^2 dt.  ddpm-gen: VP process (gamma), the window\n"
         "of noisy frames predicts each frame's noise.  ddpm-cond: the clean window\n"
         "and the noisy standardised increment predict the increment's noise.\n"
-        "Unlike the reference code lambda is continuous and k = 0 is not noised.",
+        "Unlike the reference code lambda is continuous and k = 0 is not noised.\n"
+        "pdd models also store the training spectrum E|u_k|^2 per channel and mode\n"
+        "(standardised units, attribute pdd.spectrum) for pd-sample --gauss-below;\n"
+        "resuming an older model adds it.",
         "  pd-train --steps 30000 --batch 50 --log loss.tsv -o l96.model train.tsr\n"
         "  pd-train --objective ddpm-cond -o l96-ddpm.model train.tsr",
         opts};
@@ -151,8 +154,12 @@ int main(int argc, char **argv)
         tsr_attr_setf(&hdr, "pdd.train_paths", "%ld", d.P);
     }
     n.max_batch = max_batch;
-    tsr_history_append(&hdr, cli_cmdline());
     pdd_net_standardise(&n, d.u, d.P * d.T);
+    if (obj == PDD_OBJ_PDD && !n.spec) {   // models before pdd.spectrum get it on resume
+        if (pdd_net_fit_spectrum(&n, d.u, d.P, &e) || pdd_net_to_header(&n, &hdr, &e))
+            cli_die(EXIT_DATA, "%s", e.msg);
+    }
+    tsr_history_append(&hdr, cli_cmdline());
 
     FILE *logf = NULL;
     if (log_path) {

@@ -10,6 +10,7 @@
 
 #include "check.h"
 #include "pdd.h"
+#include "pdd_net.h"
 #include "rng.h"
 
 // ---------------------------------------------------------------- windows
@@ -166,6 +167,83 @@ static void test_path_score_fd(void)
     NOTE("max |score - FD| = %.3g (max |score| %.3g)", maxerr, maxs);
     CHECK(maxerr < 1e-7 * maxs, "score differs from finite differences by %g", maxerr);
     CHECK(pdd_path_score(&p.g, &pr, B, u, 0.1, 0, s, logp, &e) == -1, "v = 0 refused");
+}
+
+// ln p with W diagonal in Fourier: -½ Σ r·Wr, Wr by a naive DFT (S = 8).
+static double direct_logp_w(const linpred *p, const double *u, const double *wm)
+{
+    int T = p->g.T, C = p->g.C, S = p->g.n[0];
+    double acc = 0, r[8], wr[8];
+    for (int n = 0; n + 1 < T; n++)
+        for (int c = 0; c < C; c++) {
+            for (int x = 0; x < S; x++) {
+                double f = 0;
+                for (int c2 = 0; c2 < C; c2++)
+                    for (int w = 0; w < 5; w++) {
+                        int t = n - 4 + w;
+                        if (t >= 0) f += p->A[c][c2][w] * u[(t * C + c2) * S + (x + w) % S];
+                    }
+                r[x] = u[((n + 1) * C + c) * S + x] - u[(n * C + c) * S + x] - f;
+            }
+            for (int x = 0; x < S; x++) {
+                double a = 0;
+                for (int k = 0; k < S; k++) {
+                    double re = 0, im = 0;
+                    for (int y = 0; y < S; y++)
+                        re += r[y] * cos(2 * M_PI * k * y / S), im -= r[y] * sin(2 * M_PI * k * y / S);
+                    double wk = wm[k <= S / 2 ? k : S - k];
+                    a += wk * (re * cos(2 * M_PI * k * x / S) - im * sin(2 * M_PI * k * x / S));
+                }
+                wr[x] = a / S;
+            }
+            for (int x = 0; x < S; x++) acc += r[x] * wr[x];
+        }
+    return -acc / 2;
+}
+
+// The coloured path score against finite differences of its log-density, and
+// W = 1/v on every mode reproducing the white score.
+static void test_path_score_coloured(void)
+{
+    linpred p;
+    lin_init(&p, 6);
+    pdd_predictor pr = {&p, lin_forward, lin_input_grad, 4};
+    int B = 2, N = 6 * 2 * 8;
+    double u[2 * 96], s[2 * 96], s1[2 * 96], logp[2], l1[2];
+    eddy_rng r;
+    rng_init(&r, 12, 0, 0, 0);
+    rng_normal_fill(&r, u, 2 * 96);
+    eddy_err e;
+    rg_grid gr = {.ndim = 1, .n = {8, 0}, .L = {2 * M_PI, 2 * M_PI}, .lap = RG_LAP_SPECTRAL};
+    rg_op *op = rg_op_new(&gr, &e);
+    CHECK(op != NULL && rg_nmodes(op) == 5, "rg operator on 8 points");
+    if (!op) return;
+    double wm[5] = {2.0, 3.5, 1.25, 0.4, 7.0}, flat[5];
+    for (int m = 0; m < 5; m++) flat[m] = 1 / 0.37;
+    CHECK(pdd_path_score_w(&p.g, &pr, B, u, 0.1, 0, op, wm, s, logp, &e) == 0, "%s", e.msg);
+    double maxerr = 0, maxs = 0;
+    for (int b = 0; b < B; b++) {
+        double *ub = u + b * N;
+        CHECK_CLOSE(logp[b], direct_logp_w(&p, ub, wm), 1e-10 * fabs(logp[b]), "coloured log-density");
+        for (int i = 0; i < N; i++) {
+            double h = 1e-4, keep = ub[i];
+            ub[i] = keep + h;
+            double lp = direct_logp_w(&p, ub, wm);
+            ub[i] = keep - h;
+            double lm = direct_logp_w(&p, ub, wm);
+            ub[i] = keep;
+            maxerr = fmax(maxerr, fabs((lp - lm) / (2 * h) - s[b * N + i]));
+            maxs = fmax(maxs, fabs(s[b * N + i]));
+        }
+    }
+    NOTE("coloured: max |score - FD| = %.3g (max |score| %.3g)", maxerr, maxs);
+    CHECK(maxerr < 1e-7 * maxs, "coloured score differs from finite differences by %g", maxerr);
+    CHECK(pdd_path_score_w(&p.g, &pr, B, u, 0.1, 0, op, flat, s1, l1, &e) == 0, "%s", e.msg);
+    CHECK(pdd_path_score(&p.g, &pr, B, u, 0.1, 0.37, s, logp, &e) == 0, "%s", e.msg);
+    double d = 0;
+    for (int i = 0; i < 2 * 96; i++) d = fmax(d, fabs(s1[i] - s[i]));
+    CHECK(d < 1e-10 * maxs && fabs(l1[0] - logp[0]) < 1e-9 * fabs(logp[0]), "flat W = 1/v is the white score (%g)", d);
+    rg_op_free(op);
 }
 
 static void test_simulate(void)
@@ -474,6 +552,124 @@ static void test_reverse_gaussian(void)
     CHECK(nfe == 2000, "nfe %ld", nfe);
 }
 
+// A score pointing away from the data: s = +a·u.  Every sampler must diverge.
+static int anti_score(void *ctx, int B, const double *u, double lam, double *s, eddy_err *e)
+{
+    (void)lam; (void)e;
+    for (long i = 0; i < (long)B * 4 * 16; i++) s[i] = *(const double *)ctx * u[i];
+    return 0;
+}
+
+static int count_steps(void *ctx, int step, double lam, int B, const double *rms, const double *srms,
+                       const double *clamped)
+{
+    (void)lam; (void)B; (void)rms; (void)srms; (void)clamped;
+    *(int *)ctx = step + 1;
+    return 0;
+}
+
+static void test_reverse_divergence(void)
+{
+    pdd_geom g = {.T = 4, .C = 1, .dims = 1, .n = {16, 0}, .L = 2 * M_PI, .W = 1};
+    pdd_process p = pdd_process_rg(0.1, sqrt(2));
+    eddy_err e;
+    pdd_sampler *smp = pdd_sampler_new(&g, &p, 2, &e);
+    double u[2 * 4 * 16], lams[11], a = 50;
+    pdd_grid_uniform(1, 0.001, 10, lams, &e);
+    pdd_pc_opts o = pdd_pc_defaults();
+    o.ncorr = 0, o.sample0 = 4, o.blowup = 20;
+    pdd_prior_sample(smp, 2, 1, 1, 4, u, &e);
+    int rc = pdd_reverse(smp, &o, lams, 11, anti_score, &a, 2, u, NULL, &e);
+    CHECK(rc == -1 && strstr(e.msg, "sample 4 diverged at lambda") && strstr(e.msg, "limit 20"),
+          "blow-up reported: %s", rc ? e.msg : "no error");
+    // With a clamp the values stay bounded, and saturation is the error.
+    o.blowup = 0, o.clamp = 3, o.max_clamped = 0.01;
+    pdd_prior_sample(smp, 2, 1, 1, 4, u, &e);
+    rc = pdd_reverse(smp, &o, lams, 11, anti_score, &a, 2, u, NULL, &e);
+    CHECK(rc == -1 && strstr(e.msg, "beyond the clamp +-3"), "saturation reported: %s", rc ? e.msg : "no error");
+    // Allowed saturation: the run completes, bounded, and the monitor sees every step.
+    o.max_clamped = 1;
+    int steps = 0;
+    o.monitor = count_steps, o.monitor_ctx = &steps;
+    pdd_prior_sample(smp, 2, 1, 1, 4, u, &e);
+    rc = pdd_reverse(smp, &o, lams, 11, anti_score, &a, 2, u, NULL, &e);
+    double mx = 0;
+    for (int i = 0; i < 2 * 4 * 16; i++) mx = fmax(mx, fabs(u[i]));
+    CHECK(rc == 0 && mx <= 3 && steps == 10, "clamped run: rc %d, max %g, %d steps", rc, mx, steps);
+    // A non-finite score is caught even with every limit off.
+    o.clamp = 0, o.monitor = NULL;
+    double inf = INFINITY;
+    pdd_prior_sample(smp, 2, 1, 1, 4, u, &e);
+    rc = pdd_reverse(smp, &o, lams, 11, anti_score, &inf, 2, u, NULL, &e);
+    CHECK(rc == -1 && strstr(e.msg, "diverged"), "non-finite reported: %s", rc ? e.msg : "no error");
+    pdd_sampler_free(smp);
+}
+
+// pdd_net: the training spectrum against a naive DFT, and the Gaussian
+// fallback of the score: with every mode below the threshold the score is
+// exactly -u/(C²P + Σ) per mode (the network's only at the frozen k = 0).
+static void test_net_spectrum_fallback(void)
+{
+    enum { N = 8, T = 6, C = 2 };
+    pdd_geom g = {.T = T, .C = C, .dims = 1, .n = {N, 0}, .L = 2 * M_PI, .W = 5};
+    pdd_process p = pdd_process_rg(0.1, sqrt(2));
+    pdd_arch a;
+    pdd_arch_default(&a);
+    a.width = 4, a.layers = 1, a.modes = 3, a.emb_size = 8, a.emb_hidden = 8;
+    pdd_net n;
+    eddy_err e;
+    CHECK(pdd_net_create(&n, PDD_OBJ_PDD, &g, &p, &a, 5, &e) == 0, "%s", e.msg);
+    double u[2 * T * C * N], s[2 * T * C * N], s0[2 * T * C * N];
+    eddy_rng r;
+    rng_init(&r, 21, 0, 0, 0);
+    rng_normal_fill(&r, u, 2 * T * C * N);
+    CHECK(pdd_net_fit_spectrum(&n, u, 2, &e) == 0, "%s", e.msg);
+    double err = 0;
+    for (int c = 0; c < C; c++)
+        for (int k = 0; k <= N / 2; k++) {
+            double acc = 0;
+            for (int f = 0; f < 2 * T; f++) {
+                double re = 0, im = 0;
+                for (int x = 0; x < N; x++) {
+                    re += u[(f * C + c) * N + x] * cos(2 * M_PI * k * x / N);
+                    im -= u[(f * C + c) * N + x] * sin(2 * M_PI * k * x / N);
+                }
+                acc += (re * re + im * im) / N;
+            }
+            err = fmax(err, fabs(n.spec[c * (N / 2 + 1) + k] - acc / (2 * T)));
+        }
+    CHECK(err < 1e-12, "spectrum differs from the naive DFT by %g", err);
+    pdd_score_ctx sc = {&n, g, 1, 0};
+    double lam = 0.3;
+    CHECK(pdd_net_score(&sc, 2, u, lam, s0, &e) == 0, "%s", e.msg);
+    sc.gauss_below = 1e300;
+    CHECK(pdd_net_score(&sc, 2, u, lam, s, &e) == 0, "%s", e.msg);
+    // Per field: the k != 0 part of s must be -Σ_k û_k/(C²P + Σ) e^{ikx}/N; the mean
+    // of s must be the network score's mean.
+    double worst = 0, scale = 0;
+    for (int f = 0; f < 2 * T * C; f++) {
+        int c = f % C;
+        double m0 = 0, m1 = 0;
+        for (int x = 0; x < N; x++) m0 += s0[f * N + x] / N, m1 += s[f * N + x] / N;
+        worst = fmax(worst, fabs(m0 - m1));
+        for (int x = 0; x < N; x++) {
+            double want = m0;
+            for (int k = 1; k < N; k++) {
+                int q = k <= N / 2 ? k : N - k;
+                double cl = pdd_proc_c(&p, q * q, lam), sg = pdd_proc_sigma(&p, q * q, lam);
+                double gk = -1 / (cl * cl * n.spec[c * (N / 2 + 1) + q] + sg), re = 0, im = 0;
+                for (int y = 0; y < N; y++)
+                    re += u[f * N + y] * cos(2 * M_PI * k * y / N), im -= u[f * N + y] * sin(2 * M_PI * k * y / N);
+                want += gk * (re * cos(2 * M_PI * k * x / N) - im * sin(2 * M_PI * k * x / N)) / N;
+            }
+            worst = fmax(worst, fabs(s[f * N + x] - want));
+            scale = fmax(scale, fabs(want));
+        }
+    }
+    CHECK(worst < 1e-9 * scale, "fallback score differs from -u/(C^2 P + Sigma) by %g (scale %g)", worst, scale);
+    pdd_net_free(&n);
+}
+
 static void test_prior(void)
 {
     // N(0, Σ_λ) per mode, with k = 0 empty.
@@ -499,10 +695,13 @@ int main(void)
 {
     RUN(test_windows_start);
     RUN(test_path_score_fd);
+    RUN(test_path_score_coloured);
     RUN(test_simulate);
     RUN(test_loss_weights);
     RUN(test_grids);
     RUN(test_prior);
+    RUN(test_reverse_divergence);
+    RUN(test_net_spectrum_fallback);
     RUN(test_reverse_gaussian);
     return check_done();
 }

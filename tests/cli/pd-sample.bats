@@ -1,0 +1,160 @@
+#!/usr/bin/env bats
+# pd-sample: the three modes' outputs, determinism at 1 and 2 threads,
+# divergence reported as an error, and bad input (nothing written).
+
+load helper
+
+TINY=(--width 4 --layers 1 --modes 4 --emb-size 8 --emb-hidden 8 --batch 2 -q)
+# Untrained nets drive the samplers anywhere: accept saturation unless a test
+# is about divergence.
+LAX=(--max-clamped 1 --blowup 0 -q)
+
+setup_file() {
+    local d=$BATS_FILE_TMPDIR
+    l96-gen --K 8 --J 4 --frames 8 --spinup 0.5 --count 3 -q -o "$d/l96.tsr"
+    l96-gen --K 8 --J 4 --frames 4 --spinup 0.5 --count 1 -q -o "$d/l96-4.tsr"
+    l96-gen --K 16 --J 4 --frames 8 --spinup 0.5 --count 1 -q -o "$d/l96-64.tsr"
+    ns-gen --preset kolmogorov --n 32 --out-grid 16 --spinup 0.5 --frames 8 --count 1 -q -o "$d/kf.tsr"
+    (cd "$d" && pd-train "${TINY[@]}" --steps 2 -o pdd.model l96.tsr)
+    (cd "$d" && pd-train "${TINY[@]}" --objective ddpm-gen --steps 1 -o gen.model l96.tsr)
+    (cd "$d" && pd-train "${TINY[@]}" --objective ddpm-cond --steps 1 -o cond.model l96.tsr)
+    (cd "$d" && pd-train "${TINY[@]}" --steps 1 -o kf.model kf.tsr)
+    # a checkpoint of another kind: a closure score model
+    ns-gen --preset closure --closure --n 32 --out-grid 16 --spinup 3.9478417604357434 \
+        --interval 0.39478417604357434 --frames 2 --count 1 -q -o "$d/ns.tsr"
+    closure-cond --term G --obs-n 4 --grid 16 "$d/ns.tsr" > "$d/cond.tsr"
+    (cd "$d" && fno-train --width 4 --modes 4 --emb-size 16 --emb-hidden 16 --fuse 8 --batch 4 \
+        --steps 1 -q -o G.model cond.tsr)
+}
+
+setup() { D=$BATS_FILE_TMPDIR; cd "$BATS_TEST_TMPDIR"; }
+
+@test "pd-sample --help: modes, samplers and the safety options" {
+    run pd-sample --help
+    assert_success
+    assert_output --partial 'simulate|generate|super-resolve'
+    assert_line --regexp '--schedule S .*\(default: paper\)'
+    assert_line --regexp '--score K .*\(default: coloured\)'
+    assert_line --regexp '--clamp X .*\(default: 5\)'
+    assert_line --regexp '--max-clamped F .*\(default: 0.01\)'
+}
+
+@test "pd-sample simulate: the input's shape, the given frames kept, the attributes" {
+    run pd-sample -m "$D/pdd.model" simulate -o s.tsr -q "$D/l96.tsr"
+    assert_success
+    [ "$(count_records s.tsr)" -eq 3 ]
+    tsr-info s.tsr | head -n 1 | grep -q $'\tu\t<f4\t(8, 2, 32)\tdims=t,c,x .*sample=0 pdd.mode=simulate lambda=0 pdd.nfe=3'
+    # lambda 0, frames 0..4 are the truth's (float32 round trip through standardisation)
+    run relerr --dims t,c,x "$D/l96.tsr" s.tsr
+    assert_success
+    for t in 0 1 2 3 4; do
+        v=$(relerr "$D/l96.tsr" s.tsr | awk -F'\t' -v k="t=$t" '$1 == "rel_l2" && $2 == k { print $3 }')
+        awk -v v="$v" 'BEGIN { exit !(v < 1e-6) }'
+    done
+    run pd-sample -m "$D/pdd.model" simulate --lambda 0.2 --noise sigma --given 3 -o s2.tsr -q "$D/l96.tsr"
+    assert_success
+    tsr-info s2.tsr | head -n 1 | grep -q 'pdd.mode=simulate lambda=0.20*1* pdd.nfe=5'
+    run pd-sample -m "$D/cond.model" simulate --schedule rho --steps 3 --correctors 0 "${LAX[@]}" -o s3.tsr "$D/l96.tsr"
+    assert_success
+    [ "$(count_records s3.tsr)" -eq 3 ]
+}
+
+@test "pd-sample generate and super-resolve: shapes, NFE and the cost line" {
+    run pd-sample -m "$D/pdd.model" generate -n 3 --frames 6 --schedule rho --steps 4 --correctors 1 --max-clamped 1 --blowup 0 -o g.tsr
+    assert_success
+    assert_output --regexp 'pd-sample: generate: nfe 8, [0-9.e+-]+ s per sample'
+    [ "$(count_records g.tsr)" -eq 3 ]
+    tsr-info g.tsr | sed -n 3p | grep -q $'(6, 2, 32)\tdims=t,c,x .*pdd.mode=generate lambda=0 sample=2 pdd.nfe=8'
+    run pd-sample -m "$D/pdd.model" super-resolve --lambda 0.2 --schedule paper --steps 5 --correctors 0 "${LAX[@]}" -o r.tsr "$D/l96.tsr"
+    assert_success
+    [ "$(count_records r.tsr)" -eq 3 ]
+    tsr-info r.tsr | head -n 1 | grep -q 'sample=0 pdd.mode=super-resolve lambda=0 pdd.nfe=5'
+    run pd-sample -m "$D/gen.model" generate -n 2 --schedule rho --steps 3 --correctors 0 "${LAX[@]}" -o dg.tsr
+    assert_success
+    run pd-sample -m "$D/kf.model" generate -n 1 --schedule rho --steps 3 "${LAX[@]}" -o k.tsr
+    assert_success
+    tsr-info k.tsr | grep -q $'(8, 16, 16)\tdims=t,y,x'
+}
+
+@test "pd-sample: same seed, same bytes at 1 and 2 threads and any --batch; seeds differ" {
+    for mode in "generate -n 3" "super-resolve --lambda 0.2"; do
+        args=(-m "$D/pdd.model" $mode --schedule rho --steps 4 --correctors 1 "${LAX[@]}")
+        in=(); [ "${mode%% *}" = generate ] || in=("$D/l96.tsr")
+        OMP_NUM_THREADS=1 pd-sample "${args[@]}" -b 3 "${in[@]}" > a.tsr
+        OMP_NUM_THREADS=2 pd-sample "${args[@]}" -b 3 "${in[@]}" > b.tsr
+        cmp a.tsr b.tsr
+        OMP_NUM_THREADS=2 pd-sample "${args[@]}" -b 1 "${in[@]}" > c.tsr
+        # the history records the command line, so compare the data only
+        [ "$(relerr a.tsr c.tsr | awk -F'\t' '$1 == "mse" { print $3 }')" = 0 ]
+        pd-sample "${args[@]}" --seed 5 "${in[@]}" > d.tsr
+        [ "$(relerr a.tsr d.tsr | awk -F'\t' '$1 == "mse" { print ($3 > 0) }')" = 1 ]
+    done
+}
+
+@test "pd-sample: a diverging sampler is an error naming the sample and lambda; nothing written" {
+    run pd-sample -m "$D/pdd.model" generate -n 3 -b 2 --schedule rho --steps 4 --clamp 0 --blowup 1e-3 -o g.tsr
+    assert_failure 1
+    assert_output --regexp 'error: paths 0..1: reverse: sample [01] diverged at lambda [0-9.e-]+ \(step 1 of 4: rms'
+    [ ! -e g.tsr ]
+    run pd-sample -m "$D/pdd.model" super-resolve --lambda 0.2 --schedule rho --steps 4 --clamp 1e-3 -o r.tsr "$D/l96.tsr"
+    assert_failure 1
+    assert_output --regexp 'sample 0 diverged at lambda [0-9.e-]+ .*beyond the clamp'
+    [ ! -e r.tsr ]
+    run pd-sample -m "$D/pdd.model" simulate --blowup 1e-3 -o s.tsr "$D/l96.tsr"
+    assert_failure 1
+    assert_output --regexp 'simulate: sample 0 diverged at frame 5 \(lambda 0'
+    [ ! -e s.tsr ]
+}
+
+@test "pd-sample: bad usage is exit 2 and writes nothing" {
+    run pd-sample simulate -o o.tsr "$D/l96.tsr"
+    assert_failure 2
+    assert_output --partial '--model is required'
+    run pd-sample -m "$D/pdd.model" -o o.tsr
+    assert_failure 2
+    run pd-sample -m "$D/pdd.model" dream -o o.tsr
+    assert_failure 2
+    run pd-sample -m "$D/pdd.model" simulate --lambda -1 -o o.tsr "$D/l96.tsr"
+    assert_failure 2
+    run pd-sample -m "$D/pdd.model" simulate --lambda nan -o o.tsr "$D/l96.tsr"
+    assert_failure 2
+    run pd-sample -m "$D/pdd.model" simulate --lambda 1.5 -o o.tsr "$D/l96.tsr"
+    assert_failure 2
+    assert_output --partial 'outside the trained range'
+    run pd-sample -m "$D/pdd.model" super-resolve -o o.tsr "$D/l96.tsr"
+    assert_failure 2
+    assert_output --partial "super-resolve needs the input's --lambda > 0"
+    run pd-sample -m "$D/pdd.model" generate -o o.tsr
+    assert_failure 2
+    run pd-sample -m "$D/gen.model" simulate -o o.tsr "$D/l96.tsr"
+    assert_failure 2
+    assert_output --partial 'a ddpm-gen model only generates'
+    run pd-sample -m "$D/cond.model" simulate --lambda 0.2 -o o.tsr "$D/l96.tsr"
+    assert_failure 2
+    run pd-sample -m "$D/pdd.model" generate -n 1 --score pink -o o.tsr
+    assert_failure 2
+    [ ! -e o.tsr ]
+}
+
+@test "pd-sample: bad data is exit 1 and writes nothing" {
+    run pd-sample -m /nonexistent.model simulate -o o.tsr "$D/l96.tsr"
+    assert_failure 1
+    run pd-sample -m "$D/l96.tsr" simulate -o o.tsr "$D/l96.tsr"
+    assert_failure 1
+    run pd-sample -m "$D/G.model" simulate -o o.tsr "$D/l96.tsr"
+    assert_failure 1
+    assert_output --partial "not a pd-train model (kind 'closure-score', expected 'pdd-model')"
+    # a path no longer than the given frames
+    run pd-sample -m "$D/pdd.model" simulate -o o.tsr "$D/l96-4.tsr"
+    assert_failure 1
+    assert_output --partial 'paths of 4 frames leave nothing to simulate after --given 5'
+    run pd-sample -m "$D/pdd.model" simulate -o o.tsr "$D/kf.tsr"
+    assert_failure 1
+    assert_output --partial 'a model of the other system'
+    run pd-sample -m "$D/kf.model" super-resolve --lambda 0.2 -o o.tsr "$D/l96.tsr"
+    assert_failure 1
+    run pd-sample -m "$D/pdd.model" simulate -o o.tsr "$D/l96-64.tsr"
+    assert_failure 1
+    assert_output --partial 'the paths are on a 64x1 grid, the model on 32x1'
+    [ ! -e o.tsr ]
+}

@@ -1,0 +1,101 @@
+#!/usr/bin/env bats
+# pd-train: options, the model it writes (kind, objective, standardisation,
+# training spectrum), determinism, resume, and bad input (nothing written).
+
+load helper
+
+TINY=(--width 4 --layers 1 --modes 4 --emb-size 8 --emb-hidden 8 --batch 2 -q)
+
+setup_file() {
+    local d=$BATS_FILE_TMPDIR
+    l96-gen --K 8 --J 4 --frames 8 --spinup 0.5 --count 3 -q -o "$d/l96.tsr"
+    l96-gen --K 8 --J 4 --frames 6 --spinup 0.5 --count 1 -q -o "$d/l96-short.tsr"
+    l96-gen --K 8 --J 4 --frames 1 --spinup 0.5 --count 2 -q -o "$d/l96-1.tsr"
+    ns-gen --preset kolmogorov --n 32 --out-grid 16 --spinup 0.5 --frames 8 --count 1 -q -o "$d/kf.tsr"
+}
+
+setup() { D=$BATS_FILE_TMPDIR; cd "$BATS_TEST_TMPDIR"; }
+
+@test "pd-train --help: the three objectives and the paper's defaults" {
+    run pd-train --help
+    assert_success
+    assert_line --regexp '--objective O .*pdd, ddpm-gen .*ddpm-cond.*\(default: pdd\)'
+    assert_line --regexp '--window N .*\(default: 5\)'
+    assert_line --regexp '--lr X .*\(default: 0.0002\)'
+}
+
+@test "pd-train: a pdd model with its standardisation, spectrum and a loss log" {
+    run pd-train "${TINY[@]}" --steps 3 --log loss.tsv -o m.model "$D/l96.tsr"
+    assert_success
+    run tsr-info m.model
+    assert_line --index 0 --regexp 'kind=pdd-model pdd.objective=pdd pdd.dims=1 pdd.grid=32 pdd.channels=2 pdd.frames=8 pdd.window=5'
+    assert_line --index 0 --regexp 'pdd.process=rg pdd.alpha=0.10*1 pdd.beta=1.414'
+    assert_line --index 0 --regexp 'pdd.mean=[-0-9.e]+,[-0-9.e]+ pdd.std=[0-9.e]+,[0-9.e]+'
+    # the training spectrum: C x (N/2+1) = 2 x 17 entries
+    n=$(tsr-info -a m.model | grep -m 1 '^[[:space:]]\+pdd.spectrum=' | tr ',' '\n' | wc -l)
+    [ "$n" -eq 34 ]
+    [ "$(head -n 1 loss.tsv)" = $'step\tepoch\tlr\tloss\tseconds' ]
+    [ "$(wc -l < loss.tsv)" -eq 4 ]
+    run pd-train "${TINY[@]}" --objective ddpm-cond --steps 1 -o c.model "$D/l96.tsr"
+    assert_success
+    tsr-info c.model | head -n 1 | grep -q 'pdd.objective=ddpm-cond .*pdd.process=vp .*pdd.gamma=3'
+    run pd-train "${TINY[@]}" --objective ddpm-gen --steps 1 -o g.model "$D/kf.tsr"
+    assert_success
+    tsr-info g.model | head -n 1 | grep -q 'pdd.objective=ddpm-gen pdd.dims=2 pdd.grid=16x16 pdd.channels=1'
+}
+
+@test "pd-train: same seed, same bytes; another seed differs" {
+    # the same command line (it is in the history) in two directories
+    mkdir a b c
+    (cd a && pd-train "${TINY[@]}" --steps 3 -j 1 -o m.model "$D/l96.tsr")
+    (cd b && pd-train "${TINY[@]}" --steps 3 -j 1 -o m.model "$D/l96.tsr")
+    cmp a/m.model b/m.model
+    (cd c && pd-train "${TINY[@]}" --steps 3 -j 1 --seed 9 -o m.model "$D/l96.tsr")
+    if cmp -s a/m.model c/m.model; then false; fi
+}
+
+@test "pd-train: resume continues the step count and the log" {
+    pd-train "${TINY[@]}" --steps 2 --log l.tsv -o m.model "$D/l96.tsr"
+    run pd-train "${TINY[@]}" --steps 4 --resume m.model --log l.tsv -o m2.model "$D/l96.tsr"
+    assert_success
+    [ "$(tail -n 1 l.tsv | cut -f 1)" = 4 ]
+    [ "$(grep -c '^step' l.tsv)" -eq 1 ]
+    run pd-train "${TINY[@]}" --objective ddpm-gen --steps 4 --resume m.model -o m3.model "$D/l96.tsr"
+    assert_failure 2
+    assert_output --partial 'trained with --objective pdd'
+    [ ! -e m3.model ]
+    run pd-train "${TINY[@]}" --steps 4 --resume m.model -o m4.model "$D/kf.tsr"
+    assert_failure 1
+    assert_output --partial 'model of the other system'
+    [ ! -e m4.model ]
+}
+
+@test "pd-train: bad usage is exit 2 and writes nothing" {
+    run pd-train "${TINY[@]}" --steps 1 "$D/l96.tsr"
+    assert_failure 2
+    assert_output --partial '--output is required'
+    run pd-train "${TINY[@]}" --objective vae --steps 1 -o m.model "$D/l96.tsr"
+    assert_failure 2
+    assert_output --partial '--objective must be pdd, ddpm-gen or ddpm-cond'
+    run pd-train "${TINY[@]}" --lr -1 -o m.model "$D/l96.tsr"
+    assert_failure 2
+    run pd-train "${TINY[@]}" --window 0 -o m.model "$D/l96.tsr"
+    assert_failure 2
+    [ ! -e m.model ]
+}
+
+@test "pd-train: bad data is exit 1 and writes nothing" {
+    run pd-train "${TINY[@]}" --steps 1 -o m.model "$D/l96.tsr" "$D/l96-short.tsr"
+    assert_failure 1
+    assert_output --regexp 'has 6 frames, 2 channels on a 32x1 grid; earlier paths have 8, 2 on 32x1'
+    run pd-train "${TINY[@]}" --steps 1 -o m.model "$D/l96.tsr" "$D/kf.tsr"
+    assert_failure 1
+    run pd-train "${TINY[@]}" --steps 1 -o m.model "$D/l96-1.tsr"
+    assert_failure 1
+    assert_output --partial 'no increment'
+    run pd-train "${TINY[@]}" --steps 1 -o m.model /nonexistent.tsr
+    assert_failure
+    [ ! -e m.model ]
+    # no temporary file left behind either
+    [ -z "$(ls -A)" ]
+}
