@@ -4,10 +4,11 @@
 // lifting Linear in→width, L Fourier layers, projection width→128→out, GELU;
 // no grid channels (the peer has none), no conditioning.
 //
-//   bench_fno CONFIG THREADS REPS
+//   bench_fno CONFIG THREADS REPS [PART]     (PART: train_step, inference_fwd or input_grad)
 //
 // Prints, per timed part, `RESULT fno cfg=X threads=T part S s GFLOPS G` with
-// the median of REPS runs after 2 warm-ups, and the peak resident memory.
+// the median of REPS runs after 2 warm-ups (and the median CPU time), and the peak
+// resident memory.
 #include <cblas.h>
 #include <math.h>
 #include <omp.h>
@@ -25,6 +26,13 @@ static double now(void)
 {
     struct timespec ts;
     clock_gettime(CLOCK_MONOTONIC, &ts);
+    return ts.tv_sec + 1e-9 * ts.tv_nsec;
+}
+
+static double cpu_now(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &ts);
     return ts.tv_sec + 1e-9 * ts.tv_nsec;
 }
 
@@ -77,25 +85,32 @@ static void part_inputgrad(bench *b)
     if (fno_backward(&b->m, b->dout, din, FNO_GRAD_INPUT, &e)) die(e.msg);
 }
 
-static double timeit(void (*fn)(bench *), bench *b, int reps, double *best)
+// Median wall time of reps runs after 2 warm-ups; *best the fastest, *cpu the
+// median process CPU time (all threads), which other processes on the machine
+// disturb less than the wall clock.
+static double timeit(void (*fn)(bench *), bench *b, int reps, double *best, double *cpu)
 {
-    double *t = malloc(sizeof(double) * reps);
+    double *t = malloc(sizeof(double) * reps), *c = malloc(sizeof(double) * reps);
     for (int i = 0; i < 2; i++) fn(b);
     for (int i = 0; i < reps; i++) {
-        double t0 = now();
+        double t0 = now(), c0 = cpu_now();
         fn(b);
         t[i] = now() - t0;
+        c[i] = cpu_now() - c0;
     }
     qsort(t, reps, sizeof *t, cmpd);
+    qsort(c, reps, sizeof *c, cmpd);
     double med = reps % 2 ? t[reps / 2] : 0.5 * (t[reps / 2 - 1] + t[reps / 2]);
+    *cpu = reps % 2 ? c[reps / 2] : 0.5 * (c[reps / 2 - 1] + c[reps / 2]);
     *best = t[0];
     free(t);
+    free(c);
     return med;
 }
 
 int main(int argc, char **argv)
 {
-    if (argc != 4) die("usage: bench_fno a|b THREADS REPS");
+    if (argc != 4 && argc != 5) die("usage: bench_fno a|b THREADS REPS [PART]");
     char cfgname = argv[1][0];
     int threads = atoi(argv[2]), reps = atoi(argv[3]);
     if ((cfgname != 'a' && cfgname != 'b') || threads < 1 || reps < 1) die("bad arguments");
@@ -133,9 +148,10 @@ int main(int argc, char **argv)
     printf("# eddy fno cfg=%c: grid %d, in %d, width %d, modes %d, layers %d, batch %d, %zu real params\n",
            cfgname, grid, cin, width, modes, layers, B, b.m.nparams);
     for (int p = 0; p < 3; p++) {
-        double best, med = timeit(parts[p].fn, &b, reps, &best);
-        printf("RESULT fno cfg=%c threads=%d %s %.4f s (best %.4f) %.1f GFLOP/s %.1f samples/s\n",
-               cfgname, threads, parts[p].name, med, best, parts[p].flops / med * 1e-9, B / med);
+        if (argc == 5 && strcmp(argv[4], parts[p].name)) continue;   // one part, for profiling
+        double best, cpu, med = timeit(parts[p].fn, &b, reps, &best, &cpu);
+        printf("RESULT fno cfg=%c threads=%d %s %.4f s (best %.4f) %.1f GFLOP/s %.1f samples/s cpu %.4f s\n",
+               cfgname, threads, parts[p].name, med, best, parts[p].flops / med * 1e-9, B / med, cpu);
     }
     struct rusage ru;
     getrusage(RUSAGE_SELF, &ru);

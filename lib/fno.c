@@ -50,7 +50,7 @@ typedef struct {
     int tcw[FNO_MAX_LAYERS], tcb[FNO_MAX_LAYERS];
     buf in0;                        // (B·HW, cin) data + grid channels
     buf x[FNO_MAX_LAYERS + 1];      // x[l]: input of Fourier layer l; x[L] unused (alias)
-    buf xk[FNO_MAX_LAYERS];         // kept input modes (nm, B, width) complex
+    buf xk[FNO_MAX_LAYERS];         // kept input modes (B, nm, 2, width), nn_spec_forward
     buf u[FNO_MAX_LAYERS];          // spectral + pointwise (pre-conditioning)
     buf z[FNO_MAX_LAYERS];          // after conditioning (pre-activation), when cond
     buf ss[FNO_MAX_LAYERS];         // (B, width or 2·width) conditioning
@@ -415,9 +415,8 @@ static int mlp_forward(fno *m, mlp_t *p, const float *in, int ldi, float *out, i
             float *pre = ensure(&p->p[i], N * p->w[i + 1], e);
             float *a = ensure(&p->a[i + 1], N * p->w[i + 1], e);
             if (!pre || !a) return -1;
-            nn_linear_forward(pre, p->w[i + 1], src, lds, P(m, p->tw[i]), P(m, p->tb[i]), N,
-                              p->w[i], p->w[i + 1], 0);
-            nn_act_forward(a, pre, N * p->w[i + 1], act);
+            nn_linear_act_forward(pre, a, src, lds, P(m, p->tw[i]), P(m, p->tb[i]), N, p->w[i],
+                                  p->w[i + 1], 0, act);
             src = a;
             lds = p->w[i + 1];
         }
@@ -447,8 +446,7 @@ static int mlp_backward(fno *m, mlp_t *p, const float *dout, int lddo, float *di
             nn_linear_backward(da, p->w[i], dw, db, g, ldg, src, lds, P(m, p->tw[i]), N, p->w[i],
                                p->w[i + 1]);
             float *dp = da == w->g[0].p ? w->g[1].p : w->g[0].p;
-            memset(dp, 0, N * p->w[i] * sizeof(float));
-            nn_act_backward(dp, da, p->p[i - 1].p, N * p->w[i], act);
+            nn_act_backward(dp, da, p->p[i - 1].p, N * p->w[i], act, 0);
             g = dp;
             ldg = p->w[i];
         }
@@ -516,8 +514,18 @@ static int branch_forward(fno *m, int k, const float *in, float *out, int ldo, e
         float *xk = ensure(&br->xk[l], (size_t)d.nm * B * C * 2, e);
         float *u = ensure(&br->u[l], N * C, e);
         if (!xk || !u) return -1;
-        if (nn_spec_forward(u, xk, x, P(m, br->tspec[l]), w->spec.p, &d, B, C, C, e)) return -1;
-        nn_linear_forward(u, C, x, C, P(m, br->tpw[l]), P(m, br->tpwb[l]), N, C, C, 1);
+        // spectral part first (it writes u, with the bias), then the pointwise
+        // GEMM accumulates: no separate zeroing or bias pass over u
+        if (nn_spec_forward(u, 0, P(m, br->tpwb[l]), xk, x, P(m, br->tspec[l]), w->spec.p,
+                            w->spec.cap, &d, B, C, C, e))
+            return -1;
+        if (!b->cond && l < L - 1) {   // the activation fused in: x_{l+1} = act(u)
+            float *xn = ensure(&br->x[l + 1], N * C, e);
+            if (!xn) return -1;
+            nn_linear_act_forward(u, xn, x, C, P(m, br->tpw[l]), NULL, N, C, C, 1, c->act);
+            continue;
+        }
+        nn_linear_forward(u, C, x, C, P(m, br->tpw[l]), NULL, N, C, C, 1);
         float *z = u;
         if (b->cond) {
             int co = b->cond == FNO_COND_FILM ? 2 * C : C;
@@ -617,8 +625,7 @@ static int branch_backward(fno *m, int k, const float *dout, int lddo, float *di
     spec_modes(c, b, &my, &mx);
     nn_spec_dims d;
     if (nn_spec_dims_set(&d, c->dims, H, W, my, mx, e)) return -1;
-    if (!ensure(&w->spec, nn_spec_scratch_floats(&d, B, C), e) || !ensure(&w->rbuf, N * C, e))
-        return -1;
+    if (!ensure(&w->spec, nn_spec_scratch_floats(&d, B, C), e)) return -1;
     // three rotating buffers: cur (dL/dx_{l+1} or dL/dz), tmp, next
     float *bufs[3] = {w->g[2].p, w->g[0].p, w->g[1].p};
     int icur = 0;
@@ -627,8 +634,7 @@ static int branch_backward(fno *m, int k, const float *dout, int lddo, float *di
         // live buffers: gz (dL/dz_l), gu (dL/du_l), then gxn (dL/dx_l); three suffice
         float *gz = cur;
         if (l < L - 1) {   // through the activation: x_{l+1} = act(z_l)
-            memset(t1, 0, N * C * sizeof(float));
-            nn_act_backward(t1, cur, b->cond ? br->z[l].p : br->u[l].p, N * C, c->act);
+            nn_act_backward(t1, cur, b->cond ? br->z[l].p : br->u[l].p, N * C, c->act, 0);
             gz = t1;
         }
         float *gu = gz;
@@ -647,14 +653,15 @@ static int branch_backward(fno *m, int k, const float *dout, int lddo, float *di
         }
         // the one buffer that is neither gz nor gu receives dL/dx_l
         float *gxn = bufs[0] != gu && bufs[0] != gz ? bufs[0] : bufs[1] != gu && bufs[1] != gz ? bufs[1] : bufs[2];
-        memset(gxn, 0, N * C * sizeof(float));
         int need_dx = l > 0 || (flags & FNO_GRAD_INPUT) || wantp;
+        // the spectral adjoint writes gxn (no zeroing pass), the pointwise adds on
+        if (nn_spec_backward(need_dx ? gxn : NULL, 0, wantp ? G(m, br->tspec[l]) : NULL, gu,
+                             br->xk[l].p, P(m, br->tspec[l]), w->spec.p, w->spec.cap, &d, B, C,
+                             C, e))
+            return -1;
         nn_linear_backward(need_dx ? gxn : NULL, C, wantp ? G(m, br->tpw[l]) : NULL,
                            wantp ? G(m, br->tpwb[l]) : NULL, gu, C, br->x[l].p, C,
                            P(m, br->tpw[l]), N, C, C);
-        if (nn_spec_backward(need_dx ? gxn : NULL, wantp ? G(m, br->tspec[l]) : NULL, gu,
-                             br->xk[l].p, P(m, br->tspec[l]), w->spec.p, w->rbuf.p, &d, B, C, C, e))
-            return -1;
         icur = gxn == bufs[0] ? 0 : gxn == bufs[1] ? 1 : 2;
     }
     // gradient w.r.t. the lifting output is in bufs[icur]; move it to g[2]
@@ -708,8 +715,7 @@ int fno_backward(fno *m, const float *dout, float *const *din, int flags, eddy_e
     }
     if (c->emb != FNO_EMB_NONE && wantp) {
         int eh = c->emb_hidden;
-        memset(w->dhpre.p, 0, (size_t)w->B * eh * sizeof(float));
-        nn_act_backward(w->dhpre.p, w->dh.p, w->hpre.p, (size_t)w->B * eh, c->emb_act);
+        nn_act_backward(w->dhpre.p, w->dh.p, w->hpre.p, (size_t)w->B * eh, c->emb_act, 0);
         nn_linear_backward(NULL, 0, G(m, w->temb_w), G(m, w->temb_b), w->dhpre.p, eh, w->e.p,
                            c->emb_size, P(m, w->temb_w), w->B, c->emb_size, eh);
     }

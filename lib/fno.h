@@ -19,8 +19,8 @@
 //
 // DATA LAYOUT: channels last, (B, H, W, C) row-major, for every input, output
 // and gradient.  1-D fields use H = 1: (B, 1, W, C) ≡ (B, W, C).  Channels last
-// makes every pointwise layer one GEMM over B·H·W rows and lets the FFTs run
-// with the channel as their SIMD-friendly unit-stride batch.
+// makes every pointwise layer one GEMM over B·H·W rows, and each row of a
+// field a (W, C) matrix that the truncated DFT along x multiplies directly.
 //
 // Spectral convolution: X = rfft(x) over the spatial axes (unnormalised),
 // keep the modes k_y ∈ {0..m_y−1} ∪ {−m_y..−1} (2-D only) × k_x ∈ {0..m_x−1},
@@ -33,9 +33,11 @@
 // Training: lib/adam.h (Adam on m->params / m->grads); checkpoints:
 // lib/checkpoint.h (formats/checkpoint.md).
 //
-// Threads: OpenMP (omp_set_num_threads / cli_threads) governs the batch and
-// mode loops; OpenBLAS threads its own large GEMMs.  For a given thread count
-// the results are bitwise deterministic.
+// Threads: OpenMP (omp_set_num_threads / cli_threads) governs everything:
+// the batch, row-block and mode loops.  OpenBLAS is held to one thread inside
+// the layers (two spinning thread pools on the same cores fight).  Work is
+// split in fixed blocks, so the results are bitwise the same at any thread
+// count.
 #ifndef EDDY_FNO_H
 #define EDDY_FNO_H
 
@@ -157,7 +159,8 @@ double fno_grad_norm(const fno *m);
 double fno_clip_grad(fno *m, double max_norm);
 
 // Floating-point operations of one forward pass at (B, H, W) (GEMMs, mode
-// mixing and FFTs at 2.5 N log2 N per real transform), for GFLOP/s reports.
+// mixing, and the transforms counted as an FFT would be, 2.5 N log2 N per real
+// transform, whatever the method), for GFLOP/s reports comparable with FFT codes.
 double fno_forward_flops(const fno_config *cfg, int B, int H, int W);
 
 #endif

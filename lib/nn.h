@@ -29,8 +29,14 @@ void nn_linear_backward(float *din, int lddi,           // (N, cin)
 
 // ---- activations (GELU: x·Φ(x) with erf; SiLU: x·sigmoid(x))
 void nn_act_forward(float *out, const float *in, size_t n, int act);           // (n)
-// din += dout · act'(in)
-void nn_act_backward(float *din, const float *dout, const float *in, size_t n, int act);
+// din += dout · act'(in)  (accumulate = 1), or din = dout · act'(in)  (0)
+void nn_act_backward(float *din, const float *dout, const float *in, size_t n, int act,
+                     int accumulate);
+// Linear then activation, block by block while the block is in cache:
+// pre (N, cout) = [pre +] in · Wᵀ [+ b]  (accumulate 1 / 0; b may be NULL),
+// out (N, cout) = act(pre).  pre and out are contiguous (stride cout).
+void nn_linear_act_forward(float *pre, float *out, const float *in, int ldi, const float *w,
+                           const float *b, size_t N, int cin, int cout, int accumulate, int act);
 // Scalar reference versions (libm), for tests.
 double nn_act_ref(double x, int act);
 double nn_act_dref(double x, int act);
@@ -52,23 +58,34 @@ void nn_embed(float *e, const float *s, int B, int E, const float *freq, double 
 // (1-D: H = 1).  Keeps the modes k_y ∈ {0..my−1, −my..−1} (2-D) × k_x ∈
 // {0..mx−1}: nm = (2-D ? 2·my : 1)·mx modes, ordered (row block, row, column).
 // Weights w are complex (nm, cin, cout) as interleaved float pairs.
+// The transforms are truncated DFTs done as matrix products (only the kept
+// modes are ever computed), y = Σ_q mult(kx)·Re(Y_q e^{+iθ})/(H·W) exactly,
+// mult = 1 for kx = 0 and the Nyquist column, 2 otherwise.
 typedef struct {
     int dims, H, W, my, mx, nm;
 } nn_spec_dims;
 int nn_spec_dims_set(nn_spec_dims *d, int dims, int H, int W, int my, int mx, eddy_err *e);
 
-// Scratch sizes in floats for a batch of B with C channels (max of in/out).
+// Scratch size in floats for a batch of B with C channels (max of in/out)
+// at the current OpenMP thread count (omp_get_max_threads()): ask again
+// after raising it.
 size_t nn_spec_scratch_floats(const nn_spec_dims *d, int B, int C);
 
-// y (B,H,W,cout) = irfft(W · rfft(x)[kept]) / (H·W).  xk (nm, B, cin) complex
-// receives the kept input modes (saved for backward); spec is scratch of
-// nn_spec_scratch_floats floats; x is not modified; y is overwritten.
-int nn_spec_forward(float *y, float *xk, const float *x, const float *w, float *spec,
-                    const nn_spec_dims *d, int B, int cin, int cout, eddy_err *e);
-// dx (may be NULL) += adjoint; dw (may be NULL) += Σ_b conj(xk)·dyk.
-// dy is not modified.  spec and rbuf are scratch: spec as above, rbuf (B,H,W,cin).
-int nn_spec_backward(float *dx, float *dw, const float *dy, const float *xk, const float *w,
-                     float *spec, float *rbuf, const nn_spec_dims *d, int B, int cin, int cout,
-                     eddy_err *e);
+// y (B,H,W,cout) = irfft(W · rfft(x)[kept]) / (H·W) + bias, overwriting y
+// (accumulate = 0) or added to it (1); bias (cout) may be NULL.  (The bias
+// rides along in the last matrix product: cheaper than a pass of its own.)
+// xk (B, nm, 2, cin) receives the kept input modes, real parts then
+// imaginary parts per mode (saved for backward; nm·B·cin·2 floats); spec
+// is scratch of nspec ≥ nn_spec_scratch_floats floats (checked); x is not
+// modified.
+int nn_spec_forward(float *y, int accumulate, const float *bias, float *xk, const float *x,
+                    const float *w, float *spec, size_t nspec, const nn_spec_dims *d, int B,
+                    int cin, int cout, eddy_err *e);
+// dx (may be NULL) = adjoint (accumulate = 0) or += adjoint (1);
+// dw (may be NULL) += Σ_b conj(xk)·dyk.  dy is not modified.  spec is
+// scratch as above.
+int nn_spec_backward(float *dx, int accumulate, float *dw, const float *dy, const float *xk,
+                     const float *w, float *spec, size_t nspec, const nn_spec_dims *d, int B,
+                     int cin, int cout, eddy_err *e);
 
 #endif

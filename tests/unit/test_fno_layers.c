@@ -5,6 +5,7 @@
 // by the adjoint identity <dy, J dx> = <Jᵀ dy, dx>, exact for linear maps.
 #include <complex.h>
 #include <math.h>
+#include <omp.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -52,7 +53,7 @@ static void test_activations(void)
             one[i] = 1.0f;
         }
         nn_act_forward(y, x, N, act);
-        nn_act_backward(g, one, x, N, act);
+        nn_act_backward(g, one, x, N, act, 1);
         double ef = 0, ed = 0;
         for (int i = 0; i < N; i++) {
             double r = nn_act_ref(x[i], act), dr = nn_act_dref(x[i], act);
@@ -64,14 +65,47 @@ static void test_activations(void)
         NOTE("%s: max error forward %.2e (rel. above 1), derivative %.2e", act ? "SiLU" : "GELU", ef, ed);
         CHECK(ef < 1e-6, "forward error %g", ef);
         CHECK(ed < 2e-6, "derivative error %g", ed);
+        // accumulate = 0 overwrites what g holds (the derivative): not doubled
+        nn_act_backward(g, one, x, N, act, 0);
+        double eo = 0;
+        for (int i = 0; i < N; i++) eo = fmax(eo, fabs(g[i] - nn_act_dref(x[i], act)));
+        CHECK(eo < 2e-6, "overwriting derivative error %g", eo);
         free(x); free(y); free(g); free(one);
     }
 }
 
-static void test_linear(void)
+// Fused linear + activation against a double reference, overwrite and
+// accumulate, N across several of its row blocks.
+static void test_linear_act(void)
 {
-    size_t N = 37;
-    int cin = 5, cout = 7, ldi = 9, ldo = 11;   // strided slices of wider arrays
+    enum { N = 1500, CIN = 6, COUT = 70 };
+    for (int act = 0; act < 2; act++) {
+        float *in = randv(N * CIN, 20), *w = randv(COUT * CIN, 21), *b = randv(COUT, 22);
+        float *pre = randv(N * COUT, 23), *out = malloc(N * COUT * sizeof(float));
+        float *pre0 = malloc(N * COUT * sizeof(float));
+        memcpy(pre0, pre, N * COUT * sizeof(float));
+        double ep = 0, eo = 0;
+        for (int accumulate = 1; accumulate >= 0; accumulate--) {
+            nn_linear_act_forward(pre, out, in, CIN, w, accumulate ? NULL : b, N, CIN, COUT,
+                                  accumulate, act);
+            for (int i = 0; i < N; i++)
+                for (int o = 0; o < COUT; o++) {
+                    double x = accumulate ? pre0[i * COUT + o] : b[o];
+                    for (int c = 0; c < CIN; c++) x += (double)in[i * CIN + c] * w[o * CIN + c];
+                    ep = fmax(ep, fabs(pre[i * COUT + o] - x));
+                    eo = fmax(eo, fabs(out[i * COUT + o] - nn_act_ref(x, act)));
+                }
+        }
+        CHECK(ep < 1e-5 && eo < 1e-5, "%s: pre error %g, out error %g", act ? "SiLU" : "GELU", ep, eo);
+        free(in); free(w); free(b); free(pre); free(out); free(pre0);
+    }
+}
+
+// N above the layer's fixed row block (4096) exercises the blocked products
+// and the block-ordered weight-gradient sum; N small the single product.
+static void linear_case(size_t N, int cin, int cout)
+{
+    int ldi = cin + 4, ldo = cout + 4;   // strided slices of wider arrays
     float *in = randv(N * ldi, 1), *w = randv((size_t)cout * cin, 2), *b = randv(cout, 3);
     float *out = calloc(N * ldo, sizeof(float));
     nn_linear_forward(out, ldo, in, ldi, w, b, N, cin, cout, 0);
@@ -114,8 +148,35 @@ static void test_linear(void)
             e2 = fmax(e2, fabs(dw[o * cin + c] - s));
         }
     }
-    CHECK(e1 < 1e-5 && e2 < 1e-4 && e3 < 1e-4, "linear backward errors din %g dw %g db %g", e1, e2, e3);
+    // float sums of N terms of size ~1: allow N·1e-6 on dw, db
+    double tsum = 1e-4 + 1e-6 * (double)N;
+    NOTE("linear N=%zu, %d→%d: errors din %.2e dw %.2e db %.2e", N, cin, cout, e1, e2, e3);
+    CHECK(e1 < 1e-5 && e2 < tsum && e3 < tsum, "linear backward errors din %g dw %g db %g", e1, e2, e3);
+    // the same bytes on 1 and 2 threads
+    float *dw2 = calloc((size_t)cout * cin, sizeof(float)), *din2 = calloc(N * ldi, sizeof(float));
+    float *out2 = calloc(N * ldo, sizeof(float));
+    memset(dw, 0, (size_t)cout * cin * sizeof(float));
+    memset(din, 0, N * ldi * sizeof(float));
+    omp_set_num_threads(1);
+    nn_linear_forward(out, ldo, in, ldi, w, b, N, cin, cout, 0);
+    nn_linear_backward(din, ldi, dw, NULL, dout, ldo, in, ldi, w, N, cin, cout);
+    omp_set_num_threads(2);
+    nn_linear_forward(out2, ldo, in, ldi, w, b, N, cin, cout, 0);
+    nn_linear_backward(din2, ldi, dw2, NULL, dout, ldo, in, ldi, w, N, cin, cout);
+    omp_set_num_threads(1);
+    CHECK(!memcmp(out, out2, N * ldo * sizeof(float)) && !memcmp(din, din2, N * ldi * sizeof(float)) &&
+              !memcmp(dw, dw2, (size_t)cout * cin * sizeof(float)),
+          "linear N=%zu cout %d differs between 1 and 2 threads", N, cout);
     free(in); free(w); free(b); free(out); free(dout); free(din); free(dw); free(db);
+    free(dw2); free(din2); free(out2);
+}
+
+static void test_linear(void)
+{
+    linear_case(37, 5, 7);
+    linear_case(9001, 5, 7);
+    linear_case(37, 21, 1);     // narrow outputs take the dot-product path
+    linear_case(9001, 37, 3);
 }
 
 static void test_film(void)
@@ -196,19 +257,30 @@ static void spec_case(int dims, int H, int W, int my, int mx, const char *label)
     CHECK(nn_spec_dims_set(&d, dims, H, W, my, mx, &e) == 0, "%s: %s", label, e.msg);
     size_t nx = (size_t)B * H * W * cin, ny = (size_t)B * H * W * cout, nw = (size_t)d.nm * cin * cout * 2;
     float *x = randv(nx, 10), *w = randv(nw, 11), *y = malloc(ny * 4), *xk = malloc((size_t)d.nm * B * cin * 8);
-    float *spec = malloc(nn_spec_scratch_floats(&d, B, cin > cout ? cin : cout) * 4);
-    float *rbuf = malloc(nx * 4);
+    size_t nspec = nn_spec_scratch_floats(&d, B, cin > cout ? cin : cout);
+    float *spec = malloc(nspec * 4);
     double *yr = malloc(ny * sizeof(double));
-    CHECK(nn_spec_forward(y, xk, x, w, spec, &d, B, cin, cout, &e) == 0, "%s", e.msg);
+    CHECK(nn_spec_forward(y, 0, NULL, xk, x, w, spec, nspec - 1, &d, B, cin, cout, &e) != 0,
+          "%s: a scratch one float short is refused", label);
+    CHECK(nn_spec_forward(y, 0, NULL, xk, x, w, spec, nspec, &d, B, cin, cout, &e) == 0, "%s", e.msg);
     spec_ref(yr, x, w, dims, B, H, W, dims == 2 ? my : 1, mx, cin, cout);
     double sc, err = maxabs_diff(y, yr, ny, &sc);
     NOTE("%s: forward max error %.2e of max %.2e", label, err, sc);
     CHECK(err < 2e-5 * sc, "%s: forward error %g (scale %g)", label, err, sc);
+    // accumulate = 1 adds onto what y holds, plus the bias: 2y + b
+    float *y2 = malloc(ny * 4), *bias = randv(cout, 14);
+    memcpy(y2, y, ny * 4);
+    CHECK(nn_spec_forward(y2, 1, bias, xk, x, w, spec, nspec, &d, B, cin, cout, &e) == 0, "%s", e.msg);
+    double acc = 0;
+    for (size_t i = 0; i < ny; i++) acc = fmax(acc, fabs(y2[i] - 2.0 * yr[i] - bias[i % cout]));
+    CHECK(acc < 4e-5 * sc, "%s: accumulating forward with bias: error %g", label, acc);
+    free(y2);
+    free(bias);
     // adjoints: dx and dw from one backward
     float *dy = randv(ny, 12), *dx = calloc(nx, 4), *dw = calloc(nw, 4);
     float *dy0 = malloc(ny * 4);
     memcpy(dy0, dy, ny * 4);
-    CHECK(nn_spec_backward(dx, dw, dy, xk, w, spec, rbuf, &d, B, cin, cout, &e) == 0, "%s", e.msg);
+    CHECK(nn_spec_backward(dx, 1, dw, dy, xk, w, spec, nspec, &d, B, cin, cout, &e) == 0, "%s", e.msg);
     CHECK(!memcmp(dy, dy0, ny * 4), "%s: backward modified dy", label);
     double lhs = 0;
     for (size_t i = 0; i < ny; i++) lhs += dy[i] * yr[i];
@@ -218,12 +290,13 @@ static void spec_case(int dims, int H, int W, int my, int mx, const char *label)
     CHECK_REL(rw, lhs, 1e-5, "adjoint in w");
     // the adjoint in x must hold for every x, not only the one saved: probe
     // with a second input through a fresh forward (dx does not depend on x)
-    float *x2 = randv(nx, 13), *dx2 = calloc(nx, 4);
-    CHECK(nn_spec_forward(y, xk, x2, w, spec, &d, B, cin, cout, &e) == 0, "%s", e.msg);
-    CHECK(nn_spec_backward(dx2, NULL, dy, xk, w, spec, rbuf, &d, B, cin, cout, &e) == 0, "%s", e.msg);
+    // (accumulate = 0 must overwrite: dx2 starts as noise)
+    float *x2 = randv(nx, 13), *dx2 = randv(nx, 15);
+    CHECK(nn_spec_forward(y, 0, NULL, xk, x2, w, spec, nspec, &d, B, cin, cout, &e) == 0, "%s", e.msg);
+    CHECK(nn_spec_backward(dx2, 0, NULL, dy, xk, w, spec, nspec, &d, B, cin, cout, &e) == 0, "%s", e.msg);
     double l2 = dotf(dy, y, ny), r2 = dotf(dx2, x2, nx);
     CHECK_REL(r2, l2, 1e-5, "adjoint in x, second input");
-    free(x); free(w); free(y); free(xk); free(spec); free(rbuf); free(yr); free(dy); free(dx);
+    free(x); free(w); free(y); free(xk); free(spec); free(yr); free(dy); free(dx);
     free(dw); free(dy0); free(x2); free(dx2);
 }
 
@@ -266,6 +339,7 @@ int main(void)
 {
     RUN(test_activations);
     RUN(test_linear);
+    RUN(test_linear_act);
     RUN(test_film);
     RUN(test_embedding);
     RUN(test_spectral_2d_even_nyquist);
