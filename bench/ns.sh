@@ -23,8 +23,13 @@ else
 fi
 for n in 256 64; do
     steps=$([ $n = 256 ] && echo 100 || echo 1000)
-    "$bdir/bench_ns" $n $steps | tee -a "$ours"
+    "$bdir/bench_ns" $n $steps $([ $n = 256 ] && echo 1 || echo 0) | tee -a "$ours"
 done
+
+# Spinning OpenMP threads collapse when another process holds the second
+# core; sleeping ones do not.  Show both (the ratios below use the default).
+echo "# the same at N=256 with OMP_WAIT_POLICY=passive:"
+OMP_WAIT_POLICY=passive "$bdir/bench_ns" 256 100 0 | grep -E 'threads=2|samples=2' | sed 's/$/ [passive wait]/'
 
 # steps/s figure of a RESULT line matching PATTERN in FILE.
 sps() { grep -E "$2" "$1" | head -n 1 | sed -E 's/.* ([0-9.e+]+) steps\/s.*/\1/'; }

@@ -21,6 +21,8 @@ struct ns2d {
     int nrows;
     int *rows;               // (nrows) retained row indices: 0..kmax, n-kmax..n-1
     double *kx, *ky;         // (nh), (n): physical wavenumbers 2π n / L
+    double *ik2;             // (nrows, kmax+1) 1/(|k|² n²), 0 at k = 0: ψ̂ scaled for grid values
+    double *namp;            // (nrows, kmax+1) noise amplitude per retained mode
     double complex *w;       // (n, nh) the state
     double complex *fh;      // (n, nh) forcing
     double complex *exth;    // (n, nh) external term
@@ -30,7 +32,9 @@ struct ns2d {
     double complex *scratch; // (n, nh)
     // Transform buffers per lane.  specin only ever holds retained modes
     // (everything else stays zero), tmpb the column-transformed inverse input
-    // (its columns > kmax stay zero), tmpf and specout the forward pass.
+    // (its columns > kmax are re-zeroed before each row pass, which destroys
+    // its input: faster than FFTW_PRESERVE_INPUT), tmpf and specout the
+    // forward pass.
     double complex *specin[LANES], *tmpb[LANES], *tmpf[LANES], *specout[LANES];
     double *grid[LANES];     // (n, n)
     fftw_plan colb[LANES], rowb[LANES], rowf[LANES], colf[LANES];
@@ -101,8 +105,7 @@ static int make_plans(ns2d *s)
         // Inverse: columns 0..kmax along y (the others are zero), then every row along x.
         s->colb[l] = fftw_plan_many_dft(1, &n, m, s->specin[l], NULL, nh, 1, s->tmpb[l], NULL, nh, 1,
                                         FFTW_BACKWARD, fl);
-        s->rowb[l] = fftw_plan_many_dft_c2r(1, &n, n, s->tmpb[l], NULL, 1, nh, s->grid[l], NULL, 1, n,
-                                            fl | FFTW_PRESERVE_INPUT);
+        s->rowb[l] = fftw_plan_many_dft_c2r(1, &n, n, s->tmpb[l], NULL, 1, nh, s->grid[l], NULL, 1, n, fl);
         // Forward: every row along x, then only the columns the 2/3 rule keeps.
         s->rowf[l] = fftw_plan_many_dft_r2c(1, &n, n, s->grid[l], NULL, 1, n, s->tmpf[l], NULL, 1, nh, fl);
         s->colf[l] = fftw_plan_many_dft(1, &n, m, s->tmpf[l], NULL, nh, 1, s->specout[l], NULL, nh, 1,
@@ -123,13 +126,17 @@ ns2d *ns2d_create(const ns2d_params *p, eddy_err *e)
     // Products of modes ≤ kmax reach 2 kmax, which alias onto retained modes
     // unless n > 3 kmax: (n-1)/3 is n/3 except when 3 divides n.
     s->n = n, s->nh = nh, s->kmax = (n - 1) / 3;
-    s->nt = p->threads >= 2 ? 2 : 1;
+    // Below 128² a transform takes microseconds, less than waking a second
+    // thread (and far less than waiting for one on a busy machine).
+    s->nt = p->threads >= 2 && n >= 128 ? 2 : 1;
     size_t nc = (size_t)n * nh;
     s->rows = malloc(sizeof(int) * (2 * s->kmax + 1));
     s->kx = malloc(sizeof(double) * nh);
     s->ky = malloc(sizeof(double) * n);
+    s->ik2 = malloc(sizeof(double) * (2 * s->kmax + 1) * (s->kmax + 1));
+    s->namp = malloc(sizeof(double) * (2 * s->kmax + 1) * (s->kmax + 1));
     double complex **cb[] = {&s->w, &s->fh, &s->exth, &s->wmid, &s->noise, &s->scratch};
-    int bad = !s->rows || !s->kx || !s->ky;
+    int bad = !s->rows || !s->kx || !s->ky || !s->ik2 || !s->namp;
     for (size_t b = 0; b < sizeof cb / sizeof *cb; b++) {
         *cb[b] = fftw_alloc_complex(nc);
         bad = bad || !*cb[b];
@@ -150,6 +157,13 @@ ns2d *ns2d_create(const ns2d_params *p, eddy_err *e)
     for (int r = n - s->kmax; r < n; r++) s->rows[s->nrows++] = r;
     for (int i = 0; i < nh; i++) s->kx[i] = 2 * M_PI * i / p->L;
     for (int j = 0; j < n; j++) s->ky[j] = 2 * M_PI * (j <= n / 2 ? j : j - n) / p->L;
+    double nc2 = (double)n * n, camp = nc2 / p->L * sqrt(p->dt) * M_SQRT1_2;
+    for (int ri = 0; ri < s->nrows; ri++)
+        for (int i = 0; i <= s->kmax; i++) {
+            double k2 = s->kx[i] * s->kx[i] + s->ky[s->rows[ri]] * s->ky[s->rows[ri]];
+            s->ik2[ri * (s->kmax + 1) + i] = k2 > 0 ? 1.0 / (k2 * nc2) : 0;
+            s->namp[ri * (s->kmax + 1) + i] = camp * exp(-0.5 * p->noise_a * k2);
+        }
     if (make_plans(s)) { ns2d_free(s); eddy_fail(e, "FFTW could not plan a %dx%d transform", n, n); return NULL; }
     double *g = malloc(sizeof(double) * n * n);
     if (!g) { ns2d_free(s); eddy_fail(e, "out of memory"); return NULL; }
@@ -175,7 +189,7 @@ void ns2d_free(ns2d *s)
     }
     fftw_free(s->w); fftw_free(s->fh); fftw_free(s->exth); fftw_free(s->wmid);
     fftw_free(s->noise); fftw_free(s->scratch);
-    free(s->rows); free(s->kx); free(s->ky);
+    free(s->rows); free(s->kx); free(s->ky); free(s->ik2); free(s->namp);
     free(s);
 }
 
@@ -193,6 +207,8 @@ void ns2d_set_drop(ns2d *s, int drop_flags) { s->drop = drop_flags; }
 static void inverse_lane(ns2d *s, int l)
 {
     fftw_execute(s->colb[l]);
+    int nh = s->nh, m = s->kmax + 1;
+    for (int r = 0; r < s->n; r++) memset(s->tmpb[l] + (size_t)r * nh + m, 0, sizeof(double complex) * (nh - m));
     fftw_execute(s->rowb[l]);
 }
 
@@ -229,20 +245,28 @@ void ns2d_to_grid(ns2d *s, const double complex *hat, double *grid)
 
 // Lane l gets the spectral velocity component (l = 0: u = ψ_y, l = 1: v = −ψ_x),
 // scaled so that the inverse transform gives grid values.
+// (Complex products are spelled out: a complex × complex product compiles to
+// a library call that checks for infinities.)
 static void velocity_hat(ns2d *s, const double complex *w, int l)
 {
-    int nh = s->nh;
-    double sc = 1.0 / ((double)s->n * s->n);
+    int nh = s->nh, m = s->kmax + 1;
     double complex *o = s->specin[l];
     for (int ri = 0; ri < s->nrows; ri++) {
         int r = s->rows[ri];
+        const double *ik2 = s->ik2 + (size_t)ri * m;
         double ky = s->ky[r];
-        for (int i = 0; i <= s->kmax; i++) {
-            size_t q = (size_t)r * nh + i;
-            double k2 = s->kx[i] * s->kx[i] + ky * ky;
-            double complex psi = k2 > 0 ? w[q] * (sc / k2) : 0;
-            o[q] = l == 0 ? I * ky * psi : -I * s->kx[i] * psi;
-        }
+        const double *restrict wr = (const double *)(w + (size_t)r * nh), *restrict kx = s->kx;
+        double *restrict orow = (double *)(o + (size_t)r * nh);
+        if (l == 0)
+            for (int i = 0; i < m; i++) {
+                double pr = wr[2 * i] * ik2[i], pi = wr[2 * i + 1] * ik2[i];
+                orow[2 * i] = -ky * pi, orow[2 * i + 1] = ky * pr;
+            }
+        else
+            for (int i = 0; i < m; i++) {
+                double pr = wr[2 * i] * ik2[i], pi = wr[2 * i + 1] * ik2[i];
+                orow[2 * i] = kx[i] * pi, orow[2 * i + 1] = -kx[i] * pr;
+            }
     }
 }
 
@@ -262,18 +286,28 @@ static double advection_parts(ns2d *s, const double complex *w)
         }
 #pragma omp for schedule(static) reduction(max : umax)
         for (int j = 0; j < n; j++) {
-            double m = 0, acc = 0;
-            double *a = g0 + (size_t)j * n, *b = g1 + (size_t)j * n;
-            for (int i = 0; i < n; i++) {
-                double u = a[i], v = b[i];
-                double sp = fabs(u) + fabs(v);
+            double *restrict a = g0 + (size_t)j * n, *restrict b = g1 + (size_t)j * n;
+            // Eight running maxima, element-wise, so the loop vectorises
+            // without fast-math (a single max reduction would not).
+            double mv[8] = {0}, m = 0;
+            int i = 0;
+            for (; i + 8 <= n; i += 8)
+                for (int k = 0; k < 8; k++) {
+                    double u = a[i + k], v = b[i + k], sp = fabs(u) + fabs(v);
+                    mv[k] = sp > mv[k] ? sp : mv[k];
+                    a[i + k] = u * v;
+                    b[i + k] = v * v - u * u;
+                }
+            for (; i < n; i++) {
+                double u = a[i], v = b[i], sp = fabs(u) + fabs(v);
                 m = sp > m ? sp : m;
-                acc += sp;
                 a[i] = u * v;
                 b[i] = v * v - u * u;
             }
-            // A NaN never wins a comparison, but it poisons the sum.
-            if (!isfinite(acc)) m = INFINITY;
+            for (int k = 0; k < 8; k++) m = mv[k] > m ? mv[k] : m;
+            // A NaN never wins the max; but one anywhere in the state fills
+            // every row after the column pass, so one point per row finds it.
+            if (!isfinite(a[0] + b[0])) m = INFINITY;
             umax = m > umax ? m : umax;
         }
 #pragma omp for schedule(static)
@@ -296,23 +330,20 @@ static void noise_fill(ns2d *s, long step, double complex *out)
     int n = s->n, nh = s->nh, km = s->kmax;
     eddy_rng rng;
     rng_init(&rng, s->p.seed, s->p.sample, (uint64_t)step, RNG_NOISE);
-    double c = (double)n * n / s->p.L * sqrt(s->p.dt) * M_SQRT1_2;
-    double a = s->p.noise_a;
-#define AMP(r, i) (c * exp(-0.5 * a * (s->kx[i] * s->kx[i] + s->ky[r] * s->ky[r])))
+    const double *amp = s->namp;   // rows 0..km come first in s->rows
     out[0] = 0;
     for (int r = 1; r <= km; r++) {   // column 0: Hermitian pairs in y
-        double re = rng_normal(&rng), im = rng_normal(&rng), amp = AMP(r, 0);
-        out[(size_t)r * nh] = amp * (re + I * im);
-        out[(size_t)(n - r) * nh] = amp * (re - I * im);
+        double re = rng_normal(&rng), im = rng_normal(&rng), a = amp[(size_t)r * (km + 1)];
+        out[(size_t)r * nh] = CMPLX(a * re, a * im);
+        out[(size_t)(n - r) * nh] = CMPLX(a * re, -a * im);
     }
     for (int ri = 0; ri < s->nrows; ri++) {
         int r = s->rows[ri];
         for (int i = 1; i <= km; i++) {
-            double re = rng_normal(&rng), im = rng_normal(&rng);
-            out[(size_t)r * nh + i] = AMP(r, i) * (re + I * im);
+            double re = rng_normal(&rng), im = rng_normal(&rng), a = amp[(size_t)ri * (km + 1) + i];
+            out[(size_t)r * nh + i] = CMPLX(a * re, a * im);
         }
     }
-#undef AMP
 }
 
 void ns2d_noise_hat(ns2d *s, long step, double complex *out)
@@ -336,18 +367,17 @@ int ns2d_init_grf(ns2d *s, double alpha, double tau, double sigma, eddy_err *e)
 #define LAM(r, i) (c * pow(4 * M_PI * M_PI * ((double)(i) * (i) + (double)(r) * (r)) + tau * tau, -0.5 * alpha))
     for (int r = 1; r <= km; r++) {
         double re = rng_normal(&rng), im = rng_normal(&rng), lam = LAM(r, 0);
-        w[(size_t)r * nh] = lam * (re + I * im);
-        w[(size_t)(n - r) * nh] = lam * (re - I * im);
+        w[(size_t)r * nh] = CMPLX(lam * re, lam * im);
+        w[(size_t)(n - r) * nh] = CMPLX(lam * re, -lam * im);
     }
     for (int ri = 0; ri < s->nrows; ri++) {
         int r = s->rows[ri], ry = r <= n / 2 ? r : r - n;
         for (int i = 1; i <= km; i++) {
-            double re = rng_normal(&rng), im = rng_normal(&rng);
-            w[(size_t)r * nh + i] = LAM(ry, i) * (re + I * im);
+            double re = rng_normal(&rng), im = rng_normal(&rng), lam = LAM(ry, i);
+            w[(size_t)r * nh + i] = CMPLX(lam * re, lam * im);
         }
     }
 #undef LAM
-    if (tau == 0 && !isfinite(creal(w[nh]))) return eddy_fail(e, "Gaussian random field: not finite");
     return 0;
 }
 
@@ -409,6 +439,9 @@ static int step_once(ns2d *s, eddy_err *e)
     if (s->p.scheme == NS2D_RK2) {
         // Under RK2 there is no implicit part: either drop flag removes ν Δω.
         double nuv = visc_expl ? nu : 0;
+        // Rows split over the threads: each mode's arithmetic is the same at
+        // any thread count (only ss, a finiteness probe, sums in another order).
+#pragma omp parallel for num_threads(s->nt) if (s->nt > 1) schedule(static)
         for (int ri = 0; ri < s->nrows; ri++) {
             int r = s->rows[ri];
             for (int i = 0; i <= s->kmax; i++) {
@@ -421,6 +454,7 @@ static int step_once(ns2d *s, eddy_err *e)
             }
         }
         if (adv) advection_parts(s, wm);
+#pragma omp parallel for num_threads(s->nt) if (s->nt > 1) schedule(static) reduction(+ : ss)
         for (int ri = 0; ri < s->nrows; ri++) {
             int r = s->rows[ri];
             for (int i = 0; i <= s->kmax; i++) {
@@ -436,6 +470,7 @@ static int step_once(ns2d *s, eddy_err *e)
             }
         }
     } else {
+#pragma omp parallel for num_threads(s->nt) if (s->nt > 1) schedule(static) reduction(+ : ss)
         for (int ri = 0; ri < s->nrows; ri++) {
             int r = s->rows[ri];
             for (int i = 0; i <= s->kmax; i++) {
@@ -476,6 +511,20 @@ int ns2d_advance(ns2d *s, long nsteps, eddy_err *e)
 }
 
 // ---------------------------------------------------------------- diagnostics
+
+void ns2d_transforms_only(ns2d *s, long nsteps)
+{
+    int nrhs = s->p.scheme == NS2D_RK2 ? 2 : 1;
+    for (long k = 0; k < nsteps * nrhs; k++) {
+#pragma omp parallel num_threads(s->nt) if (s->nt > 1)
+        {
+#pragma omp for schedule(static)
+            for (int l = 0; l < LANES; l++) inverse_lane(s, l);
+#pragma omp for schedule(static)
+            for (int l = 0; l < LANES; l++) forward_lane(s, l);
+        }
+    }
+}
 
 void ns2d_velocity(ns2d *s, double *u, double *v)
 {

@@ -74,7 +74,7 @@ typedef struct {
     double noise_a;      // spectral decay a of the noise (units of length²)
     double cfl_max;      // blow-up bound on max(|u|+|v|) dt n / L (≤ 0: no check)
     uint64_t seed, sample;   // key of every random stream of this run
-    int threads;         // threads inside one right-hand side (≤ 0: 1)
+    int threads;         // threads inside one right-hand side (≤ 0: 1; only n ≥ 128 uses 2)
 } ns2d_params;
 
 typedef struct ns2d ns2d;
@@ -118,6 +118,9 @@ void ns2d_set_drop(ns2d *s, int drop_flags);                // NS2D_DROP_* ored
 int ns2d_advance(ns2d *s, long nsteps, eddy_err *e);
 // Largest CFL number max(|u|+|v|) dt n / L seen in the last step.
 double ns2d_last_cfl(const ns2d *s);
+// For benchmarks: runs only the FFTs that nsteps steps would run (same
+// plans, same threads), on whatever the buffers hold; the state is untouched.
+void ns2d_transforms_only(ns2d *s, long nsteps);
 
 // ---- diagnostics and closure terms (evaluated at the current state)
 // The right-hand side F(ω̂) of the deterministic part (dealiased, no noise),

@@ -52,7 +52,7 @@ static struct {
 } o = {.preset = "kolmogorov", .resample = "fourier", .output = "-", .count = 1, .cfl_max = 1.0};
 
 static const cli_opt opts[] = {
-    {"preset", 'p', OPT_STRING, &o.preset, "NAME", "kolmogorov or closure: the defaults of every option below"},
+    {"preset", 'p', OPT_STRING, &o.preset, "NAME", "kolmogorov or closure: sets every value marked (preset ...) below"},
     {"n", 'n', OPT_STRING, &o.n, "N", "solver grid points per axis, even (preset: 256)"},
     {"length", 'L', OPT_STRING, &o.L, "L", "domain length; wavenumbers are 2πn/L (preset: 2π)"},
     {"nu", 0, OPT_STRING, &o.nu, "NU", "viscosity ν >= 0, length²/time (preset: 1e-3)"},
@@ -96,7 +96,13 @@ static const cli_spec spec = {
     "shape (frames, M, M), dims=t,y,x, the first frame at t0 = spin-up time.  Sample i is drawn\n"
     "from the streams of (seed, i) alone, so --first/--count shards reproduce one large run.\n"
     "Options marked 'preset' default to the chosen preset's value.  A blow-up (non-finite\n"
-    "vorticity or CFL past --cfl-max) stops with an error naming the sample and the time.",
+    "vorticity or CFL past --cfl-max) stops with an error naming the sample and the time.\n"
+    "Differences from the reference codes: the closure preset is the unit-square reference in\n"
+    "L = 2π units (pass --length 1 --dt 1e-3 --famp 0.1 --beta 1.58e-4 --noise-a 0.005\n"
+    "--spinup 20 --interval 0.1 for the reference's own units; its β = 5e-5 with κ = 10 is\n"
+    "β·√10 here); output grids default to Fourier truncation (the closure reference strides:\n"
+    "--resample stride); bicubic is the periodic Catmull–Rom interpolant, not PyTorch's\n"
+    "align_corners=True of the Kolmogorov reference; the mean vorticity is kept at 0.",
     "  ns-gen --preset kolmogorov --count 4 -o kf.tsr\n"
     "  ns-gen --preset closure --closure --out-grid 64,128,256 --resample stride --count 2 > cl.tsr\n"
     "  ns-gen --n 32 --frames 3 --spinup 0.1 --interval 0.05 --out-grid 16 | tsr-info --stats",

@@ -94,6 +94,11 @@ headers() { tsr-info --stats "$1" | cut -f2-; }
         cmp <(payload t1.tsr) <(payload t3.tsr)
         assert_equal "$(headers t1.tsr)" "$(headers t3.tsr)"
     done
+    # From 128² up, one sample splits its transforms over the two threads.
+    big=(--n 128 --frames 2 --spinup 0.005 --interval 0.005 --out-grid 32 --closure --quiet)
+    OMP_NUM_THREADS=1 ns-gen "${big[@]}" > b1.tsr
+    OMP_NUM_THREADS=2 ns-gen "${big[@]}" > b2.tsr
+    cmp b1.tsr b2.tsr
 }
 
 @test "ns-gen closure preset runs at small size with CN and noise" {

@@ -78,20 +78,21 @@ static void test_energy_conservation(void)
     NOTE("dE/dt %.3g, sum of |terms| %.3g", dE, scale);
     CHECK(scale > 100, "non-trivial tendencies");
     CHECK_CLOSE(dE / scale, 0, 1e-14, "nonlinear + coupling conserve energy");
-    // RK4 keeps E to its order: drift over t = 1 shrinks ~16x when dt halves.
+    // RK4 keeps E to its order: the drift over t = 1 shrinks >= 16x when dt halves.
     double drift[2];
     double *w = malloc(sizeof(double) * l96_work_size(&p));
     for (int h = 0; h < 2; h++) {
-        double x[32], y[128], dt = 1e-3 / (1 << h);
+        double x[32], y[128], dt = 5e-4 / (1 << h);
         random_state(&p, x, y, 7);
         double E0 = energy(&p, x, y);
-        for (int s = 0; s < (1000 << h); s++) l96_step(&p, L96_RK4, dt, x, y, w);
+        for (int s = 0; s < (2000 << h); s++) l96_step(&p, L96_RK4, dt, x, y, w);
         drift[h] = fabs(energy(&p, x, y) - E0) / E0;
     }
-    NOTE("RK4 relative energy drift over t=1: dt=1e-3 %.3g, 5e-4 %.3g, ratio %.1f", drift[0], drift[1],
+    NOTE("RK4 relative energy drift over t=1: dt=5e-4 %.3g, 2.5e-4 %.3g, ratio %.1f", drift[0], drift[1],
          drift[0] / drift[1]);
-    CHECK(drift[0] < 5e-5, "RK4 drift %g", drift[0]);
-    CHECK(drift[0] / drift[1] > 12 && drift[0] / drift[1] < 20, "RK4 drift ratio %g", drift[0] / drift[1]);
+    CHECK(drift[0] < 5e-6, "RK4 drift %g", drift[0]);
+    // At least fourth order (the invariant's error can fall faster: 20-45 seen).
+    CHECK(drift[0] / drift[1] > 12, "RK4 drift ratio %g", drift[0] / drift[1]);
     free(w);
 }
 
@@ -102,7 +103,7 @@ static void test_order(void)
     l96_params_default(&p);
     double *w = malloc(sizeof(double) * l96_work_size(&p));
     for (int s = 0; s < 2; s++) {
-        double st[3][160], dt0 = s ? 1e-3 : 2.5e-5, T = 0.2;
+        double st[3][160], dt0 = s ? 4e-4 : 1e-5, T = 0.2;
         for (int h = 0; h < 3; h++) {
             double *x = st[h], *y = st[h] + 32, dt = dt0 / (1 << h);
             random_state(&p, x, y, 3);
@@ -145,11 +146,13 @@ static void test_long_run_statistics(void)
     double mx = sx / (32 * cnt), my = sy / (128 * cnt);
     double dx = sqrt(sxx / (32 * cnt) - mx * mx), dy = sqrt(syy / (128 * cnt) - my * my);
     NOTE("X mean %.3f std %.3f; Y mean %.4f std %.4f (%d samples x %g time units)", mx, dx, my, dy, samples, T);
-    // Tolerances ~3 standard errors of these estimates.
-    CHECK_CLOSE(mx, 2.62, 0.15, "X mean");
-    CHECK_CLOSE(dx, 4.08, 0.12, "X std");
-    CHECK_CLOSE(my, 0.0887, 0.008, "Y mean");
-    CHECK_CLOSE(dy, 0.261, 0.012, "Y std");
+    // Over seeds 1..5 these estimates scatter by 0.01 / 0.006 / 0.0004 / 0.0003
+    // and sit 0.00-0.02 below the reference's rounded figures (its float32
+    // run had frozen per-point X offsets); the tolerances are ~4x that.
+    CHECK_CLOSE(mx, 2.62, 0.06, "X mean");
+    CHECK_CLOSE(dx, 4.08, 0.06, "X std");
+    CHECK_CLOSE(my, 0.0887, 0.003, "Y mean");
+    CHECK_CLOSE(dy, 0.261, 0.004, "Y std");
     free(w);
 }
 

@@ -371,6 +371,38 @@ static void test_noise_variance(void)
     ns2d_free(s);
 }
 
+// The Gaussian random field's per-point variance: L⁻⁴ Σ_{n≠0 retained}
+// 2σ²(4π²|n|² + τ²)^(−α) (the FNO benchmark's covariance, scaled to L).
+static void test_grf_variance(void)
+{
+    int n = 32, km = (n - 1) / 3, draws = 200;
+    size_t m = (size_t)n * n;
+    ns2d_params p = base(n);
+    p.L = 2.0;
+    double alpha = 2.5, tau = 3, sigma = 5, var = 0;
+    double *g = grid(n);
+    for (int d = 0; d < draws; d++) {
+        p.sample = (uint64_t)d;
+        ns2d *s = make(p);
+        eddy_err e;
+        CHECK(ns2d_init_grf(s, alpha, tau, sigma, &e) == 0, "%s", e.msg);
+        ns2d_get_omega(s, g);
+        for (size_t q = 0; q < m; q++) var += g[q] * g[q];
+        ns2d_free(s);
+    }
+    var /= (double)draws * m;
+    double expect = 0;
+    for (int a = -km; a <= km; a++)
+        for (int b = -km; b <= km; b++)
+            if (a || b) expect += 2 * sigma * sigma * pow(4 * M_PI * M_PI * (a * a + b * b) + tau * tau, -alpha);
+    expect /= pow(p.L, 4);
+    NOTE("GRF variance %.5g, expected %.5g", var, expect);
+    // The lowest modes dominate (few degrees of freedom): ~3% standard error
+    // here, so 12% is 4 of them (3000 draws land within 0.7%).
+    CHECK_REL(var, expect, 0.12, "GRF variance");
+    free(g);
+}
+
 // The reference's coupled closure runs are one CN step of the full model
 // when fed the exact term: G case drops the explicit ½dt νΔω and adds ½G
 // (β = 0); H case drops advection and adds H (the coarse model has no noise,
@@ -415,9 +447,10 @@ static void test_closure_coupling_hooks(void)
     }
 }
 
+// Two threads split the transforms (from n = 128 up) without changing a bit.
 static void test_threads_identical(void)
 {
-    int n = 64;
+    int n = 128;
     size_t nc = (size_t)n * (n / 2 + 1);
     double complex *a = NULL;
     for (int t = 1; t <= 2; t++) {
@@ -426,7 +459,7 @@ static void test_threads_identical(void)
         ns2d *s = make(p);
         eddy_err e;
         CHECK(ns2d_init_grf(s, 2.5, 7, 7 * 7 * 7 * 20, &e) == 0, "%s", e.msg);
-        CHECK(ns2d_advance(s, 50, &e) == 0, "%s", e.msg);
+        CHECK(ns2d_advance(s, 20, &e) == 0, "%s", e.msg);
         if (t == 1) {
             a = malloc(nc * sizeof *a);
             memcpy(a, ns2d_hat(s), nc * sizeof *a);
@@ -475,6 +508,7 @@ int main(void)
     RUN(test_divergence_free_zero_mean);
     RUN(test_change_of_units);
     RUN(test_noise_variance);
+    RUN(test_grf_variance);
     RUN(test_closure_coupling_hooks);
     RUN(test_threads_identical);
     RUN(test_blowup_and_bad_params);
