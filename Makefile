@@ -1,6 +1,7 @@
 # eddy — stochastic closures and multiscale generative surrogates of turbulent fields.
 #
 #   make            build lib (build/libeddy.a) and every tool (bin/)
+#   make demo       small closure and PDD models, one report in out/demo
 #   make test       unit tests, unit tests under ASan/UBSan, CLI suite, smoke pipelines
 #   make bench      benchmarks against the peer scripts, printed as ratios
 #   make fuzz       fuzz the stream reader (FUZZ_SECONDS, default 60)
@@ -95,6 +96,11 @@ unit: $(UNIT)
 cli: all
 	@tests/run.sh --bin $(BIN) --cli tests/cli
 
+# ---------------------------------------------------------------- demo
+DEMO_OUT ?= out/demo
+demo: all
+	@$(MAKE) --no-print-directory -f pipelines/demo.mk OUT=$(DEMO_OUT) BIN=$(BIN)
+
 # ---------------------------------------------------------------- bench, fuzz
 bench: all $(BENCH)
 	@bench/run.sh $(BUILD)/bench $(BIN)
@@ -121,4 +127,4 @@ install: all man
 clean:
 	rm -rf build $(BIN)
 
-.PHONY: all deps test unit unit-build cli bench fuzz man install clean
+.PHONY: all deps demo test unit unit-build cli bench fuzz man install clean

@@ -7,7 +7,7 @@
 # evaluate -> $(OUT)/results.md, Hovmoller diagrams and PSDs.
 # SCALE=ci is a smoke run (tiny nets, a few steps: the numbers mean nothing,
 # and the samplers may saturate their clamp, so divergence is not an error
-# there); small runs in about half an hour on two shared cores with a small
+# there); demo is make demo's few-minute run; small runs in about half an hour on two shared cores with a small
 # net trained briefly; paper is the seed's setting (days on two cores).
 SCALE ?= ci
 OUT ?= out/pdd-l96-$(SCALE)
@@ -36,6 +36,22 @@ ifeq ($(SCALE),ci)
   SR_PAPER := --schedule paper --steps 8 --step etd --correctors 1
   DDPMSIM := --schedule rho --steps 3 --correctors 0
   LAMS := 0 0.2
+else ifeq ($(SCALE),demo)
+  NTRAIN := 120
+  NTEST := 8
+  L96 := --spinup 30
+  ARCH := --width 16 --layers 3 --modes 32 --lr 1e-3 --clip 1 --checkpoint-every 100
+  STEPS := 300
+  BATCH := 4
+  NGEN := 8
+  NPAPER := 1
+  SAMPLER :=
+  GEN := --schedule rho --steps 30 --correctors 1
+  GEN_PAPER := --schedule paper --step etd --correctors 1
+  SR := --schedule rho --steps 15 --correctors 1
+  SR_PAPER := --schedule paper --step etd --correctors 1
+  DDPMSIM := --schedule rho --steps 10 --correctors 1 --max-clamped 1
+  LAMS := 0 0.1 0.2
 else ifeq ($(SCALE),small)
   NTRAIN := 400
   NTEST := 16
@@ -69,7 +85,7 @@ else ifeq ($(SCALE),paper)
   DDPMSIM := --schedule paper --step etd --correctors 3
   LAMS := 0 0.025 0.05 0.1 0.15 0.2
 else
-  $(error SCALE must be ci, small or paper)
+  $(error SCALE must be ci, demo, small or paper)
 endif
 
 # Hovmoller diagrams (t down, x across) of path 0 of each stream, X and Y.
