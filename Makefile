@@ -13,6 +13,8 @@ SHELL := bash
 .DELETE_ON_ERROR:
 .DEFAULT_GOAL := all
 MAKEFLAGS += --no-builtin-rules
+# Objects are kept between builds (they are intermediates of pattern rules).
+.SECONDARY:
 
 VERSION := 0.1.0
 PREFIX  ?= /usr/local
