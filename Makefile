@@ -39,23 +39,37 @@ BENCH    := $(patsubst bench/%.c,$(BUILD)/bench/%,$(wildcard bench/*.c))
 
 # ---------------------------------------------------------------- dependencies
 DEB_PKGS := libfftw3-dev libopenblas-dev libzstd-dev libpng-dev zstd pkg-config \
-            bats bats-assert bats-support python3-numpy gnuplot-nox help2man
+            bats bats-assert bats-support python3-numpy help2man
 DEPS_OK  := $(BUILD)/.deps-ok
 
-deps: $(DEPS_OK)
-$(DEPS_OK):
-	@missing=$$(for p in $(DEB_PKGS); do \
+# $(call install-pkgs,LIST): installs the Debian packages of LIST that are
+# missing (as root), or prints the apt-get line and fails.
+define install-pkgs
+	@missing=$$(for p in $(1); do \
 	    dpkg-query -W -f='$${Status}\n' $$p 2>/dev/null | grep -q 'install ok installed' || echo $$p; done); \
 	if [ -n "$$missing" ]; then \
 	  if [ "$$(id -u)" = 0 ]; then \
-	    echo "deps: installing $$missing"; \
+	    echo "deps: installing" $$missing; \
 	    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $$missing >/dev/null; \
 	  else \
 	    echo "deps: missing Debian packages; run as root:"; \
-	    echo "  apt-get update && apt-get install -y $$missing"; exit 1; \
+	    echo "  apt-get update && apt-get install -y" $$missing; exit 1; \
 	  fi; \
 	fi
+endef
+
+deps: $(DEPS_OK)
+$(DEPS_OK):
+	$(call install-pkgs,$(DEB_PKGS))
 	@mkdir -p $(@D) && touch $@
+
+# The peers of `make bench` (PyTorch, SciPy) and the fuzzer's clang runtime.
+BENCH_PKGS := python3-torch python3-scipy python3-numpy zstd
+FUZZ_PKGS  := clang libclang-rt-14-dev
+bench-deps:
+	$(call install-pkgs,$(BENCH_PKGS))
+fuzz-deps:
+	$(call install-pkgs,$(FUZZ_PKGS))
 
 # ---------------------------------------------------------------- build
 all: $(TOOLS)
@@ -104,11 +118,11 @@ demo: all
 	@$(MAKE) --no-print-directory -f pipelines/demo.mk OUT=$(DEMO_OUT) BIN=$(BIN)
 
 # ---------------------------------------------------------------- bench, fuzz
-bench: all $(BENCH)
+bench: all $(BENCH) | bench-deps
 	@bench/run.sh $(BUILD)/bench $(BIN)
 
 FUZZ_SECONDS ?= 60
-fuzz: | $(DEPS_OK)
+fuzz: | $(DEPS_OK) fuzz-deps
 	@tests/fuzz/run.sh $(FUZZ_SECONDS)
 
 # ---------------------------------------------------------------- install
@@ -129,4 +143,4 @@ install: all man
 clean:
 	rm -rf build $(BIN)
 
-.PHONY: all deps demo test unit unit-build cli bench fuzz man install clean
+.PHONY: all deps bench-deps fuzz-deps demo test unit unit-build cli bench fuzz man install clean
