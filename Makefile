@@ -39,7 +39,7 @@ BENCH    := $(patsubst bench/%.c,$(BUILD)/bench/%,$(wildcard bench/*.c))
 
 # ---------------------------------------------------------------- dependencies
 DEB_PKGS := libfftw3-dev libopenblas-dev libzstd-dev libpng-dev zstd pkg-config \
-            bats bats-assert bats-support python3-numpy help2man
+            bats bats-assert bats-support python3-numpy gnuplot-nox help2man
 DEPS_OK  := $(BUILD)/.deps-ok
 
 # $(call install-pkgs,LIST): installs the Debian packages of LIST that are

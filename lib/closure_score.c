@@ -142,9 +142,25 @@ static int grow(float **p, size_t n)
     return 0;
 }
 
+double cs_c_in(double sigma_data, double sigma)
+{
+    return sigma_data > 0 ? 1.0 / sqrt(sigma * sigma + sigma_data * sigma_data) : 1.0;
+}
+
 int cs_score(void *ctx, const float *x, int B, double t, float *out, eddy_err *e)
 {
     cs_ctx *c = ctx;
+    size_t n = (size_t)B * c->H * c->W;
+    double sigma = vesde_std(c->sigma0, t);
+    if (c->sigma_data > 0) {
+        if (B > c->cap) {
+            if (grow(&c->out, n)) return eddy_fail(e, "out of memory");
+            c->cap = B;
+        }
+        double ci = cs_c_in(c->sigma_data, sigma);
+        for (size_t i = 0; i < n; i++) c->out[i] = (float)(x[i] * ci);
+        x = c->out;
+    }
     float *cond = malloc((size_t)B * sizeof *cond);
     if (!cond) return eddy_fail(e, "out of memory");
     for (int b = 0; b < B; b++) cond[b] = (float)t;
@@ -152,8 +168,7 @@ int cs_score(void *ctx, const float *x, int B, double t, float *out, eddy_err *e
     int rc = fno_forward(c->m, in, cond, B, c->H, c->W, out, e);
     free(cond);
     if (rc) return -1;
-    double inv = 1.0 / vesde_std(c->sigma0, t);
-    size_t n = (size_t)B * c->H * c->W;
+    double inv = 1.0 / sigma;
     for (size_t i = 0; i < n; i++) out[i] = (float)(out[i] * inv);
     return 0;
 }
@@ -165,6 +180,13 @@ void cs_ctx_free(cs_ctx *c)
 }
 
 // ---- training
+
+double cs_draw_t(const cs_train_opts *o, eddy_rng *r)
+{
+    double t_hi = o->t_max;
+    if (o->t_focus > 0 && rng_uniform(r) < o->focus_frac) t_hi = o->t_focus;
+    return vesde_draw_t(r, o->t_min, t_hi);
+}
 
 int cs_train_step(fno *m, adam *opt, const cs_data *d, const long *idx, int B,
                   const cs_train_opts *o, long step, cs_batch *bt, double *loss, eddy_err *e)
@@ -182,10 +204,15 @@ int cs_train_step(fno *m, adam *opt, const cs_data *d, const long *idx, int B,
     for (int b = 0; b < B; b++) {
         eddy_rng r;
         rng_init(&r, o->seed, (uint64_t)step, (uint64_t)b, KEY_TRAIN);
-        double t = vesde_draw_t(&r, o->t_min, o->t_max);
+        double t = cs_draw_t(o, &r), sigma = vesde_std(o->sigma0, t);
         cond[b] = (float)t;
         size_t k = (size_t)idx[b] * hw;
-        vesde_perturb(&r, vesde_std(o->sigma0, t), d->U + k, bt->z + b * hw, bt->xt + b * hw, hw);
+        float *xt = bt->xt + b * hw;
+        vesde_perturb(&r, sigma, d->U + k, bt->z + b * hw, xt, hw);
+        if (o->sigma_data > 0) {
+            double ci = cs_c_in(o->sigma_data, sigma);
+            for (size_t i = 0; i < hw; i++) xt[i] = (float)(xt[i] * ci);
+        }
         memcpy(bt->V + b * hw, d->V + k, hw * sizeof(float));
         memcpy(bt->Y + b * hw, d->Y + k, hw * sizeof(float));
     }
@@ -221,15 +248,21 @@ int cs_header_check(const tsr_record *hdr, const fno *m, cs_info *info, eddy_err
     if (!kind || strcmp(kind, CS_KIND))
         return eddy_fail(e, "not a closure score model (kind '%s', expected '%s')",
                          kind ? kind : "(none)", CS_KIND);
-    info->sigma0 = VESDE_SIGMA0, info->u_scale = info->v_scale = 1;
+    info->sigma0 = VESDE_SIGMA0, info->u_scale = info->v_scale = 1, info->sigma_data = 0;
     if (tsr_attr_double(hdr, "closure.sigma0", &info->sigma0, e) < 0 ||
+        tsr_attr_double(hdr, "closure.sigma_data", &info->sigma_data, e) < 0 ||
         tsr_attr_double(hdr, "closure.u_scale", &info->u_scale, e) < 0 ||
         tsr_attr_double(hdr, "closure.v_scale", &info->v_scale, e) < 0)
         return -1;
-    if (!(info->sigma0 > 1) || !(info->u_scale > 0) || !(info->v_scale > 0))
-        return eddy_fail(e, "bad closure.sigma0 / u_scale / v_scale in the header");
+    if (!(info->sigma0 > 1) || !(info->u_scale > 0) || !(info->v_scale > 0) ||
+        !(info->sigma_data >= 0))
+        return eddy_fail(e, "bad closure.sigma0 / u_scale / v_scale / sigma_data in the header");
     const char *c = tsr_attr_get(hdr, "closure.cond");
     info->with_obs = c && !strcmp(c, "v+obs");
+    const char *res = tsr_attr_get(hdr, "closure.residual");
+    info->residual = res && !strcmp(res, "1");
+    if (info->residual && !info->with_obs)
+        return eddy_fail(e, "closure.residual needs a model conditioned on observations");
     int nb = info->with_obs ? 3 : 2;
     if (m->cfg.nbranch != nb || m->cfg.out != 1 || m->cfg.dims != 2)
         return eddy_fail(e, "model has %d branches, %d outputs, %d-D; a closure score model "

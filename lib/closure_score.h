@@ -18,6 +18,7 @@
 #include "adam.h"
 #include "err.h"
 #include "fno.h"
+#include "rng.h"
 #include "tsr.h"
 
 #define CS_KIND "closure-score"
@@ -57,10 +58,17 @@ typedef struct {
     fno *m;
     double sigma0;
     int H, W;
+    double sigma_data;        // > 0: the net sees x_t / sqrt(σ_t² + sigma_data²)
     const float *V, *Y;       // (B, H, W) conditions of the batch being sampled
-    float *out;               // scratch (B, H, W); grown by cs_score
+    float *out;               // scratch (B, H, W) of the scaled input; grown by cs_score
     int cap;
 } cs_ctx;
+
+// The input scale of the noisy term (EDM's c_in): 1/sqrt(σ² + sigma_data²),
+// or 1 when sigma_data is 0 (the reference feeds x_t unscaled).  Without it
+// the net must learn out ≈ −x_t/σ_t over σ_t from 0.03 to 10 through an
+// additive embedding; with it that is nearly the identity at every level.
+double cs_c_in(double sigma_data, double sigma);
 
 int cs_score(void *ctx, const float *x, int B, double t, float *out, eddy_err *e);
 void cs_ctx_free(cs_ctx *c);
@@ -68,10 +76,18 @@ void cs_ctx_free(cs_ctx *c);
 // ---- training
 typedef struct {
     double sigma0, t_min, t_max;
+    // With probability focus_frac, t ~ U(t_min, t_focus) instead (t_focus > 0):
+    // the accelerated sampler only visits t <= 0.1, the baseline up to 1.
+    double t_focus, focus_frac;
+    double sigma_data;        // input scaling, as in cs_ctx
     int reduce_mean;          // 0: sum over grid points (reference), 1: mean
     double clip;              // > 0: clip the gradient norm before the update
     uint64_t seed;
 } cs_train_opts;
+
+// The training noise level: t ~ U(t_min, t_max), or with probability
+// focus_frac (when t_focus > 0) t ~ U(t_min, t_focus).
+double cs_draw_t(const cs_train_opts *o, eddy_rng *r);
 
 // One Adam step on the batch idx[0..B) of d; noise keyed by (seed, step,
 // item).  Returns the batch loss in *loss.  Scratch grows as needed.
@@ -92,6 +108,8 @@ typedef struct {
     double sigma0;
     int with_obs;
     double u_scale, v_scale;
+    double sigma_data;        // closure.sigma_data, 0 when absent
+    int residual;             // closure.residual: the model samples U − Y; add Y back
 } cs_info;
 
 // Checks that a checkpoint header describes a closure score model.

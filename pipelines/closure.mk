@@ -9,9 +9,11 @@
 # closure) -> $(OUT)/results.md and figures.
 #
 # SCALE=ci is a smoke run (tiny net, 60 steps, 32^2: the numbers mean
-# nothing); small aims at under an hour on two cores (reduced data and
-# training); paper is the reference's data and training (100 trajectories of
-# 201 frames at 256^2, 1000 epochs of batch 200: days on two cores).
+# nothing); demo takes about 5 minutes on two cores (32^2, two G models:
+# V only and V + 16x16, numbers that mean something); small aims at under an
+# hour on two cores (64^2 training, six models, tests at 64/128/256); paper
+# is the reference's data and training (100 trajectories of 201 frames at
+# 256^2, 1000 epochs of batch 200: days on two cores).
 SHELL := bash
 .SHELLFLAGS := -eu -o pipefail -c
 .DELETE_ON_ERROR:
@@ -19,9 +21,22 @@ SCALE ?= ci
 OUT ?= out/closure-$(SCALE)
 BIN ?= bin
 J ?= 2
+# Independent steps (the models above all) run J at a time unless make was
+# given its own -j or runs under a parent's jobserver.
+ifeq ($(findstring jobserver,$(MAKEFLAGS))$(filter -j%,$(MAKEFLAGS)),)
+  MAKEFLAGS += -j$(J)
+endif
 
 # dt of the closure preset is 4 pi^2 1e-3; times below are whole multiples.
 DT := 0.039478417604357434
+# Beyond the reference (fno-train --help), what makes a small budget work:
+# spend 70 % of the noise-level draws on t <= 0.1 where the accelerated
+# sampler lives, keep t up to 1 for the T = 1 baseline, scale the noisy input
+# to unit variance (--precond: without it the T = 1 baseline fails) and let
+# observation models learn the correction to the filled observations
+# (--residual: without it a 1500-step model trails the bicubic fill itself).
+FIX := --t-max 1 --t-focus 0.1 --focus-frac 0.7 --precond
+OBS_FIX := --residual
 ifeq ($(SCALE),ci)
   NS := --n 64 --spinup 98.69604401089358 --interval 0.39478417604357434
   TRAIN_GRID := 32
@@ -32,10 +47,31 @@ ifeq ($(SCALE),ci)
   TFRAMES := 4
   MODELS := G_v G_o5 H_o5
   ARCH := --width 8 --emb-size 32 --emb-hidden 32 --fuse 16,16
-  TRAIN := --steps 60 --batch 8 --t-max 1 --checkpoint-every 30
+  TRAIN := --steps 60 --batch 8 $(FIX) --checkpoint-every 30
   UNIFORM_STEPS := 100
   KARRAS_STEPS := 5 10 20
+  SMODELS := G_o5
+  COUPLED_MODELS := G_o5 H_o5
+  FIG_MODELS := G_o5 H_o5
   COUPLED := --steps 100 --every 5 --report 25
+else ifeq ($(SCALE),demo)
+  # About 5 minutes on two cores: 64^2 solver, 32^2 training, two G models.
+  NS := --n 64
+  TRAIN_GRID := 32
+  TEST_GRIDS := 32 64
+  NTRAIN := 6
+  FRAMES := 40
+  NTEST := 2
+  TFRAMES := 8
+  MODELS := G_v G_o16
+  ARCH :=
+  TRAIN := --steps 1500 --batch 8 $(FIX) --lr-decay-epochs 0 --checkpoint-every 500
+  UNIFORM_STEPS := 1000
+  KARRAS_STEPS := 5 10 20
+  SMODELS := G_v G_o16
+  COUPLED_MODELS := G_v G_o16
+  FIG_MODELS := G_o16
+  COUPLED := --steps 1000 --every 5 --report 200
 else ifeq ($(SCALE),small)
   NS := --n 256
   TRAIN_GRID := 64
@@ -46,15 +82,15 @@ else ifeq ($(SCALE),small)
   TFRAMES := 5
   MODELS := G_v G_o5 G_o16 H_v H_o5 H_o16
   ARCH :=
-  # Training times up to 1, not the reference's 2: at a small budget the
-  # network's capacity goes where the samplers go.  In a 32^2 trial (G, V +
-  # 16x16, 1500 steps) t-max 2 gave D_Fro 80 %, t-max 0.1 gave 27 % but then
-  # the T = 1 baseline sampler fails (1351 %); 1 keeps that baseline valid.
-  TRAIN := --steps 600 --batch 8 --t-max 1 --lr-decay-epochs 0 --checkpoint-every 200
+  TRAIN := --steps 1500 --batch 8 $(FIX) --lr-decay-epochs 0 --checkpoint-every 250
   UNIFORM_STEPS := 1000
   KARRAS_STEPS := 5 10 20 40
+  SMODELS := G_v G_o16
+  COUPLED_MODELS := G_v G_o16 H_o16
+  FIG_MODELS := G_o16 H_o16
   COUPLED := --steps 2000 --every 5 --report 250
 else ifeq ($(SCALE),paper)
+  # The reference's recipe as it is (no FIX): t up to 2, no preconditioning.
   NS := --n 256
   TRAIN_GRID := 64
   TEST_GRIDS := 64 128 256
@@ -65,25 +101,28 @@ else ifeq ($(SCALE),paper)
   MODELS := G_v G_o5 G_o16 H_v H_o5 H_o16
   ARCH :=
   TRAIN := --epochs 1000 --batch 200
+  OBS_FIX :=
   UNIFORM_STEPS := 1000
   KARRAS_STEPS := 5 10 20 40 100
+  SMODELS := G_o16
+  COUPLED_MODELS := G_o16 H_o16
+  FIG_MODELS := G_o16 H_o16
   COUPLED := --steps 20000 --every 5 --report 1267
 else
-  $(error SCALE must be ci, small or paper)
+  $(error SCALE must be ci, demo, small or paper)
 endif
 
 T := $(BIN)
-# The sampler table and the coupled runs use the V + 5x5 models.
-SMODEL := G_o5
 term = $(firstword $(subst _, ,$1))
 obsn = $(if $(filter v,$(word 2,$(subst _, ,$1))),5,$(patsubst o%,%,$(word 2,$(subst _, ,$1))))
 cond = $(if $(filter v,$(word 2,$(subst _, ,$1))),v,v+obs)
+OBS_MODELS := $(foreach m,$(MODELS),$(if $(filter v,$(word 2,$(subst _, ,$m))),,$m))
 
 APRIORI := $(foreach m,$(MODELS),$(foreach g,$(TEST_GRIDS),$(OUT)/eval/apriori-$(m)-$(g).tsv))
-SAMPLERS := $(foreach n,$(KARRAS_STEPS),$(OUT)/eval/sampler-em-karras-$(n).tsv) \
-            $(OUT)/eval/sampler-heun-karras-10.tsv \
-            $(OUT)/eval/sampler-em-uniform-$(UNIFORM_STEPS).tsv
-COUPLED_RUNS := $(OUT)/eval/coupled-G.tsv $(OUT)/eval/coupled-H.tsv
+SAMPLERS := $(foreach m,$(SMODELS),$(foreach n,$(KARRAS_STEPS),$(OUT)/eval/sampler-$(m)-em-karras-$(n).tsv) \
+              $(OUT)/eval/sampler-$(m)-heun-karras-10.tsv \
+              $(OUT)/eval/sampler-$(m)-em-uniform-$(UNIFORM_STEPS).tsv)
+COUPLED_RUNS := $(foreach m,$(COUPLED_MODELS),$(OUT)/eval/coupled-$(m).tsv)
 
 all: $(OUT)/results.md
 
@@ -111,84 +150,108 @@ $(OUT)/cond/test-%.tsr: $(OUT)/data/test.tsr
 .SECONDEXPANSION:
 $(OUT)/models/%.model: $(OUT)/cond/train-$$(call term,$$*)-o$$(call obsn,$$*).tsr
 	@mkdir -p $(@D)
-	$(T)/fno-train --cond $(call cond,$*) $(ARCH) $(TRAIN) --seed 42 -j 1 -q \
-	  --log $(OUT)/models/$*.loss.tsv -o $@ $<
+	$(T)/fno-train --cond $(call cond,$*) $(ARCH) $(TRAIN) $(if $(filter v+obs,$(call cond,$*)),$(OBS_FIX)) \
+	  --seed 42 -j 1 -q --log $(OUT)/models/$*.loss.tsv -o $@ $<
 
 # ---------------------------------------------------------------- a priori
-# D_Fro of one sample per condition (every frame a condition: --dims s,y,x).
+# D_Fro of one sample per condition (every frame a condition: --dims s,y,x),
+# and for observation models that of the filled observations alone.
+dfro = $(T)/relerr --dims s,y,x --summary $1 $2 | awk '$$1=="d_fro"{print $$3}'
 $(OUT)/eval/apriori-%.tsv: $(OUT)/models/$$(word 1,$$(subst -, ,$$*)).model \
     $(OUT)/cond/test-$$(call term,$$(word 1,$$(subst -, ,$$*)))-o$$(call obsn,$$(word 1,$$(subst -, ,$$*)))-$$(word 2,$$(subst -, ,$$*)).tsr
 	@mkdir -p $(@D)
-	$(T)/ve-sample -m $< --seed 13 -j 1 -q --truth $(@:.tsv=.truth.tsr) $(word 2,$^) > $(@:.tsv=.tsr)
-	d=$$($(T)/relerr --dims s,y,x --summary $(@:.tsv=.truth.tsr) $(@:.tsv=.tsr) | awk '$$1=="d_fro"{print $$3}'); \
-	printf '%s\t%s\t%s\n' "$(word 1,$(subst -, ,$*))" "$(word 2,$(subst -, ,$*))" "$$d" > $@
+	$(T)/ve-sample -m $< --seed 13 -j 1 -q --truth $(@:.tsv=.truth.tsr) --obs $(@:.tsv=.obs.tsr) \
+	  $(word 2,$^) > $(@:.tsv=.tsr)
+	d=$$($(call dfro,$(@:.tsv=.truth.tsr),$(@:.tsv=.tsr))); \
+	y=$$($(call dfro,$(@:.tsv=.truth.tsr),$(@:.tsv=.obs.tsr))); \
+	printf '%s\t%s\t%s\t%s\n' "$(word 1,$(subst -, ,$*))" "$(word 2,$(subst -, ,$*))" "$$d" "$$y" > $@
 
-# Samplers on the V + 5x5 G model at the training grid: sampler-em-karras-10.tsv
-$(OUT)/eval/sampler-%.tsv: $(OUT)/models/$(SMODEL).model \
-    $(OUT)/cond/test-$(call term,$(SMODEL))-o$(call obsn,$(SMODEL))-$(TRAIN_GRID).tsr
+# Samplers at the training grid: sampler-G_o16-em-karras-10.tsv
+$(OUT)/eval/sampler-%.tsv: $(OUT)/models/$$(word 1,$$(subst -, ,$$*)).model \
+    $(OUT)/cond/test-$$(call term,$$(word 1,$$(subst -, ,$$*)))-o$$(call obsn,$$(word 1,$$(subst -, ,$$*)))-$(TRAIN_GRID).tsr
 	@mkdir -p $(@D)
-	s=$(word 1,$(subst -, ,$*)); k=$(word 2,$(subst -, ,$*)); n=$(word 3,$(subst -, ,$*)); \
+	m=$(word 1,$(subst -, ,$*)); s=$(word 2,$(subst -, ,$*)); k=$(word 3,$(subst -, ,$*)); n=$(word 4,$(subst -, ,$*)); \
 	T=$$([ $$k = karras ] && echo 0.1 || echo 1); \
 	$(T)/ve-sample -m $< --sampler $$s --schedule $$k --T $$T --steps $$n --seed 13 -j 1 -q \
 	  --truth $(@:.tsv=.truth.tsr) $(word 2,$^) > $(@:.tsv=.tsr); \
 	nfe=$$($(T)/tsr-info -a $(@:.tsv=.tsr) | awk -F= '$$1 ~ /^ *nfe$$/ {print $$2; exit}'); \
-	d=$$($(T)/relerr --dims s,y,x --summary $(@:.tsv=.truth.tsr) $(@:.tsv=.tsr) | awk '$$1=="d_fro"{print $$3}'); \
-	printf '%s\t%s\t%s\t%s\t%s\t%s\n' $$s $$k $$T $$n "$$nfe" "$$d" > $@
+	d=$$($(call dfro,$(@:.tsv=.truth.tsr),$(@:.tsv=.tsr))); \
+	printf '%s\t%s\t%s\t%s\t%s\t%s\t%s\n' $$m $$s $$k $$T $$n "$$nfe" "$$d" > $@
 
 # ---------------------------------------------------------------- a posteriori
-$(OUT)/eval/coupled-%.tsv: $(OUT)/models/%_o5.model $(OUT)/data/test.tsr
+$(OUT)/eval/coupled-%.tsv: $(OUT)/models/%.model $(OUT)/data/test.tsr
 	@mkdir -p $(@D)
-	$(T)/closure-run -m $< --term $* --init $(word 2,$^) --frame 0 --n $(TRAIN_GRID) $(COUPLED) \
+	$(T)/closure-run -m $< --term $(call term,$*) --init $(word 2,$^) --frame 0 --n $(TRAIN_GRID) $(COUPLED) \
 	  --seed 13 -j 1 -q --frames $(@:.tsv=.frames.tsr) > $@
 
 # ---------------------------------------------------------------- figures
-FIGS := $(OUT)/fig/G-truth.png $(OUT)/fig/G-sample.png $(OUT)/fig/H-truth.png $(OUT)/fig/H-sample.png \
-        $(OUT)/fig/coupled-G.png $(OUT)/fig/coupled-H.png $(OUT)/fig/sampler-steps.png \
-        $(OUT)/fig/spectra-G.png
-$(OUT)/fig/%-truth.png: $(OUT)/eval/apriori-%_o5-$(TRAIN_GRID).tsv
+# Truth, sample and (observation models) the filled observations on one colour range.
+FIGS := $(foreach m,$(FIG_MODELS),$(OUT)/fig/$(m)-truth.png $(OUT)/fig/$(m)-sample.png $(OUT)/fig/spectra-$(m).png) \
+        $(foreach m,$(filter $(OBS_MODELS),$(FIG_MODELS)),$(OUT)/fig/$(m)-obs.png) \
+        $(foreach m,$(COUPLED_MODELS),$(OUT)/fig/coupled-$(m).png) $(OUT)/fig/sampler-steps.png
+range = $$($(T)/tsr-info --stats $1 | awk '{for (i = 1; i <= NF; i++) { split($$i, kv, "="); \
+          if (kv[1] == "min" || kv[1] == "max") { v = kv[2] < 0 ? -kv[2] : kv[2]; if (v > m) m = v } }} \
+          END { printf "%g,%g", -m, m }')
+$(OUT)/fig/%-truth.png $(OUT)/fig/%-sample.png $(OUT)/fig/%-obs.png: $(OUT)/eval/apriori-%-$(TRAIN_GRID).tsv
 	@mkdir -p $(@D)
-	$(T)/tsr-png --frames all -q -o $@ $(<:.tsv=.truth.tsr)
-$(OUT)/fig/%-sample.png: $(OUT)/eval/apriori-%_o5-$(TRAIN_GRID).tsv
-	@mkdir -p $(@D)
-	$(T)/tsr-png --frames all -q -o $@ $(<:.tsv=.tsr)
+	r=$(call range,$(<:.tsv=.truth.tsr)); \
+	$(T)/tsr-png --frames all --range $$r -q -o $(OUT)/fig/$*-truth.png $(<:.tsv=.truth.tsr); \
+	$(T)/tsr-png --frames all --range $$r -q -o $(OUT)/fig/$*-sample.png $(<:.tsv=.tsr); \
+	$(T)/tsr-png --frames all --range $$r -q -o $(OUT)/fig/$*-obs.png $(<:.tsv=.obs.tsr)
 $(OUT)/fig/coupled-%.png: $(OUT)/eval/coupled-%.tsv
 	@mkdir -p $(@D)
 	awk -F'\t' 'NR==1{print "t\trun\terr"; next} {print $$2"\tclosure\t"$$3; print $$2"\tnone\t"$$4}' $< \
 	  | $(T)/tsv-plot -x t -y err --by run -q -o $@
 $(OUT)/fig/sampler-steps.png: $(SAMPLERS)
 	@mkdir -p $(@D)
-	(printf 'sampler\tnfe\td_fro\n'; cat $^ | awk -F'\t' '{print $$1"-"$$2"\t"$$5"\t"$$6}') \
-	  | $(T)/tsv-plot -x nfe -y d_fro --by sampler --logx -q -o $@
-# Spectra of G itself, truth and sample, at every test grid (one line each).
-$(OUT)/fig/spectra-G.png: $(foreach g,$(TEST_GRIDS),$(OUT)/eval/apriori-G_o5-$(g).tsv)
+	(printf 'model\tnfe\td_fro\n'; cat $^ | awk -F'\t' '$$2 == "em" {print $$1"\t"$$6"\t"$$7}' | sort -k1,1 -k2,2n -s) \
+	  | $(T)/tsv-plot -x nfe -y d_fro --by model --logx -q -o $@
+# Spectra of the term itself, truth and sample, at every test grid (one line each).
+$(OUT)/fig/spectra-%.png: $$(foreach g,$(TEST_GRIDS),$(OUT)/eval/apriori-%-$$(g).tsv)
 	@mkdir -p $(@D)
 	(printf 'k\tE\tseries\n'; for g in $(TEST_GRIDS); do \
-	   for w in truth sample; do f=$(OUT)/eval/apriori-G_o5-$$g; [ $$w = truth ] && f=$$f.truth.tsr || f=$$f.tsr; \
+	   for w in truth sample; do f=$(OUT)/eval/apriori-$*-$$g; [ $$w = truth ] && f=$$f.truth.tsr || f=$$f.tsr; \
 	     $(T)/spectrum --mode energy --mean --tsv $$f | awk -F'\t' -v s="$$w-$$g" 'NR>1 && $$4>0 {print $$4"\t"$$5"\t"s}'; \
 	   done; done) | $(T)/tsv-plot -x k -y E --by series --logx --logy -q -o $@
 
 # ---------------------------------------------------------------- results
+pct = awk -F'\t' '{ if ($$$1 == "" || $$$1 == "nan") print "-"; else printf "%.2f %%\n", 100*$$$1 }'
 $(OUT)/results.md: $(APRIORI) $(SAMPLERS) $(COUPLED_RUNS) $(FIGS)
 	{ echo "# Stochastic closure (seed 000), SCALE=$(SCALE)"; echo; \
 	  echo "Produced by \`make -f pipelines/closure.mk SCALE=$(SCALE)\`: $(NTRAIN) training trajectories x $(FRAMES) frames"; \
-	  echo "at $(TRAIN_GRID)^2, $(NTEST) test trajectories x $(TFRAMES) frames; training \`$(ARCH) $(TRAIN)\`."; \
+	  echo "at $(TRAIN_GRID)^2 (\`ns-gen $(NS)\`), $(NTEST) test trajectories x $(TFRAMES) frames; training"; \
+	  echo "\`$(ARCH) $(TRAIN)\`, observation models also \`$(OBS_FIX)\`."; \
 	  echo "D_Fro = mean over test frames of ||U - U_sample||_F / ||U||_F, one sample per frame (10 Karras EM steps, T = 0.1)."; \
+	  echo "No closure (U = 0) is 100 % by this measure; 'obs alone' is the bicubic fill of the observations, no model."; \
 	  echo; echo "## A priori: D_Fro by model and test grid"; echo; \
-	  printf '| model | conditioning |'; for g in $(TEST_GRIDS); do printf ' %s^2 |' $$g; done; echo; \
+	  printf '| term | conditioning |'; for g in $(TEST_GRIDS); do printf ' %s^2 |' $$g; done; echo; \
 	  printf '|---|---|'; for g in $(TEST_GRIDS); do printf '%s' '---|'; done; echo; \
 	  for m in $(MODELS); do c=$$(echo $$m | sed 's/_v$$/: V only/; s/_o\([0-9]*\)$$/: V + \1x\1 obs/; s/^\([GH]\):/\1 |/'); \
 	    printf '| %s |' "$$c"; for g in $(TEST_GRIDS); do \
-	      printf ' %.2f %% |' $$(awk -F'\t' '{print 100*$$3}' $(OUT)/eval/apriori-$$m-$$g.tsv); done; echo; done; \
-	  echo; echo "Seed's figures (not backed by its code, research/closure.md §8): G V-only ~30 %, G + obs 8.2 %, H + obs 12.7 %, 64/128/256: 8.2/9.1/9.8 %."; \
-	  echo; echo "## Samplers ($(SMODEL) at $(TRAIN_GRID)^2)"; echo; \
-	  echo "| sampler | schedule | T | steps | network evaluations | D_Fro |"; echo "|---|---|---|---|---|---|"; \
-	  cat $(SAMPLERS) | awk -F'\t' '{printf "| %s | %s | %s | %s | %s | %.2f %% |\n", $$1, $$2, $$3, $$4, $$5, 100*$$6}'; \
+	      printf ' %s |' "$$($(call pct,3) $(OUT)/eval/apriori-$$m-$$g.tsv)"; done; echo; done; \
+	  for m in $(OBS_MODELS); do c=$$(echo $$m | sed 's/_o\([0-9]*\)$$/: \1x\1 obs alone/; s/^\([GH]\):/\1 |/'); \
+	    printf '| %s |' "$$c"; for g in $(TEST_GRIDS); do \
+	      printf ' %s |' "$$($(call pct,4) $(OUT)/eval/apriori-$$m-$$g.tsv)"; done; echo; done; \
+	  echo; echo "Seed's figures (not backed by its code, research/closure.md §8): G V-only ~30 %, G + obs 8.2 %, H + obs 12.7 %,"; \
+	  echo "no closure ~45 %; 64/128/256: 8.2/9.1/9.8 %.  The reference code's printed outputs: G + 16x16 obs 9.2-9.3 % at 64^2."; \
+	  echo; echo "## Samplers (at $(TRAIN_GRID)^2)"; echo; \
+	  echo "| model | sampler | schedule | T | steps | network evaluations | D_Fro |"; echo "|---|---|---|---|---|---|---|"; \
+	  cat $(SAMPLERS) | awk -F'\t' '{printf "| %s | %s | %s | %s | %s | %s | %.2f %% |\n", $$1, $$2, $$3, $$4, $$5, $$6, 100*$$7}'; \
 	  echo; echo "## A posteriori: relative L2 error of the vorticity against the full $(TRAIN_GRID)^2 run"; echo; \
-	  echo "Closure run: the term removed and a fresh V + 5x5 sample every few steps (\`$(COUPLED)\`)."; echo; \
-	  echo "| term | step | t | with closure | no closure | sample vs true term |"; echo "|---|---|---|---|---|---|"; \
-	  for k in G H; do awk -F'\t' -v k=$$k 'NR>1 {printf "| %s | %s | %.4g | %.4f | %.4f | %s |\n", k, $$1, $$2, $$3, $$4, ($$5=="nan"?"-":sprintf("%.4f",$$5))}' $(OUT)/eval/coupled-$$k.tsv; done; \
+	  echo "Closure run: the term removed and a fresh sample every few steps (\`$(COUPLED)\`, 10 Karras steps);"; \
+	  echo "no closure: the term removed.  Last column: the latest sample against the true term."; echo; \
+	  echo "| model | step | t | with closure | no closure | sample vs true term |"; echo "|---|---|---|---|---|---|"; \
+	  for m in $(COUPLED_MODELS); do awk -F'\t' -v k=$$m 'NR>1 {printf "| %s | %s | %.4g | %.4f | %.4f | %s |\n", k, $$1, $$2, $$3, $$4, ($$5=="nan"?"-":sprintf("%.4f",$$5))}' $(OUT)/eval/coupled-$$m.tsv; done; \
 	  echo; echo "## Figures"; echo; \
-	  for f in $(FIGS); do echo "- [$$(basename $$f)](fig/$$(basename $$f))"; done; \
+	  echo "Line colours in series order: blue, vermilion, green, purple, sky blue, orange."; echo; \
+	  for f in $(FIGS); do b=$$(basename $$f .png); case $$b in \
+	    *-truth) c="true term, test frames of the first trajectory at $(TRAIN_GRID)^2";; \
+	    *-sample) c="one sample per frame (10 Karras EM steps), same colour range as the truth";; \
+	    *-obs) c="the filled observations alone, same colour range";; \
+	    spectra-*) c="energy spectra of the term: $(foreach g,$(TEST_GRIDS),truth $(g)^2 then sample $(g)^2;) log-log";; \
+	    coupled-*) c="vorticity error against time: with closure, then no closure";; \
+	    sampler-steps) c="D_Fro against network evaluations (EM; Karras $(KARRAS_STEPS) steps, uniform $(UNIFORM_STEPS)), one line per model in the order $$(echo $(sort $(SMODELS)))";; \
+	  esac; echo "- [$$b.png](fig/$$b.png): $$c"; done; \
 	} > $@
 
 clean:

@@ -190,7 +190,7 @@ int main(int argc, char **argv)
     float *fr = frames_out ? malloc((size_t)nrep * 3 * nn * sizeof *fr) : NULL;
     if (!wr || !wc || !wn || !Ut || !ext || !V || !Y || !Us || !uf || !obs || (frames_out && !fr))
         cli_die(EXIT_DATA, "out of memory");
-    cs_ctx ctx = {.m = &m, .sigma0 = sigma0, .H = n, .W = n, .V = V, .Y = Y};
+    cs_ctx ctx = {.m = &m, .sigma0 = sigma0, .sigma_data = ci.sigma_data, .H = n, .W = n, .V = V, .Y = Y};
     vesde_sample_opts so = {.sigma0 = sigma0, .ts = ts, .nsteps = steps_s, .seed = (uint64_t)seed, .kind = sk};
     printf("step\tt\terr_closure\terr_noclosure\terr_term\n");
     progress pg;
@@ -225,7 +225,7 @@ int main(int argc, char **argv)
                 cli_die(EXIT_DATA, "step %ld: %s", s, e.msg);
             for (size_t i = 0; i < nn; i++) {
                 if (!isfinite(Us[i])) cli_die(EXIT_DATA, "step %ld: non-finite closure sample", s);
-                ext[i] = Us[i] / ci.u_scale;
+                ext[i] = (Us[i] + (ci.residual ? Y[i] : 0.0f)) / ci.u_scale;
             }
             double d = 0, r = 0;
             for (size_t i = 0; i < nn; i++) d += (ext[i] - Ut[i]) * (ext[i] - Ut[i]), r += Ut[i] * Ut[i];
@@ -259,6 +259,7 @@ int main(int argc, char **argv)
         if (tsr_writer_finish(w, &e)) cli_die(EXIT_DATA, "%s", e.msg);
     }
     ns2d_free(ref), ns2d_free(clo), ns2d_free(noc);
+    cs_ctx_free(&ctx);
     fno_free(&m);
     tsr_record_free(&hdr);
     free(w0), free(wr), free(wc), free(wn), free(Ut), free(ext), free(V), free(Y), free(Us), free(uf),

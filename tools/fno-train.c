@@ -48,7 +48,8 @@ int main(int argc, char **argv)
     cs_arch arch;
     cs_arch_default(&arch);
     double sigma0 = VESDE_SIGMA0, t_min = 2e-5, t_max = 2, lr = 1e-3, gamma = 0.5, clip = 0;
-    double u_scale = 0, v_scale = 0;
+    double u_scale = 0, v_scale = 0, t_focus = 0, focus_frac = 0.5;
+    int precond = 0, residual = 0;
     long steps = 0, ckpt_every = 1000;
     int epochs = 1000, decay_epochs = 200, batch = 200, threads = 0, quiet = 0;
     long seed = 42;
@@ -67,6 +68,10 @@ int main(int argc, char **argv)
         {"v-scale", 0, OPT_DOUBLE, &v_scale, "X", "the net sees V·X (0: L^2, the reference's units)"},
         {"t-min", 0, OPT_DOUBLE, &t_min, "T", "smallest training diffusion time"},
         {"t-max", 0, OPT_DOUBLE, &t_max, "T", "largest training diffusion time (reference: 2)"},
+        {"t-focus", 0, OPT_DOUBLE, &t_focus, "T", "with --focus-frac, draw t from U(t-min, T) instead (0: off)"},
+        {"focus-frac", 0, OPT_DOUBLE, &focus_frac, "F", "share of draws on (t-min, t-focus) when --t-focus is set"},
+        {"precond", 0, OPT_FLAG, &precond, NULL, "scale the net's noisy input by 1/sqrt(sigma_t^2 + sigma_data^2)"},
+        {"residual", 0, OPT_FLAG, &residual, NULL, "v+obs: learn U - Y, the correction to the filled observations"},
         {"reduce", 0, OPT_STRING, &reduce, "R", "loss over grid points: sum (reference) or mean"},
         {"batch", 'b', OPT_INT, &batch, "N", "frames per step"},
         {"epochs", 0, OPT_INT, &epochs, "N", "passes over the data (ignored with --steps)"},
@@ -97,7 +102,12 @@ int main(int argc, char **argv)
         "L^4, V times L^2, which for L = 2 pi turns the seed's units back into the\n"
         "reference's unit square (where sigma0 = 26 and T = 0.1 were tuned; the scales\n"
         "are stored in the model and undone by ve-sample).  The learning rate decays by --lr-gamma every\n"
-        "--lr-decay-epochs (torch StepLR).  One difference: the embedding enters\n"
+        "--lr-decay-epochs (torch StepLR).  Beyond the reference: --t-focus spends a\n"
+        "share of the training draws on the times the accelerated sampler visits, and\n"
+        "--precond scales the noisy input to unit variance (EDM's c_in, sigma_data\n"
+        "the rms of the scaled training U, stored in the model), and --residual makes\n"
+        "the diffusion model the correction U - Y to the filled observations (the\n"
+        "samplers add Y back).  One difference: the embedding enters\n"
         "before each layer's activation (lib/fno.h), the reference adds it after.",
         "  closure-cond --term G train.tsr > cond.tsr\n"
         "  fno-train --steps 2000 --batch 32 --log loss.tsv -o G.model cond.tsr",
@@ -109,6 +119,7 @@ int main(int argc, char **argv)
     if (strcmp(cond, "v") && strcmp(cond, "v+obs"))
         cli_die(EXIT_USAGE, "--cond must be v or v+obs, got '%s'", cond);
     arch.with_obs = !strcmp(cond, "v+obs");
+    if (residual && !arch.with_obs) cli_die(EXIT_USAGE, "--residual needs --cond v+obs");
     if ((arch.nfuse = parse_widths(fuse, arch.fuse, FNO_MAX_MLP)) < 0)
         cli_die(EXIT_USAGE, "--fuse: expected comma-separated positive widths, got '%s'", fuse);
     if (!strcmp(reduce, "sum") == !strcmp(reduce, "mean"))
@@ -116,6 +127,9 @@ int main(int argc, char **argv)
     if (batch < 1) cli_die(EXIT_USAGE, "--batch must be >= 1");
     if (!(sigma0 > 1)) cli_die(EXIT_USAGE, "--sigma0 must be > 1");
     if (!(t_min > 0 && t_max > t_min)) cli_die(EXIT_USAGE, "need 0 < --t-min < --t-max");
+    if (!(t_focus >= 0) || (t_focus > 0 && !(t_focus > t_min && t_focus <= t_max)))
+        cli_die(EXIT_USAGE, "--t-focus must be 0 or in (--t-min, --t-max]");
+    if (!(focus_frac >= 0 && focus_frac <= 1)) cli_die(EXIT_USAGE, "--focus-frac must be in [0, 1]");
     if (!(lr > 0)) cli_die(EXIT_USAGE, "--lr must be > 0");
     if (!(clip >= 0)) cli_die(EXIT_USAGE, "--clip must be >= 0");
     if (ckpt_every < 1) cli_die(EXIT_USAGE, "--checkpoint-every must be >= 1");
@@ -138,6 +152,7 @@ int main(int argc, char **argv)
     long per_epoch = d.n / batch;
     if (steps <= 0) steps = (long)epochs * per_epoch;
 
+    double sigma_data = 0;
     fno m;
     adam opt;
     tsr_record hdr;
@@ -150,9 +165,13 @@ int main(int argc, char **argv)
         if (!has_opt) cli_die(EXIT_DATA, "%s: no optimizer state to resume from", resume);
         if (ci.with_obs != arch.with_obs)
             cli_die(EXIT_USAGE, "%s was trained with --cond %s", resume, ci.with_obs ? "v+obs" : "v");
-        sigma0 = ci.sigma0, u_scale = ci.u_scale, v_scale = ci.v_scale;
+        sigma0 = ci.sigma0, u_scale = ci.u_scale, v_scale = ci.v_scale, sigma_data = ci.sigma_data;
+        residual = ci.residual;
         tsr_attr_double(&hdr, "closure.t_min", &t_min, &e);
         tsr_attr_double(&hdr, "closure.t_max", &t_max, &e);
+        t_focus = 0;
+        tsr_attr_double(&hdr, "closure.t_focus", &t_focus, &e);
+        tsr_attr_double(&hdr, "closure.focus_frac", &focus_frac, &e);
     } else {
         fno_config cfg;
         arch.L = 2 * M_PI;
@@ -179,12 +198,27 @@ int main(int argc, char **argv)
         tsr_attr_set_double(&hdr, "closure.t_min", t_min);
         tsr_attr_set_double(&hdr, "closure.t_max", t_max);
         tsr_attr_set(&hdr, "closure.reduce", reduce);
+        if (residual) tsr_attr_set(&hdr, "closure.residual", "1");
+        if (t_focus > 0) {
+            tsr_attr_set_double(&hdr, "closure.t_focus", t_focus);
+            tsr_attr_set_double(&hdr, "closure.focus_frac", focus_frac);
+        }
         tsr_attr_setf(&hdr, "closure.train_grid", "%dx%d", d.H, d.W);
         tsr_attr_setf(&hdr, "closure.seed", "%ld", seed);
     }
     if (!(u_scale > 0) || !(v_scale > 0)) cli_die(EXIT_USAGE, "--u-scale and --v-scale must be > 0");
     size_t nall = (size_t)d.n * d.H * d.W;
     cs_scale(d.U, nall, u_scale), cs_scale(d.Y, nall, u_scale), cs_scale(d.V, nall, v_scale);
+    if (residual)
+        for (size_t i = 0; i < nall; i++) d.U[i] -= d.Y[i];
+    if (precond && !resume) {
+        // The rms of the scaled training U (its mean is 0 up to sampling).
+        double ss = 0;
+        for (size_t i = 0; i < nall; i++) ss += (double)d.U[i] * d.U[i];
+        sigma_data = sqrt(ss / (double)nall);
+        if (!(sigma_data > 0)) cli_die(EXIT_DATA, "--precond: the training term is identically 0");
+        tsr_attr_set_double(&hdr, "closure.sigma_data", sigma_data);
+    }
     if (fno_grid_ok(&m.cfg, d.H, d.W, &e)) cli_die(EXIT_DATA, "training grid: %s", e.msg);
     tsr_history_append(&hdr, cli_cmdline());
     const char *term = tsr_attr_get(&d.meta, "term");
@@ -199,6 +233,7 @@ int main(int argc, char **argv)
         if (opt.t == 0) fprintf(logf, "step\tepoch\tlr\tloss\tseconds\n");
     }
     cs_train_opts to = {.sigma0 = sigma0, .t_min = t_min, .t_max = t_max,
+                        .t_focus = t_focus, .focus_frac = focus_frac, .sigma_data = sigma_data,
                         .reduce_mean = !strcmp(reduce, "mean"), .clip = clip,
                         .seed = (uint64_t)seed};
     long start = opt.t;

@@ -13,7 +13,7 @@
 
 int main(int argc, char **argv)
 {
-    const char *model = NULL, *out = "-", *truth = NULL, *sampler = "em", *schedule = "karras";
+    const char *model = NULL, *out = "-", *truth = NULL, *obs_out = NULL, *sampler = "em", *schedule = "karras";
     double T = 0, t_min = 1e-3, rho = 7;
     int steps = 0, K = 1, batch = 16, threads = 0, quiet = 0;
     long seed = 0;
@@ -28,6 +28,7 @@ int main(int argc, char **argv)
         {"rho", 0, OPT_DOUBLE, &rho, "X", "karras: exponent"},
         {"batch", 'b', OPT_INT, &batch, "N", "samples integrated together (changes only the rounding)"},
         {"truth", 0, OPT_STRING, &truth, "FILE", "also write the true U of each condition here"},
+        {"obs", 0, OPT_STRING, &obs_out, "FILE", "also write the filled observations Y here (the interpolation baseline)"},
         {"output", 'o', OPT_STRING, &out, "FILE", "output stream"},
         {"seed", 's', OPT_LONG, &seed, "N", "seed; sample k of condition c uses (seed, c, k)"},
         {"threads", 'j', OPT_INT, &threads, "N", "threads (0: OMP_NUM_THREADS or all cores)"},
@@ -49,7 +50,9 @@ int main(int argc, char **argv)
         "--threads (--batch changes the network's rounding only).  Output: K consecutive records 'U'\n"
         "(T, H, W) per input record (attribute member = 0..K-1; relerr --members K\n"
         "reads them as an ensemble), with attributes sampler, schedule, steps, T and\n"
-        "nfe (network evaluations per sample).  --truth writes U of each input record.",
+        "nfe (network evaluations per sample).  A --residual model's samples are Y plus\n"
+        "the sampled correction.  --truth writes U of each input record,\n"
+        "--obs its filled observations Y (records 'Y', for relerr against --truth).",
         "  ve-sample -m G.model --truth truth.tsr test-cond.tsr > samples.tsr\n"
         "  relerr truth.tsr samples.tsr",
         opts};
@@ -84,9 +87,10 @@ int main(int argc, char **argv)
     FILE *f;
     tsr_reader *r = cli_reader(nops ? ops[0] : "-", &f);
     tsr_writer *w = cli_writer(out, NULL), *wt = truth ? cli_writer(truth, NULL) : NULL;
+    tsr_writer *wy = obs_out ? cli_writer(obs_out, NULL) : NULL;
     vesde_sample_opts so = {.sigma0 = sigma0, .ts = ts, .nsteps = steps, .seed = (uint64_t)seed,
                             .kind = skind};
-    cs_ctx ctx = {.m = &m, .sigma0 = sigma0};
+    cs_ctx ctx = {.m = &m, .sigma0 = sigma0, .sigma_data = ci.sigma_data};
     tsr_record rec, o, tr;
     tsr_record_init(&rec), tsr_record_init(&o), tsr_record_init(&tr);
     progress p;
@@ -144,6 +148,8 @@ int main(int argc, char **argv)
             ctx.H = H, ctx.W = W, ctx.V = bv, ctx.Y = by;
             if (vesde_sample(&so, cs_score, &ctx, B, hw, cid, sid, dst + j0 * hw, &e))
                 cli_die(EXIT_DATA, "record %ld: %s", ri, e.msg);
+            if (ci.residual)
+                for (size_t i = 0; i < (size_t)B * hw; i++) dst[j0 * hw + i] += by[i];
             cs_scale(dst + j0 * hw, (size_t)B * hw, 1 / ci.u_scale);
             for (size_t i = 0; i < (size_t)B * hw; i++)
                 if (!isfinite(dst[j0 * hw + i]))
@@ -161,16 +167,20 @@ int main(int argc, char **argv)
             if (tsr_write(w, &o, &e)) cli_die(EXIT_DATA, "%s", e.msg);
         }
         free(dst);
-        if (wt) {
+        // The truth and the observations as they came in (Y unscaled again).
+        cs_scale(Y, (size_t)nt * hw, 1 / ci.u_scale);
+        for (int k = 0; k < 2; k++) {
+            tsr_writer *ww = k ? wy : wt;
+            if (!ww) continue;
             uint64_t ts3[3] = {(uint64_t)nt, (uint64_t)H, (uint64_t)W};
             tsr_record_free(&tr);
             tsr_attrs_copy(&tr, &rec);
-            if (tsr_record_alloc(&tr, "U", TSR_F4, 3, ts3, &e)) cli_die(EXIT_DATA, "%s", e.msg);
-            memcpy(tr.data, U, (size_t)nt * hw * sizeof *U);
+            if (tsr_record_alloc(&tr, k ? "Y" : "U", TSR_F4, 3, ts3, &e)) cli_die(EXIT_DATA, "%s", e.msg);
+            memcpy(tr.data, k ? Y : U, (size_t)nt * hw * sizeof *U);
             tsr_attr_del(&tr, "channels");
             tsr_attr_set(&tr, "dims", "t,y,x");
             tsr_history_append(&tr, cli_cmdline());
-            if (tsr_write(wt, &tr, &e)) cli_die(EXIT_DATA, "%s: %s", truth, e.msg);
+            if (tsr_write(ww, &tr, &e)) cli_die(EXIT_DATA, "%s: %s", k ? obs_out : truth, e.msg);
         }
         cbase += nt;
         free(U), free(V), free(Y), free(bv), free(by), free(cid), free(sid);
@@ -178,6 +188,7 @@ int main(int argc, char **argv)
     if (got < 0) cli_die(EXIT_DATA, "%s", e.msg);
     if (cbase == 0) cli_die(EXIT_DATA, "no 'closure' records in the input (run closure-cond first)");
     if (wt && tsr_writer_finish(wt, &e)) cli_die(EXIT_DATA, "%s: %s", truth, e.msg);
+    if (wy && tsr_writer_finish(wy, &e)) cli_die(EXIT_DATA, "%s: %s", obs_out, e.msg);
     if (tsr_writer_finish(w, &e)) cli_die(EXIT_DATA, "%s", e.msg);
     char note[64];
     snprintf(note, sizeof note, "%ld samples, %ld network evaluations each", done, vesde_nfe(skind, steps));

@@ -142,3 +142,34 @@ print("ok")'
     assert_failure 1
     no_files_like . 'm.model*'
 }
+
+@test "fno-train: --precond stores the rms of the scaled term, --residual that of U - Y" {
+    fno-train "${TINY[@]}" --steps 2 --precond -q -o p.model "$D/cond.tsr"
+    fno-train "${TINY[@]}" --steps 2 --precond --residual --t-focus 0.1 --focus-frac 0.6 -q \
+        -o r.model "$D/cond.tsr"
+    tsr-info r.model | grep -q 'closure.t_focus=0.1[0-9]* closure.focus_frac=0.59[0-9]*'
+    tsr-info r.model | grep -q 'closure.residual=1'
+    ! tsr-info p.model | grep -q 'closure.residual'
+    sd() { tsr-info -a "$1" | awk -F= '$1 ~ /^ *closure.sigma_data$/ { print $2 }'; }
+    need_numpy
+    tsr2npy --stack -o c.npy "$D/cond.tsr"
+    run py '
+d = np.load("c.npy").astype(np.float64)
+s = (2 * np.pi) ** 4          # u_scale: L^4, the reference units
+u, r = d[..., 0] * s, (d[..., 0] - d[..., 2]) * s
+for got, want in ((float(sys.argv[1]), np.sqrt((u * u).mean())), (float(sys.argv[2]), np.sqrt((r * r).mean()))):
+    assert abs(got / want - 1) < 1e-5, (got, want)
+print("ok")' "$(sd p.model)" "$(sd r.model)"
+    assert_output ok
+}
+
+@test "fno-train: --residual needs observations; --t-focus and --focus-frac are checked" {
+    run fno-train "${TINY[@]}" --cond v --residual --steps 1 -q -o m.model "$D/cond.tsr"
+    assert_failure 2
+    assert_output --partial "--residual needs --cond v+obs"
+    run fno-train "${TINY[@]}" --t-focus 3 --steps 1 -q -o m.model "$D/cond.tsr"
+    assert_failure 2
+    run fno-train "${TINY[@]}" --t-focus 0.1 --focus-frac 1.5 --steps 1 -q -o m.model "$D/cond.tsr"
+    assert_failure 2
+    no_files_like . 'm.model*'
+}

@@ -130,3 +130,27 @@ print("ok")'
     run closure-run -m "$D/G.model" --init "$D/ns.tsr" --n 8 --steps 2 -q
     assert_failure 1
 }
+
+@test "ve-sample --obs writes the conditions' Y; a residual model's samples are Y plus its correction" {
+    fno-train "${TINY[@]}" --steps 3 --precond --residual -q -o R.model "$D/cond.tsr"
+    # One mean step from T = 1e-6: what is sampled is ~1e-3 of the term's scale,
+    # so a sample is ~0 for a plain model and ~Y for a residual one.
+    ve-sample -m R.model -q --schedule uniform --T 1e-6 --steps 1 --truth tr.tsr --obs y.tsr \
+        -o s.tsr "$D/cond.tsr"
+    ve-sample -m "$D/G.model" -q --schedule uniform --T 1e-6 --steps 1 -o s0.tsr "$D/cond.tsr"
+    tsr-info y.tsr | head -n 1 | grep -q $'^0\tY\t<f4\t(3, 16, 16)'
+    need_numpy
+    for f in s s0 y tr; do tsr2npy --stack -o $f.npy $f.tsr; done
+    tsr2npy --stack -o c.npy "$D/cond.tsr"
+    run py '
+c, s, s0, y, tr = (np.load(f + ".npy") for f in ("c", "s", "s0", "y", "tr"))
+u = c[..., 0]
+assert np.array_equal(tr, u), "truth is not U"
+assert np.abs(y - c[..., 2]).max() <= 1e-6 * np.abs(u).max(), "obs is not Y"
+m = np.abs(u).max()
+assert np.abs(y).max() > 0.3 * m
+assert np.abs(s - y).max() < 0.05 * m, ("residual sample far from Y", np.abs(s - y).max() / m)
+assert np.abs(s0).max() < 0.05 * m, ("plain sample not ~0", np.abs(s0).max() / m)
+print("ok")'
+    assert_output ok
+}
