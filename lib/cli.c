@@ -4,6 +4,7 @@
 #include <errno.h>
 #include <fftw3.h>
 #include <limits.h>
+#include <math.h>
 #include <omp.h>
 #include <stdarg.h>
 #include <stdlib.h>
@@ -248,6 +249,20 @@ tsr_reader *cli_reader(const char *path, FILE **fp)
     return r;
 }
 
+void cli_read_all(int nops, char **ops, cli_read_fn read, void *ctx)
+{
+    const char *stdin_op[] = {"-"};
+    const char *const *inputs = nops ? (const char *const *)ops : stdin_op;
+    for (int i = 0; i < (nops ? nops : 1); i++) {
+        FILE *f;
+        eddy_err e;
+        tsr_reader *r = cli_reader(inputs[i], &f);
+        if (read(ctx, r, inputs[i], &e)) cli_die(EXIT_DATA, "%s", e.msg);
+        tsr_reader_close(r);
+        if (f != stdin) fclose(f);
+    }
+}
+
 tsr_writer *cli_writer(const char *path, const tsr_write_opts *opts)
 {
     eddy_err e;
@@ -278,4 +293,52 @@ int cli_threads(int n)
     fftw_plan_with_nthreads(1);
     fftwf_plan_with_nthreads(1);
     return n;
+}
+
+long cli_steps(const char *opt, double T, double dt, int allow_zero)
+{
+    if (!(T >= 0) || !isfinite(T) || (!allow_zero && T == 0))
+        cli_die(EXIT_USAGE, "option --%s: %g must be %s", opt, T, allow_zero ? ">= 0" : "positive");
+    double k = T / dt;
+    long n = lround(k);
+    if (fabs(k - n) > 1e-6 * fmax(1, k))
+        cli_die(EXIT_USAGE, "option --%s: %g is not a whole number of steps of dt=%g", opt, T, dt);
+    return n;
+}
+
+static _Noreturn void abort_die(tsr_writer *w, const eddy_err *e)
+{
+    tsr_writer_abort(w);   // never a stream that looks complete
+    cli_die(EXIT_DATA, "%s", e->msg);
+}
+
+void cli_write_samples(tsr_writer *w, long first, long count, int par, int nrec, cli_sample_fn head,
+                       cli_sample_fn fill, void *ctx)
+{
+    eddy_err e;
+    tsr_record *recs = calloc((size_t)par * nrec, sizeof *recs);   // (par, nrec)
+    eddy_err *errs = calloc((size_t)par, sizeof *errs);
+    int *rcs = calloc((size_t)par, sizeof *rcs);
+    if (!recs || !errs || !rcs) {
+        eddy_fail(&e, "out of memory");
+        abort_die(w, &e);
+    }
+    for (long b = 0; b < count; b += par) {
+        int nb = (int)(count - b < par ? count - b : par);
+        for (int j = 0; j < nb; j++) {
+            for (int q = 0; q < nrec; q++) tsr_record_init(&recs[j * nrec + q]);
+            if (head(ctx, first + b + j, &recs[j * nrec], &e)) abort_die(w, &e);
+        }
+#pragma omp parallel for num_threads(nb) schedule(static, 1) if (nb > 1)
+        for (int j = 0; j < nb; j++) rcs[j] = fill(ctx, first + b + j, &recs[j * nrec], &errs[j]);
+        for (int j = 0; j < nb; j++)
+            if (rcs[j]) abort_die(w, &errs[j]);
+        for (int j = 0; j < nb * nrec; j++) {
+            if (tsr_write(w, &recs[j], &e)) abort_die(w, &e);
+            tsr_record_free(&recs[j]);
+        }
+    }
+    free(recs);
+    free(errs);
+    free(rcs);
 }

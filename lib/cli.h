@@ -33,6 +33,34 @@ typedef struct {
     const char *help;     // one line; state units here
 } cli_opt;
 
+// Option-table entries every tool spells the same way.  Help strings stay
+// arguments where tools differ in what the option means (--seed, --output,
+// --clip); the others carry the one wording all tools share.
+#define CLI_OPT_END {NULL, 0, 0, NULL, NULL, NULL}
+#define CLI_OPT_OUTPUT(dest, help) {"output", 'o', OPT_STRING, (dest), "FILE", (help)}
+#define CLI_OPT_SEED(dest, help) {"seed", 's', OPT_LONG, (dest), "N", (help)}
+#define CLI_OPT_THREADS(dest) {"threads", 'j', OPT_INT, (dest), "N", "threads (0: OMP_NUM_THREADS or all cores)"}
+#define CLI_OPT_QUIET(dest) {"quiet", 'q', OPT_FLAG, (dest), NULL, "no progress"}
+// Optimiser entries of the training tools.
+#define CLI_OPT_LR(dest) {"lr", 0, OPT_DOUBLE, (dest), "X", "Adam learning rate"}
+#define CLI_OPT_CLIP(dest, help) {"clip", 0, OPT_DOUBLE, (dest), "X", (help)}
+// --checkpoint-every, --resume and --log of the training tools (long*, const char**, const char**).
+#define CLI_OPTS_CHECKPOINT(every, resume, log)                                                          \
+    {"checkpoint-every", 0, OPT_LONG, (every), "N", "write the checkpoint every N steps"},               \
+    {"resume", 0, OPT_STRING, (resume), "FILE", "continue from a checkpoint with Adam state"},            \
+    {"log", 0, OPT_STRING, (log), "FILE", "TSV loss log: step, epoch, lr, loss, seconds"}
+// --seed, --first and --count of the sample generators (long* each): sample i
+// depends on (seed, i) alone, so shards reproduce one large run.
+#define CLI_OPTS_SAMPLES(seed, first, count)                                                             \
+    {"seed", 's', OPT_LONG, (seed), "S", "random seed; sample i uses the streams of (seed, i)"},          \
+    {"first", 0, OPT_LONG, (first), "I", "index of the first sample (for shards)"},                      \
+    {"count", 'c', OPT_LONG, (count), "N", "number of samples"}
+// --level and --no-shuffle of the tools that write streams (int* each), for
+// tsr_write_opts {.level = level, .shuffle = !no_shuffle}.
+#define CLI_OPTS_WRITE(level, no_shuffle)                                                                \
+    {"level", 0, OPT_INT, (level), "N", "zstd compression level"},                                       \
+    {"no-shuffle", 0, OPT_FLAG, (no_shuffle), NULL, "do not byte-shuffle float payloads"}
+
 typedef struct {
     const char *name;         // program name, e.g. "tsr-info"
     const char *usage;        // operand synopsis, e.g. "[options] [FILE...]"
@@ -71,8 +99,27 @@ void cli_stdout_binary(void);
 // Opens a tensor stream reader on an input operand; dies with status 1 on a
 // bad stream header.
 tsr_reader *cli_reader(const char *path, FILE **f);
+// Reads the input operands in order, stdin when there are none: read(ctx,
+// reader, operand name) consumes each stream; dies with status 1 and the
+// error's message when it fails.
+typedef int (*cli_read_fn)(void *ctx, tsr_reader *r, const char *name, eddy_err *e);
+void cli_read_all(int nops, char **ops, cli_read_fn read, void *ctx);
 // A writer on stdout (refusing a terminal) or on a path (atomic); dies on error.
 tsr_writer *cli_writer(const char *path, const tsr_write_opts *opts);
+
+// Steps of dt in the time span T given by option --opt, which must be a whole
+// number of them (and positive unless allow_zero); dies with status 2 if not.
+long cli_steps(const char *opt, double T, double dt, int allow_zero);
+
+// The sample generators' driver: samples first .. first+count-1, par at a
+// time in parallel, each filling nrec records; head(sample, recs) sets up a
+// sample's records (shape, attributes), fill(sample, recs) computes them.
+// Records are written in sample order; on any error the writer is aborted
+// (no complete-looking stream) and the tool dies with status 1 and the
+// error's message.
+typedef int (*cli_sample_fn)(void *ctx, long sample, tsr_record *recs, eddy_err *e);
+void cli_write_samples(tsr_writer *w, long first, long count, int par, int nrec, cli_sample_fn head,
+                       cli_sample_fn fill, void *ctx);
 
 // Threads: n > 0 forces, 0 takes OMP_NUM_THREADS or else every core.  Sets
 // OpenMP, OpenBLAS and FFTW's planner together; returns the count.

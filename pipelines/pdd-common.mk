@@ -1,7 +1,9 @@
 # The system-independent half of the Predictor-Driven Diffusion pipelines
 # (seed 001, Tables 1-3): included by pdd-l96.mk and pdd-kf.mk, which define
-# the data rules ($(OUT)/train.tsr, $(OUT)/test.tsr), the figures ($(FIGS))
-# and these variables:
+# the figures ($(FIGS)) and these variables:
+#   DATA                   generator command of the paths (recursive: it may name $(T)),
+#                          run with --count --seed -j -q -o for train.tsr and test.tsr
+#   NTRAIN NTEST           paths in train.tsr and test.tsr
 #   SYS PRESET CH          title, rg-coarsen preset, channel indices ("0 1")
 #   ARCH STEPS BATCH       pd-train network and optimisation
 #   NGEN                   generated paths (a multiple of the test paths: relerr pairs them)
@@ -23,6 +25,13 @@ J ?= 2
 T := $(BIN)
 
 all: $(OUT)/results.md
+
+$(OUT)/train.tsr:
+	@mkdir -p $(@D)
+	$(DATA) --count $(NTRAIN) --seed 1 -j $(J) -q -o $@
+$(OUT)/test.tsr:
+	@mkdir -p $(@D)
+	$(DATA) --count $(NTEST) --seed 2 -j $(J) -q -o $@
 
 $(OUT)/pdd.model: $(OUT)/train.tsr
 	$(T)/pd-train $(ARCH) --steps $(STEPS) --batch $(BATCH) --seed 11 -j $(J) -q --log $(OUT)/pdd.loss.tsv -o $@ $<

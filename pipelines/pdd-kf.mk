@@ -76,14 +76,9 @@ endif
 W_SRC := test sim-0 ddpm-sim gen ddpm-gen lr sr
 FIGS = $(foreach s,$(W_SRC),$(OUT)/w-$(s).png)
 
-include pipelines/pdd-common.mk
+DATA = $(T)/ns-gen --preset kolmogorov $(NS)
 
-$(OUT)/train.tsr:
-	@mkdir -p $(@D)
-	$(T)/ns-gen --preset kolmogorov $(NS) --count $(NTRAIN) --seed 1 -j $(J) -q -o $@
-$(OUT)/test.tsr:
-	@mkdir -p $(@D)
-	$(T)/ns-gen --preset kolmogorov $(NS) --count $(NTEST) --seed 2 -j $(J) -q -o $@
+include pipelines/pdd-common.mk
 
 $(OUT)/w-%.png: $(OUT)/%.tsr
 	@f=$$($(T)/tsr-info $< | head -n 1 | sed 's/.*\t(\([0-9]*\),.*/\1/'); \

@@ -92,14 +92,9 @@ endif
 HOV_SRC := test sim-0 ddpm-sim gen ddpm-gen lr sr
 FIGS = $(foreach s,$(HOV_SRC),$(OUT)/hov-$(s)-c0.png $(OUT)/hov-$(s)-c1.png)
 
-include pipelines/pdd-common.mk
+DATA = $(T)/l96-gen $(L96)
 
-$(OUT)/train.tsr:
-	@mkdir -p $(@D)
-	$(T)/l96-gen $(L96) --count $(NTRAIN) --seed 1 -j $(J) -q -o $@
-$(OUT)/test.tsr:
-	@mkdir -p $(@D)
-	$(T)/l96-gen $(L96) --count $(NTEST) --seed 2 -j $(J) -q -o $@
+include pipelines/pdd-common.mk
 
 $(OUT)/hov-%-c0.png: $(OUT)/%.tsr
 	$(T)/tsr-png -c 0 -q -o $@ $<

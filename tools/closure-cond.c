@@ -50,8 +50,8 @@ int main(int argc, char **argv)
         {"fill", 0, OPT_STRING, &fill, "F", "observations to the grid: bicubic (periodic) or box"},
         {"box", 0, OPT_INT, &box, "W", "box: odd width in grid points (0: 2*floor(grid/N)-1)"},
         {"grid", 'g', OPT_INT, &grid, "M", "only records on the M×M grid (0: every grid)"},
-        {"output", 'o', OPT_STRING, &out, "FILE", "output stream"},
-        {NULL, 0, 0, NULL, NULL, NULL}};
+        CLI_OPT_OUTPUT(&out, "output stream"),
+        CLI_OPT_END};
     const cli_spec spec = {
         "closure-cond", "[options] [FILE]",
         "make closure conditions (term U, vorticity V, filled observations Y)",

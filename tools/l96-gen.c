@@ -30,14 +30,12 @@ static const cli_opt opts[] = {
     {"spinup", 0, OPT_DOUBLE, &o.spinup, "T", "time discarded before the first frame (a multiple of dt)"},
     {"frames", 0, OPT_INT, &o.frames, "N", "frames kept per sample"},
     {"interval", 0, OPT_DOUBLE, &o.interval, "T", "time between frames (a multiple of dt)"},
-    {"seed", 's', OPT_LONG, &o.seed, "S", "random seed; sample i uses the streams of (seed, i)"},
-    {"first", 0, OPT_LONG, &o.first, "I", "index of the first sample (for shards)"},
-    {"count", 'c', OPT_LONG, &o.count, "N", "number of samples"},
+    CLI_OPTS_SAMPLES(&o.seed, &o.first, &o.count),
     {"f64", 0, OPT_FLAG, &o.f64, NULL, "write float64 instead of float32"},
-    {"output", 'o', OPT_STRING, &o.output, "FILE", "output stream (- is stdout)"},
+    CLI_OPT_OUTPUT(&o.output, "output stream (- is stdout)"),
     {"threads", 'j', OPT_INT, &o.threads, "N", "threads (samples run in parallel), 0 = OMP_NUM_THREADS or all cores"},
     {"quiet", 'q', OPT_FLAG, &o.quiet, NULL, "no progress on stderr"},
-    {NULL, 0, 0, NULL, NULL, NULL}};
+    CLI_OPT_END};
 
 static const cli_spec spec = {
     "l96-gen", "[options]", "generate two-scale Lorenz-96 samples as a tensor stream",
@@ -53,17 +51,6 @@ static const cli_spec spec = {
     "  l96-gen --count 100 -o l96.tsr\n"
     "  l96-gen --frames 8 --spinup 1 | tsr-info --stats",
     opts};
-
-static long steps_of(const char *opt, double T, double dt, int allow_zero)
-{
-    if (!(T >= 0) || !isfinite(T) || (!allow_zero && T == 0))
-        cli_die(EXIT_USAGE, "option --%s: %g must be %s", opt, T, allow_zero ? ">= 0" : "positive");
-    double k = T / dt;
-    long n = lround(k);
-    if (fabs(k - n) > 1e-6 * fmax(1, k))
-        cli_die(EXIT_USAGE, "option --%s: %g is not a whole number of steps of dt=%g", opt, T, dt);
-    return n;
-}
 
 static l96_params prm;
 static l96_scheme scheme;
@@ -93,8 +80,9 @@ static int run_steps(double *X, double *Y, double *work, long n, long *k, long s
     return 0;
 }
 
-static int gen_sample(long sample, tsr_record *r, eddy_err *e)
+static int gen_sample(void *ctx, long sample, tsr_record *r, eddy_err *e)
 {
+    (void)ctx;
     int M = prm.K * prm.J, rc = -1;
     double *X = malloc(sizeof(double) * prm.K), *Y = malloc(sizeof(double) * M);
     double *work = malloc(sizeof(double) * l96_work_size(&prm)), *g = malloc(sizeof(double) * 2 * M);
@@ -120,6 +108,33 @@ done:
     return rc;
 }
 
+// One record 'u' per sample, (frames, 2, K·J).
+static int head_sample(void *ctx, long sample, tsr_record *r, eddy_err *e)
+{
+    (void)ctx;
+    int M = o.K * o.J;
+    uint64_t shape[3] = {(uint64_t)o.frames, 2, (uint64_t)M};
+    if (tsr_record_alloc(r, "u", o.f64 ? TSR_F8 : TSR_F4, 3, shape, e)) return -1;
+    tsr_attr_set(r, "dims", "t,c,x");
+    tsr_attr_set(r, "channels", "X,Y");
+    tsr_attr_set_double(r, "L", 2 * M_PI);
+    tsr_attr_setf(r, "K", "%d", o.K);
+    tsr_attr_setf(r, "J", "%d", o.J);
+    tsr_attr_set_double(r, "h", o.h);
+    tsr_attr_set_double(r, "F", o.F);
+    tsr_attr_set_double(r, "b", o.b);
+    tsr_attr_set_double(r, "c", o.c);
+    tsr_attr_set_double(r, "dt", o.dt);
+    tsr_attr_set(r, "scheme", scheme == L96_EULER ? "euler" : "rk4");
+    tsr_attr_set_double(r, "spinup", o.spinup);
+    tsr_attr_set_double(r, "t0", spin_steps * o.dt);
+    tsr_attr_set_double(r, "interval", frame_steps * o.dt);
+    tsr_attr_setf(r, "seed", "%ld", o.seed);
+    tsr_attr_setf(r, "sample", "%ld", sample);
+    tsr_history_append(r, cli_cmdline());
+    return 0;
+}
+
 int main(int argc, char **argv)
 {
     int nops;
@@ -136,65 +151,14 @@ int main(int argc, char **argv)
     if (o.frames < 1) cli_die(EXIT_USAGE, "option --frames: %d must be at least 1", o.frames);
     if (o.first < 0) cli_die(EXIT_USAGE, "option --first: %ld must be >= 0", o.first);
     if (o.count < 1) cli_die(EXIT_USAGE, "option --count: %ld must be at least 1", o.count);
-    spin_steps = steps_of("spinup", o.spinup, o.dt, 1);
-    frame_steps = o.frames > 1 ? steps_of("interval", o.interval, o.dt, 0) : 0;
+    spin_steps = cli_steps("spinup", o.spinup, o.dt, 1);
+    frame_steps = o.frames > 1 ? cli_steps("interval", o.interval, o.dt, 0) : 0;
     int threads = cli_threads(o.threads);
     int par = threads < o.count ? threads : (int)o.count;
     tsr_writer *w = cli_writer(o.output, NULL);
-    tsr_record *recs = calloc((size_t)par, sizeof *recs);
-    eddy_err *errs = calloc((size_t)par, sizeof *errs);
-    int *rcs = calloc((size_t)par, sizeof *rcs);
-    if (!recs || !errs || !rcs) {
-        tsr_writer_abort(w);
-        cli_die(EXIT_DATA, "out of memory");
-    }
     progress_start(&pg, "steps", (double)(spin_steps + (o.frames - 1) * frame_steps) * o.count, o.quiet);
-    int M = o.K * o.J;
-    for (long b = 0; b < o.count; b += par) {
-        int nb = (int)(o.count - b < par ? o.count - b : par);
-        for (int j = 0; j < nb; j++) {
-            tsr_record *r = &recs[j];
-            tsr_record_init(r);
-            uint64_t shape[3] = {(uint64_t)o.frames, 2, (uint64_t)M};
-            if (tsr_record_alloc(r, "u", o.f64 ? TSR_F8 : TSR_F4, 3, shape, &e)) {
-                tsr_writer_abort(w);
-                cli_die(EXIT_DATA, "%s", e.msg);
-            }
-            tsr_attr_set(r, "dims", "t,c,x");
-            tsr_attr_set(r, "channels", "X,Y");
-            tsr_attr_set_double(r, "L", 2 * M_PI);
-            tsr_attr_setf(r, "K", "%d", o.K);
-            tsr_attr_setf(r, "J", "%d", o.J);
-            tsr_attr_set_double(r, "h", o.h);
-            tsr_attr_set_double(r, "F", o.F);
-            tsr_attr_set_double(r, "b", o.b);
-            tsr_attr_set_double(r, "c", o.c);
-            tsr_attr_set_double(r, "dt", o.dt);
-            tsr_attr_set(r, "scheme", scheme == L96_EULER ? "euler" : "rk4");
-            tsr_attr_set_double(r, "spinup", o.spinup);
-            tsr_attr_set_double(r, "t0", spin_steps * o.dt);
-            tsr_attr_set_double(r, "interval", frame_steps * o.dt);
-            tsr_attr_setf(r, "seed", "%ld", o.seed);
-            tsr_attr_setf(r, "sample", "%ld", o.first + b + j);
-            tsr_history_append(r, cli_cmdline());
-        }
-#pragma omp parallel for num_threads(nb) schedule(static, 1) if (nb > 1)
-        for (int j = 0; j < nb; j++) rcs[j] = gen_sample(o.first + b + j, &recs[j], &errs[j]);
-        for (int j = 0; j < nb; j++)
-            if (rcs[j]) {
-                tsr_writer_abort(w);
-                cli_die(EXIT_DATA, "%s", errs[j].msg);
-            }
-        for (int j = 0; j < nb; j++) {
-            if (tsr_write(w, &recs[j], &e)) {
-                tsr_writer_abort(w);
-                cli_die(EXIT_DATA, "%s", e.msg);
-            }
-            tsr_record_free(&recs[j]);
-        }
-    }
+    cli_write_samples(w, o.first, o.count, par, 1, head_sample, gen_sample, NULL);
     if (tsr_writer_finish(w, &e)) cli_die(EXIT_DATA, "%s", e.msg);
     progress_end(&pg, NULL);
-    free(recs); free(errs); free(rcs);
     return 0;
 }

@@ -11,13 +11,12 @@ static int level = 1, no_shuffle;
 static cli_list attrs;
 
 static const cli_opt opts[] = {
-    {"output", 'o', OPT_STRING, &out, "FILE", "write the stream to FILE (atomically) instead of stdout"},
+    CLI_OPT_OUTPUT(&out, "write the stream to FILE (atomically) instead of stdout"),
     {"name", 'n', OPT_STRING, &name, "NAME", "record name (default: the file name without .npy; 'x' for stdin)"},
     {"attr", 'a', OPT_LIST, &attrs, "KEY=VALUE", "set an attribute on every record; repeatable"},
     {"dtype", 0, OPT_STRING, &dtype, "DESCR", "convert the data to this dtype (<f4 <f8 <c8 <c16 <i4 ...)"},
-    {"level", 0, OPT_INT, &level, "N", "zstd compression level"},
-    {"no-shuffle", 0, OPT_FLAG, &no_shuffle, NULL, "do not byte-shuffle float payloads"},
-    {0},
+    CLI_OPTS_WRITE(&level, &no_shuffle),
+    CLI_OPT_END,
 };
 
 static const cli_spec spec = {

@@ -78,15 +78,13 @@ static const cli_opt opts[] = {
      "output grids, comma-separated, each <= n (kolmogorov 40, closure 64); one record per grid and field"},
     {"resample", 0, OPT_STRING, &o.resample, "R", "fourier (truncation), stride (n/M must be whole) or bicubic"},
     {"closure", 0, OPT_FLAG, &o.closure, NULL, "also write G = νΔω + βξ and H = −u·∇ω + βξ, evaluated on the solver grid"},
-    {"seed", 's', OPT_LONG, &o.seed, "S", "random seed; sample i uses the streams of (seed, i)"},
-    {"first", 0, OPT_LONG, &o.first, "I", "index of the first sample (for shards)"},
-    {"count", 'c', OPT_LONG, &o.count, "N", "number of samples"},
+    CLI_OPTS_SAMPLES(&o.seed, &o.first, &o.count),
     {"cfl-max", 0, OPT_DOUBLE, &o.cfl_max, "X", "blow-up bound on max(|u|+|v|)·dt·n/L; 0 disables"},
     {"f64", 0, OPT_FLAG, &o.f64, NULL, "write float64 instead of float32"},
-    {"output", 'o', OPT_STRING, &o.output, "FILE", "output stream (- is stdout)"},
+    CLI_OPT_OUTPUT(&o.output, "output stream (- is stdout)"),
     {"threads", 'j', OPT_INT, &o.threads, "N", "threads, 0 = OMP_NUM_THREADS or all cores"},
     {"quiet", 'q', OPT_FLAG, &o.quiet, NULL, "no progress on stderr"},
-    {NULL, 0, 0, NULL, NULL, NULL}};
+    CLI_OPT_END};
 
 static const cli_spec spec = {
     "ns-gen", "[options]", "generate 2-D Navier–Stokes vorticity samples (and closure terms) as a tensor stream",
@@ -137,18 +135,6 @@ static int inum(const char *opt, const char *s, int def)
     return (int)v;
 }
 
-// Steps in a time span that must be a whole number of dt.
-static long steps_of(const char *opt, double T, double dt, int allow_zero)
-{
-    if (!(T >= 0) || !isfinite(T) || (!allow_zero && T == 0)) cli_die(EXIT_USAGE, "option --%s: %g must be %s", opt, T,
-                                                                        allow_zero ? ">= 0" : "positive");
-    double k = T / dt;
-    long n = lround(k);
-    if (fabs(k - n) > 1e-6 * fmax(1, k))
-        cli_die(EXIT_USAGE, "option --%s: %g is not a whole number of steps of dt=%g", opt, T, dt);
-    return n;
-}
-
 static void configure(config *c)
 {
     const preset *P = NULL;
@@ -193,8 +179,8 @@ static void configure(config *c)
     if (!(p->dt > 0) || !isfinite(p->dt)) cli_die(EXIT_USAGE, "option --dt: %g must be positive", p->dt);
     if (!(p->cfl_max >= 0)) cli_die(EXIT_USAGE, "option --cfl-max: %g must be >= 0", p->cfl_max);
     if (c->frames < 1) cli_die(EXIT_USAGE, "option --frames: %d must be at least 1", c->frames);
-    c->spin_steps = steps_of("spinup", c->spinup, p->dt, 1);
-    c->frame_steps = c->frames > 1 ? steps_of("interval", c->interval, p->dt, 0) : 0;
+    c->spin_steps = cli_steps("spinup", c->spinup, p->dt, 1);
+    c->frame_steps = c->frames > 1 ? cli_steps("interval", c->interval, p->dt, 0) : 0;
     if (o.first < 0) cli_die(EXIT_USAGE, "option --first: %ld must be >= 0", o.first);
     if (o.count < 1) cli_die(EXIT_USAGE, "option --count: %ld must be at least 1", o.count);
     eddy_err e;
@@ -270,8 +256,29 @@ static int advance(ns2d *s, long n, eddy_err *e)
     return 0;
 }
 
+// What the driver's callbacks see: the configuration and the transform
+// lanes each solver gets.
+typedef struct {
+    const config *c;
+    int inner;
+} job;
+
+// The sample's records, recs[g * nfields + f]: shape and attributes.
+static int head_sample(void *ctx, long sample, tsr_record *recs, eddy_err *e)
+{
+    const config *c = ((const job *)ctx)->c;
+    for (int g = 0; g < c->ngrids; g++)
+        for (int f = 0; f < c->nfields; f++) {
+            tsr_record *r = &recs[g * c->nfields + f];
+            uint64_t shape[3] = {(uint64_t)c->frames, (uint64_t)c->grids[g], (uint64_t)c->grids[g]};
+            if (tsr_record_alloc(r, c->fields[f], o.f64 ? TSR_F8 : TSR_F4, 3, shape, e)) return -1;
+            set_attrs(r, c, sample, c->grids[g], c->fields[f]);
+        }
+    return 0;
+}
+
 // Fills the records of one sample: recs[g * nfields + f], data (frames, M, M).
-static int gen_sample(const config *c, long sample, int threads, tsr_record *recs, eddy_err *e)
+static int fill_sample(const config *c, long sample, int threads, tsr_record *recs, eddy_err *e)
 {
     ns2d_params p = c->p;
     p.sample = (uint64_t)sample;
@@ -316,6 +323,14 @@ done:
     return rc;
 }
 
+// Fills one sample's data; a failure names the sample.
+static int gen_sample(void *ctx, long sample, tsr_record *recs, eddy_err *e)
+{
+    const job *jb = ctx;
+    if (!fill_sample(jb->c, sample, jb->inner, recs, e)) return 0;
+    return eddy_wrap(e, "sample %ld", sample);
+}
+
 int main(int argc, char **argv)
 {
     int nops;
@@ -335,49 +350,11 @@ int main(int argc, char **argv)
     int par = threads > 1 && o.count > 1 ? (threads < o.count ? threads : (int)o.count) : 1;
     int inner = par > 1 ? 1 : threads;
     tsr_writer *w = cli_writer(o.output, NULL);
-    int nrec = c.ngrids * c.nfields;
-    tsr_record *recs = calloc((size_t)par * nrec, sizeof *recs);
-    eddy_err *errs = calloc((size_t)par, sizeof *errs);
-    int *rcs = calloc((size_t)par, sizeof *rcs);
-    if (!recs || !errs || !rcs) {
-        tsr_writer_abort(w);
-        cli_die(EXIT_DATA, "out of memory");
-    }
     long per = c.spin_steps + (long)(c.frames - 1) * c.frame_steps;
     progress_start(&pg, "steps", (double)per * o.count, o.quiet);
-    for (long b = 0; b < o.count; b += par) {
-        int nb = (int)(o.count - b < par ? o.count - b : par);
-        for (int j = 0; j < nb; j++)
-            for (int g = 0; g < c.ngrids; g++)
-                for (int f = 0; f < c.nfields; f++) {
-                    tsr_record *r = &recs[j * nrec + g * c.nfields + f];
-                    tsr_record_init(r);
-                    uint64_t shape[3] = {(uint64_t)c.frames, (uint64_t)c.grids[g], (uint64_t)c.grids[g]};
-                    if (tsr_record_alloc(r, c.fields[f], o.f64 ? TSR_F8 : TSR_F4, 3, shape, &e)) {
-                        tsr_writer_abort(w);
-                        cli_die(EXIT_DATA, "%s", e.msg);
-                    }
-                    set_attrs(r, &c, o.first + b + j, c.grids[g], c.fields[f]);
-                }
-#pragma omp parallel for num_threads(nb) schedule(static, 1) if (nb > 1)
-        for (int j = 0; j < nb; j++) {
-            rcs[j] = gen_sample(&c, o.first + b + j, inner, &recs[j * nrec], &errs[j]);
-        }
-        for (int j = 0; j < nb; j++)
-            if (rcs[j]) {
-                tsr_writer_abort(w);
-                cli_die(EXIT_DATA, "sample %ld: %s", o.first + b + j, errs[j].msg);
-            }
-        for (int j = 0; j < nb * nrec; j++) {
-            if (tsr_write(w, &recs[j], &e)) {
-                tsr_writer_abort(w);
-                cli_die(EXIT_DATA, "%s", e.msg);
-            }
-            tsr_record_free(&recs[j]);
-        }
-    }
+    job jb = {&c, inner};
+    cli_write_samples(w, o.first, o.count, par, c.ngrids * c.nfields, head_sample, gen_sample, &jb);
     if (tsr_writer_finish(w, &e)) cli_die(EXIT_DATA, "%s", e.msg);
     progress_end(&pg, NULL);
-    free(recs); free(errs); free(rcs);
     return 0;
 }

@@ -61,6 +61,12 @@ static void write_paths(tsr_writer *w, const pdd_net *n, const pdd_geom *g, cons
     }
 }
 
+// pdd_paths_read in the shape cli_read_all calls.
+static int read_paths(void *d, tsr_reader *r, const char *name, eddy_err *e)
+{
+    return pdd_paths_read(d, r, name, e);
+}
+
 int main(int argc, char **argv)
 {
     const char *model = NULL, *out = NULL, *trace = NULL, *sched = "paper", *stepk = NULL, *noise = "none", *scorek = "coloured";
@@ -70,7 +76,7 @@ int main(int argc, char **argv)
     long seed = 0;
     const cli_opt opts[] = {
         {"model", 'm', OPT_STRING, &model, "FILE", "pd-train model (required)"},
-        {"output", 'o', OPT_STRING, &out, "FILE", "output stream (default stdout)"},
+        CLI_OPT_OUTPUT(&out, "output stream (default stdout)"),
         {"lambda", 'l', OPT_DOUBLE, &lam, "X", "simulate: the scale; super-resolve: the input paths' scale"},
         {"given", 0, OPT_INT, &given, "N", "simulate: true frames given (coarse-grained to lambda)"},
         {"noise", 0, OPT_STRING, &noise, "K", "simulate: none (sigma = 0, evaluation) or sigma (sigma_lambda)"},
@@ -95,10 +101,10 @@ int main(int argc, char **argv)
         {"trace", 0, OPT_STRING, &trace, "FILE", "TSV per path and reverse step: sample, step, lambda, rms, score rms, fraction clamped"},
         {"batch", 'b', OPT_INT, &batch, "N", "paths sampled together"},
         {"max-batch", 0, OPT_INT, &max_batch, "N", "windows per FNO call (bounds memory)"},
-        {"seed", 's', OPT_LONG, &seed, "N", "noise seed; path i uses (seed, i, step)"},
-        {"threads", 'j', OPT_INT, &threads, "N", "threads (0: OMP_NUM_THREADS or all cores)"},
-        {"quiet", 'q', OPT_FLAG, &quiet, NULL, "no progress"},
-        {NULL, 0, 0, NULL, NULL, NULL}};
+        CLI_OPT_SEED(&seed, "noise seed; path i uses (seed, i, step)"),
+        CLI_OPT_THREADS(&threads),
+        CLI_OPT_QUIET(&quiet),
+        CLI_OPT_END};
     const cli_spec spec = {
         "pd-sample", "[options] -m MODEL simulate|generate|super-resolve [PATHS...]",
         "simulate, generate or super-resolve spatiotemporal paths with a pd-train model",
@@ -172,15 +178,7 @@ int main(int argc, char **argv)
     pdd_paths d = {0};
     tsr_record_init(&d.meta);
     if (mode != MODE_GENERATE) {
-        const char *stdin_op[] = {"-"};
-        const char *const *inputs = nops > 1 ? (const char *const *)ops + 1 : stdin_op;
-        for (int i = 0; i < (nops > 1 ? nops - 1 : 1); i++) {
-            FILE *f;
-            tsr_reader *r = cli_reader(inputs[i], &f);
-            if (pdd_paths_read(&d, r, inputs[i], &e)) cli_die(EXIT_DATA, "%s", e.msg);
-            tsr_reader_close(r);
-            if (f != stdin) fclose(f);
-        }
+        cli_read_all(nops - 1, ops + 1, read_paths, &d);   // ops[0] is the mode
         if (d.P == 0) cli_die(EXIT_DATA, "no paths in the input (records with a time axis)");
         if (pdd_net_check_paths(&n, &d, &e)) cli_die(EXIT_DATA, "%s", e.msg);
         if (mode == MODE_SIMULATE && d.T <= given)

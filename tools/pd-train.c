@@ -24,6 +24,12 @@ static void epoch_order(long *perm, long n, uint64_t seed, long epoch)
     }
 }
 
+// pdd_paths_read in the shape cli_read_all calls.
+static int read_paths(void *d, tsr_reader *r, const char *name, eddy_err *e)
+{
+    return pdd_paths_read(d, r, name, e);
+}
+
 int main(int argc, char **argv)
 {
     const char *out = NULL, *resume = NULL, *log_path = NULL, *objective = "pdd", *act = "silu";
@@ -34,7 +40,7 @@ int main(int argc, char **argv)
     long steps = 1000, ckpt_every = 500, seed = 42;
     int batch = 8, window = 5, fd = 0, threads = 0, quiet = 0, max_batch = 256;
     const cli_opt opts[] = {
-        {"output", 'o', OPT_STRING, &out, "FILE", "model checkpoint to write (required)"},
+        CLI_OPT_OUTPUT(&out, "model checkpoint to write (required)"),
         {"objective", 0, OPT_STRING, &objective, "O", "pdd, ddpm-gen (unconditional baseline) or ddpm-cond (simulation baseline)"},
         {"alpha", 0, OPT_DOUBLE, &alpha, "X", "RG diffusion alpha (default 0.1 in 1-D, 0.3 in 2-D)"},
         {"beta", 0, OPT_DOUBLE, &beta, "X", "RG noise beta (default sqrt 2 in 1-D, sqrt 6 in 2-D)"},
@@ -50,16 +56,14 @@ int main(int argc, char **argv)
         {"act", 0, OPT_STRING, &act, "A", "activation: silu (paper) or gelu"},
         {"batch", 'b', OPT_INT, &batch, "N", "paths per step (every window of each path is used)"},
         {"steps", 0, OPT_LONG, &steps, "N", "optimizer steps in total"},
-        {"lr", 0, OPT_DOUBLE, &lr, "X", "Adam learning rate"},
-        {"clip", 0, OPT_DOUBLE, &clip, "X", "clip the gradient norm (0: none, as the paper)"},
+        CLI_OPT_LR(&lr),
+        CLI_OPT_CLIP(&clip, "clip the gradient norm (0: none, as the paper)"),
         {"max-batch", 0, OPT_INT, &max_batch, "N", "windows per FNO call (bounds memory)"},
-        {"checkpoint-every", 0, OPT_LONG, &ckpt_every, "N", "write the checkpoint every N steps"},
-        {"resume", 0, OPT_STRING, &resume, "FILE", "continue from a checkpoint with Adam state"},
-        {"log", 0, OPT_STRING, &log_path, "FILE", "TSV loss log: step, epoch, lr, loss, seconds"},
-        {"seed", 's', OPT_LONG, &seed, "N", "seed of initialisation, data order, lambda and noise"},
-        {"threads", 'j', OPT_INT, &threads, "N", "threads (0: OMP_NUM_THREADS or all cores)"},
-        {"quiet", 'q', OPT_FLAG, &quiet, NULL, "no progress"},
-        {NULL, 0, 0, NULL, NULL, NULL}};
+        CLI_OPTS_CHECKPOINT(&ckpt_every, &resume, &log_path),
+        CLI_OPT_SEED(&seed, "seed of initialisation, data order, lambda and noise"),
+        CLI_OPT_THREADS(&threads),
+        CLI_OPT_QUIET(&quiet),
+        CLI_OPT_END};
     const cli_spec spec = {
         "pd-train", "[options] -o MODEL [PATHS...]",
         "train the Predictor-Driven Diffusion FNO (or its DDPM baseline) on paths",
@@ -101,15 +105,7 @@ int main(int argc, char **argv)
     eddy_err e;
     pdd_paths d = {0};
     tsr_record_init(&d.meta);
-    const char *stdin_op[] = {"-"};
-    const char *const *inputs = nops ? (const char *const *)ops : stdin_op;
-    for (int i = 0; i < (nops ? nops : 1); i++) {
-        FILE *f;
-        tsr_reader *r = cli_reader(inputs[i], &f);
-        if (pdd_paths_read(&d, r, inputs[i], &e)) cli_die(EXIT_DATA, "%s", e.msg);
-        tsr_reader_close(r);
-        if (f != stdin) fclose(f);
-    }
+    cli_read_all(nops, ops, read_paths, &d);
     if (d.P == 0) cli_die(EXIT_DATA, "no paths in the input (records with a time axis)");
     if (d.T < 2) cli_die(EXIT_DATA, "paths of %d frames have no increment", d.T);
     if (batch > d.P) batch = (int)d.P;

@@ -131,7 +131,7 @@ int main(int argc, char **argv)
         { "members", 'k', OPT_LONG, &members, "K", "pred records per truth record (0: 1, or counted when both are files)" },
         { "dims", 0, OPT_STRING, &dims, "LIST", "axis names for both streams, overriding dims attributes" },
         { "summary", 0, OPT_FLAG, &summary, NULL, "only the averaged rows (no per-sample rows)" },
-        { NULL, 0, 0, NULL, NULL, NULL },
+        CLI_OPT_END,
     };
     cli_spec spec = { "relerr", "[options] TRUTH PRED", "error metrics of a prediction against the truth (TSV)",
                       description, example, opts };

@@ -153,12 +153,12 @@ int main(int argc, char **argv)
         { "no-noise", 0, OPT_FLAG, &no_noise, NULL, "deterministic: C_lambda u_0 only" },
         { "laplacian", 0, OPT_STRING, &lap_s, "KIND", "spectral (|k|^2) or fd (4 sin^2(pi n/N)/h^2)" },
         { "lambda-floor", 0, OPT_DOUBLE, &floor_, "X", "Sigma uses max(lambda, this); 0 disables" },
-        { "seed", 's', OPT_LONG, &seed, "N", "noise seed (>= 0)" },
+        CLI_OPT_SEED(&seed, "noise seed (>= 0)"),
         { "dt", 0, OPT_STRING, &dt_s, "X", "time between frames for sigma_lambda (default: interval, else dt attribute)" },
         { "dims", 0, OPT_STRING, &dims, "LIST", "axis names, overriding the dims attribute (e.g. t,c,x)" },
-        { "output", 'o', OPT_STRING, &out, "FILE", "output stream ('-' is stdout)" },
-        { "threads", 'j', OPT_INT, &threads, "N", "threads (0: OMP_NUM_THREADS or all cores)" },
-        { NULL, 0, 0, NULL, NULL, NULL },
+        CLI_OPT_OUTPUT(&out, "output stream ('-' is stdout)"),
+        CLI_OPT_THREADS(&threads),
+        CLI_OPT_END,
     };
     cli_spec spec = { "rg-coarsen", "[options] [FILE]", "RG coarse-graining (heat semigroup plus noise) of fields",
                       description, example, opts };

@@ -173,9 +173,9 @@ int main(int argc, char **argv)
         { "mean", 0, OPT_FLAG, &mean, NULL, "average over all records: one output" },
         { "tsv", 0, OPT_FLAG, &tsv, NULL, "write a TSV table on stdout instead of a stream" },
         { "dims", 0, OPT_STRING, &dims, "LIST", "axis names, overriding the dims attribute" },
-        { "output", 'o', OPT_STRING, &out, "FILE", "output stream or table ('-' is stdout)" },
-        { "threads", 'j', OPT_INT, &threads, "N", "threads (0: OMP_NUM_THREADS or all cores)" },
-        { NULL, 0, 0, NULL, NULL, NULL },
+        CLI_OPT_OUTPUT(&out, "output stream or table ('-' is stdout)"),
+        CLI_OPT_THREADS(&threads),
+        CLI_OPT_END,
     };
     cli_spec spec = { "spectrum", "[options] [FILE]", "energy spectra and PSDs of fields", description, example,
                       opts };

@@ -9,15 +9,14 @@ static cli_list names, slices;
 static int level = 1, no_shuffle;
 
 static const cli_opt opts[] = {
-    {"output", 'o', OPT_STRING, &out, "FILE", "write the stream to FILE (atomically) instead of stdout"},
+    CLI_OPT_OUTPUT(&out, "write the stream to FILE (atomically) instead of stdout"),
     {"records", 'r', OPT_STRING, &records, "LIST",
      "keep records by index over all inputs, from 0: N, A:B, A:, :B, A:B:STEP (B excluded), comma-separated"},
     {"name", 'n', OPT_LIST, &names, "NAME", "keep records with this name; repeatable (with --records: both must hold)"},
     {"slice", 0, OPT_LIST, &slices, "AXIS:START:STOP[:STEP]",
      "slice kept records along AXIS like Python's a[START:STOP:STEP]; repeatable"},
-    {"level", 0, OPT_INT, &level, "N", "zstd compression level"},
-    {"no-shuffle", 0, OPT_FLAG, &no_shuffle, NULL, "do not byte-shuffle float payloads"},
-    {0},
+    CLI_OPTS_WRITE(&level, &no_shuffle),
+    CLI_OPT_END,
 };
 
 static const cli_spec spec = {

@@ -12,7 +12,7 @@ static const cli_opt opts[] = {
     {"stats", 's', OPT_FLAG, &stats, NULL,
      "read payloads too: min, max, mean, std (population) over finite values, NaN and Inf counts"},
     {"attrs", 'a', OPT_FLAG, &all_attrs, NULL, "print every attribute in full, history included, below each record"},
-    {0},
+    CLI_OPT_END,
 };
 
 static const cli_spec spec = {

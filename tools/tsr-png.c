@@ -55,7 +55,7 @@ int main(int argc, char **argv)
     long record = 0, channel = 0, path = 0;
     int scale = 0, cols = 0, quiet = 0;
     cli_opt opts[] = {
-        { "output", 'o', OPT_STRING, &out, "FILE", "the PNG to write (required; '-' is stdout, not a terminal)" },
+        CLI_OPT_OUTPUT(&out, "the PNG to write (required; '-' is stdout, not a terminal)"),
         { "record", 'r', OPT_LONG, &record, "N", "record index in the stream" },
         { "frames", 'f', OPT_STRING, &frames_s, "LIST", "frames to draw: 'all' or e.g. 0,5,10 (default: 0; "
                                                             "1-D paths: all, as a Hovmoller image)" },
@@ -67,7 +67,7 @@ int main(int argc, char **argv)
         { "cols", 0, OPT_INT, &cols, "N", "montage columns (0: about square)" },
         { "dims", 0, OPT_STRING, &dims, "LIST", "axis names, overriding the dims attribute" },
         { "quiet", 'q', OPT_FLAG, &quiet, NULL, "do not report the range on stderr" },
-        { NULL, 0, 0, NULL, NULL, NULL },
+        CLI_OPT_END,
     };
     cli_spec spec = { "tsr-png", "[options] -o OUT.png [FILE]", "render a field of a tensor stream to PNG",
                       description, example, opts };

@@ -16,7 +16,7 @@ static const cli_opt opts[] = {
     {"output", 'o', OPT_STRING, &out, "PATH",
      "'-' (stdout), FILE.npy, DIR/ or a file-name PREFIX (see above)"},
     {"stack", 's', OPT_FLAG, &stack, NULL, "stack records of equal dtype and shape into one array (N, ...)"},
-    {0},
+    CLI_OPT_END,
 };
 
 static const cli_spec spec = {

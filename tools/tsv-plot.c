@@ -60,9 +60,9 @@ int main(int argc, char **argv)
         { "logy", 0, OPT_FLAG, &logy, NULL, "logarithmic y axis (drops y <= 0)" },
         { "width", 0, OPT_INT, &w, "PX", "image width in pixels" },
         { "height", 0, OPT_INT, &h, "PX", "image height in pixels" },
-        { "output", 'o', OPT_STRING, &out, "FILE", "the PNG to write (required)" },
+        CLI_OPT_OUTPUT(&out, "the PNG to write (required)"),
         { "quiet", 'q', OPT_FLAG, &quiet, NULL, "do not report ranges on stderr" },
-        { NULL, 0, 0, NULL, NULL, NULL },
+        CLI_OPT_END,
     };
     cli_spec spec = { "tsv-plot", "[options] -x COL -y COL -o OUT.png [FILE]", "line plots of TSV tables to PNG",
                       description, example, opts };

@@ -1,26 +1,4 @@
 #!/usr/bin/env bash
-# Smoke: the PDD Kolmogorov-flow pipeline at SCALE=ci runs end to end: every measured
-# cell of its report holds numbers and every figure is a PNG (the values
-# themselves mean nothing at this scale: tiny nets, a few steps).
-set -euo pipefail
-cd "$(dirname "$0")/../.."
-out=$(mktemp -d)
-trap 'rm -rf "$out"' EXIT
-make -s -f pipelines/pdd-kf.mk SCALE=ci OUT="$out" BIN="${BIN:-bin}" J=2 >/dev/null
-r=$out/results.md
-grep -q '^| 1 | simulation L2 (step 6), lambda 0 | [0-9]' "$r"
-# the measured cells: columns 3-4 of Tables 1-2, 2-3 of Table 3, 2-4 of the
-# lambda table, 4-6 of the cost table
-awk -F'|' '
-    function num(c, f) { gsub(/ /, "", c); if (c !~ /^[-+0-9.e]+(\/[-+0-9.e]+)*$/) { print "bad " f ": " $0; bad = 1 } }
-    /^\| [12] \|/                { num($4, "ours PDD"); num($5, "ours DDPM") }
-    /^\| super-resolution spectral/ { num($3, "SR"); num($4, "LR") }
-    /^\| 0(\.[0-9]+)? \|/        { num($3, "L2"); num($4, "spec"); num($5, "spec0") }
-    /^\| (generation|super-res|DDPM)[^|]*\| (paper|ours) \|/ { num($5, "spec"); num($6, "nfe"); num($7, "seconds") }
-    END { exit bad }' "$r"
-[ "$(grep -c '^| 0' "$r")" -eq 2 ]
-[ "$(grep -c '| \(paper\|ours\) |' "$r")" -eq 6 ]
-for f in $(sed -n 's/^Figures: \(.*\); PSD.*/\1/p' "$r"); do
-    [ "$(head -c 4 "$out/$f" | tail -c 3)" = PNG ] || { echo "not a PNG: $f"; exit 1; }
-done
-echo "pdd-kf smoke: ok"
+# Smoke: the PDD Kolmogorov-flow pipeline at SCALE=ci runs end to end (tests/smoke/pdd-smoke.bash).
+source "$(dirname "$0")/pdd-smoke.bash"
+pdd_smoke kf

@@ -108,9 +108,10 @@ static void lin_init(linpred *p, int T)
             for (int w = 0; w < 5; w++) p->A[c][c2][w] = 0.3 * rng_normal(&r);
 }
 
-// The path log-density written straight from its definition.
-static double direct_logp(const linpred *p, const double *u, double v)
+// The path log-density written straight from its definition; *vp is v.
+static double direct_logp(const linpred *p, const double *u, const void *vp)
 {
+    double v = *(const double *)vp;
     int T = p->g.T, C = p->g.C, S = p->g.n[0];
     double acc = 0;
     for (int n = 0; n + 1 < T; n++)
@@ -126,6 +127,33 @@ static double direct_logp(const linpred *p, const double *u, double v)
                 acc += r * r;
             }
     return -acc / (2 * v);
+}
+
+typedef double (*logp_fn)(const linpred *p, const double *u, const void *arg);
+
+// Checks the B log-densities logp against f and returns the largest
+// |score - central difference of f| over every value of u (B paths of N,
+// perturbed in place and restored); *maxs gets the largest |score|.
+static double score_fd_error(const linpred *p, logp_fn f, const void *arg, int B, int N, double *u,
+                             const double *s, const double *logp, const char *what, double *maxs)
+{
+    double maxerr = 0;
+    *maxs = 0;
+    for (int b = 0; b < B; b++) {
+        double *ub = u + b * N;
+        CHECK_CLOSE(logp[b], f(p, ub, arg), 1e-10 * fabs(logp[b]), what);
+        for (int i = 0; i < N; i++) {
+            double h = 1e-4, keep = ub[i];
+            ub[i] = keep + h;
+            double lp = f(p, ub, arg);
+            ub[i] = keep - h;
+            double lm = f(p, ub, arg);
+            ub[i] = keep;
+            maxerr = fmax(maxerr, fabs((lp - lm) / (2 * h) - s[b * N + i]));
+            *maxs = fmax(*maxs, fabs(s[b * N + i]));
+        }
+    }
+    return maxerr;
 }
 
 static void test_path_score_fd(void)
@@ -148,30 +176,16 @@ static void test_path_score_fd(void)
     double d3 = 0;
     for (int i = 0; i < 2 * 96; i++) d3 = fmax(d3, fabs(s3[i] - s[i]));
     CHECK(d3 < 1e-12 && fabs(l3[1] - logp[1]) < 1e-9, "chunked score differs by %g", d3);
-    double maxerr = 0, maxs = 0;
-    for (int b = 0; b < B; b++) {
-        double *ub = u + b * N;
-        CHECK_CLOSE(logp[b], direct_logp(&p, ub, v), 1e-10 * fabs(logp[b]), "log-density");
-        for (int i = 0; i < N; i++) {
-            double h = 1e-4, keep = ub[i];
-            ub[i] = keep + h;
-            double lp = direct_logp(&p, ub, v);
-            ub[i] = keep - h;
-            double lm = direct_logp(&p, ub, v);
-            ub[i] = keep;
-            double fd = (lp - lm) / (2 * h);
-            maxerr = fmax(maxerr, fabs(fd - s[b * N + i]));
-            maxs = fmax(maxs, fabs(s[b * N + i]));
-        }
-    }
+    double maxs, maxerr = score_fd_error(&p, direct_logp, &v, B, N, u, s, logp, "log-density", &maxs);
     NOTE("max |score - FD| = %.3g (max |score| %.3g)", maxerr, maxs);
     CHECK(maxerr < 1e-7 * maxs, "score differs from finite differences by %g", maxerr);
     CHECK(pdd_path_score(&p.g, &pr, B, u, 0.1, 0, s, logp, &e) == -1, "v = 0 refused");
 }
 
 // ln p with W diagonal in Fourier: -½ Σ r·Wr, Wr by a naive DFT (S = 8).
-static double direct_logp_w(const linpred *p, const double *u, const double *wm)
+static double direct_logp_w(const linpred *p, const double *u, const void *wmp)
 {
+    const double *wm = wmp;
     int T = p->g.T, C = p->g.C, S = p->g.n[0];
     double acc = 0, r[8], wr[8];
     for (int n = 0; n + 1 < T; n++)
@@ -221,21 +235,7 @@ static void test_path_score_coloured(void)
     double wm[5] = {2.0, 3.5, 1.25, 0.4, 7.0}, flat[5];
     for (int m = 0; m < 5; m++) flat[m] = 1 / 0.37;
     CHECK(pdd_path_score_w(&p.g, &pr, B, u, 0.1, 0, op, wm, s, logp, &e) == 0, "%s", e.msg);
-    double maxerr = 0, maxs = 0;
-    for (int b = 0; b < B; b++) {
-        double *ub = u + b * N;
-        CHECK_CLOSE(logp[b], direct_logp_w(&p, ub, wm), 1e-10 * fabs(logp[b]), "coloured log-density");
-        for (int i = 0; i < N; i++) {
-            double h = 1e-4, keep = ub[i];
-            ub[i] = keep + h;
-            double lp = direct_logp_w(&p, ub, wm);
-            ub[i] = keep - h;
-            double lm = direct_logp_w(&p, ub, wm);
-            ub[i] = keep;
-            maxerr = fmax(maxerr, fabs((lp - lm) / (2 * h) - s[b * N + i]));
-            maxs = fmax(maxs, fabs(s[b * N + i]));
-        }
-    }
+    double maxs, maxerr = score_fd_error(&p, direct_logp_w, wm, B, N, u, s, logp, "coloured log-density", &maxs);
     NOTE("coloured: max |score - FD| = %.3g (max |score| %.3g)", maxerr, maxs);
     CHECK(maxerr < 1e-7 * maxs, "coloured score differs from finite differences by %g", maxerr);
     CHECK(pdd_path_score_w(&p.g, &pr, B, u, 0.1, 0, op, flat, s1, l1, &e) == 0, "%s", e.msg);
