@@ -9,9 +9,10 @@
 # closure) -> $(OUT)/results.md and figures.
 #
 # SCALE=ci is a smoke run (tiny net, 60 steps, 32^2: the numbers mean
-# nothing); demo takes about 5 minutes on two cores (32^2, two G models:
-# V only and V + 16x16, numbers that mean something); small aims at under an
-# hour on two cores (64^2 training, six models, tests at 64/128/256); paper
+# nothing, ~10 s); demo: 32^2, two G models (V only; V + 16x16), numbers that
+# mean something (measured 6.1 min wall, 2.6 min CPU, on two cores shared
+# with other jobs at load 6-7); small: 64^2 training, six models, tests at
+# 64/128/256 (measured 17 min wall, 28 min CPU, on two cores at load 2-3); paper
 # is the reference's data and training (100 trajectories of 201 frames at
 # 256^2, 1000 epochs of batch 200: days on two cores).
 SHELL := bash
@@ -37,6 +38,8 @@ DT := 0.039478417604357434
 # (--residual: without it a 1500-step model trails the bicubic fill itself).
 FIX := --t-max 1 --t-focus 0.1 --focus-frac 0.7 --precond
 OBS_FIX := --residual
+# Extra options of the V-only models (which have no observations to start from).
+V_FIX :=
 ifeq ($(SCALE),ci)
   NS := --n 64 --spinup 98.69604401089358 --interval 0.39478417604357434
   TRAIN_GRID := 32
@@ -83,6 +86,8 @@ else ifeq ($(SCALE),small)
   MODELS := G_v G_o5 G_o16 H_v H_o5 H_o16
   ARCH :=
   TRAIN := --steps 1500 --batch 8 $(FIX) --lr-decay-epochs 0 --checkpoint-every 250
+  # At 64^2, 1500 steps leave G V-only at 73 % (Karras) / 60 % (uniform); 3000 give 57 / 38 %.
+  V_FIX := --steps 3000
   UNIFORM_STEPS := 1000
   KARRAS_STEPS := 5 10 20 40
   SMODELS := G_v G_o16
@@ -113,6 +118,7 @@ else
 endif
 
 T := $(BIN)
+comma := ,
 term = $(firstword $(subst _, ,$1))
 obsn = $(if $(filter v,$(word 2,$(subst _, ,$1))),5,$(patsubst o%,%,$(word 2,$(subst _, ,$1))))
 cond = $(if $(filter v,$(word 2,$(subst _, ,$1))),v,v+obs)
@@ -150,7 +156,7 @@ $(OUT)/cond/test-%.tsr: $(OUT)/data/test.tsr
 .SECONDEXPANSION:
 $(OUT)/models/%.model: $(OUT)/cond/train-$$(call term,$$*)-o$$(call obsn,$$*).tsr
 	@mkdir -p $(@D)
-	$(T)/fno-train --cond $(call cond,$*) $(ARCH) $(TRAIN) $(if $(filter v+obs,$(call cond,$*)),$(OBS_FIX)) \
+	$(T)/fno-train --cond $(call cond,$*) $(ARCH) $(TRAIN) $(if $(filter v+obs,$(call cond,$*)),$(OBS_FIX),$(V_FIX)) \
 	  --seed 42 -j 1 -q --log $(OUT)/models/$*.loss.tsv -o $@ $<
 
 # ---------------------------------------------------------------- a priori
@@ -220,7 +226,7 @@ $(OUT)/results.md: $(APRIORI) $(SAMPLERS) $(COUPLED_RUNS) $(FIGS)
 	{ echo "# Stochastic closure (seed 000), SCALE=$(SCALE)"; echo; \
 	  echo "Produced by \`make -f pipelines/closure.mk SCALE=$(SCALE)\`: $(NTRAIN) training trajectories x $(FRAMES) frames"; \
 	  echo "at $(TRAIN_GRID)^2 (\`ns-gen $(NS)\`), $(NTEST) test trajectories x $(TFRAMES) frames; training"; \
-	  echo "\`$(ARCH) $(TRAIN)\`, observation models also \`$(OBS_FIX)\`."; \
+	  echo "\`$(ARCH) $(TRAIN)\`, observation models also \`$(OBS_FIX)\`$(if $(V_FIX),$(comma) V-only models also \`$(V_FIX)\`)."; \
 	  echo "D_Fro = mean over test frames of ||U - U_sample||_F / ||U||_F, one sample per frame (10 Karras EM steps, T = 0.1)."; \
 	  echo "No closure (U = 0) is 100 % by this measure; 'obs alone' is the bicubic fill of the observations, no model."; \
 	  echo; echo "## A priori: D_Fro by model and test grid"; echo; \
