@@ -24,7 +24,8 @@ $(OUT)/report.md: $(OUT)/closure/results.md $(OUT)/pdd-l96/results.md
 	   echo "Made by \`make demo\` on $$(date -u +%Y-%m-%d) in $(OUT). Small models trained for minutes:"; \
 	   echo "the numbers show the workflow, not the papers' accuracy (see README, 'The science')."; \
 	   for part in closure pdd-l96; do echo; \
-	     sed -e 's/^#/##/' -e "s#](\([^/):]*\))#]($$part/\1)#g" $(OUT)/$$part/results.md; done; } > $@.tmp
+	     echo "(Figures of this part are in $$part/.)"; echo; \
+	     sed -e 's/^#/##/' -e "s#](\([^/):][^):]*\))#]($$part/\1)#g" $(OUT)/$$part/results.md; done; } > $@.tmp
 	@mv $@.tmp $@
 	@echo "demo: report written to $(abspath $@)"
 
