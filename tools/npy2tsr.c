@@ -22,7 +22,7 @@ static const cli_opt opts[] = {
 static const cli_spec spec = {
     .name = "npy2tsr",
     .usage = "[options] [FILE.npy...]",
-    .summary = "Convert NumPy .npy files to a tensor stream.",
+    .summary = "convert NumPy .npy files to a tensor stream",
     .description = "Each operand ('-' or none: stdin) holds one array, or several written one after another\n"
                    "by repeated numpy.save calls; each array becomes one record.  Big-endian and\n"
                    "Fortran-order arrays are converted to little-endian C order.",

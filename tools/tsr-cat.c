@@ -22,7 +22,7 @@ static const cli_opt opts[] = {
 static const cli_spec spec = {
     .name = "tsr-cat",
     .usage = "[options] [FILE...]",
-    .summary = "Concatenate tensor streams; select records; slice them.",
+    .summary = "concatenate tensor streams, select records, slice them",
     .description = "Reads each operand ('-' or none: stdin) in turn and writes one stream of the kept\n"
                    "records, each with its attributes and the command line appended to its history.\n"
                    "Records not kept are skipped unread (their payloads are not decompressed).\n"

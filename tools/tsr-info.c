@@ -18,7 +18,7 @@ static const cli_opt opts[] = {
 static const cli_spec spec = {
     .name = "tsr-info",
     .usage = "[options] [FILE...]",
-    .summary = "Describe the records of tensor streams.",
+    .summary = "describe the records of tensor streams",
     .description = "Prints one tab-separated line per record: index, name, dtype, shape, and its attributes\n"
                    "(history aside; long values cut).  Complex records' statistics run over real and\n"
                    "imaginary parts together.  Reads headers only, unless --stats.",
