@@ -4,6 +4,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "checkpoint.h"
 #include "rng.h"
 #include "vesde.h"
 
@@ -278,4 +279,12 @@ void cs_scale(float *x, size_t n, double s)
 {
     if (s == 1) return;
     for (size_t i = 0; i < n; i++) x[i] = (float)(x[i] * s);
+}
+
+int cs_model_load(const char *path, fno *m, tsr_record *hdr, cs_info *info, eddy_err *e)
+{
+    tsr_record_init(hdr);
+    if (ckpt_load(path, m, NULL, NULL, hdr, e) || cs_header_check(hdr, m, info, e))
+        return eddy_wrap(e, "%s", path);
+    return 0;
 }

@@ -114,6 +114,9 @@ typedef struct {
 
 // Checks that a checkpoint header describes a closure score model.
 int cs_header_check(const tsr_record *hdr, const fno *m, cs_info *info, eddy_err *e);
+// Loads a closure score checkpoint (no optimizer state) and checks its kind;
+// hdr receives every header attribute.  Messages start with the path.
+int cs_model_load(const char *path, fno *m, tsr_record *hdr, cs_info *info, eddy_err *e);
 // Multiplies n values by s (in place).
 void cs_scale(float *x, size_t n, double s);
 

@@ -64,11 +64,11 @@ int main(int argc, char **argv)
         {"T", 0, OPT_DOUBLE, &T, "T", "first diffusion time (0: 0.1 karras, 1 uniform)"},
         {"sample-steps", 0, OPT_INT, &steps_s, "N", "reverse steps (0: 10 karras, 1000 uniform)"},
         {"frames", 0, OPT_STRING, &frames_out, "FILE", "write the vorticity of the three runs at report times"},
-        {"seed", 's', OPT_LONG, &seed, "N", "seed of the initial state, reference noise and samples"},
+        CLI_OPT_SEED(&seed, "seed of the initial state, reference noise and samples"),
         {"sample", 0, OPT_LONG, &sample_id, "I", "sample index keying the initial state and noise"},
-        {"threads", 'j', OPT_INT, &threads, "N", "threads (0: OMP_NUM_THREADS or all cores)"},
-        {"quiet", 'q', OPT_FLAG, &quiet, NULL, "no progress"},
-        {NULL, 0, 0, NULL, NULL, NULL}};
+        CLI_OPT_THREADS(&threads),
+        CLI_OPT_QUIET(&quiet),
+        CLI_OPT_END};
     const cli_spec spec = {
         "closure-run", "[options] -m MODEL",
         "coupled (a-posteriori) run of a stochastic closure against the full system",
@@ -108,10 +108,8 @@ int main(int argc, char **argv)
 
     fno m;
     tsr_record hdr;
-    tsr_record_init(&hdr);
     cs_info ci;
-    if (ckpt_load(model, &m, NULL, NULL, &hdr, &e)) cli_die(EXIT_DATA, "%s: %s", model, e.msg);
-    if (cs_header_check(&hdr, &m, &ci, &e)) cli_die(EXIT_DATA, "%s: %s", model, e.msg);
+    if (cs_model_load(model, &m, &hdr, &ci, &e)) cli_die(EXIT_DATA, "%s", e.msg);
     double sigma0 = ci.sigma0;
     int with_obs = ci.with_obs;
     const char *mterm = tsr_attr_get(&hdr, "term");

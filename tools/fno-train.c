@@ -41,6 +41,12 @@ static void epoch_order(long *perm, long n, uint64_t seed, long epoch)
     }
 }
 
+// cs_data_read in the shape cli_read_all calls.
+static int read_data(void *d, tsr_reader *r, const char *name, eddy_err *e)
+{
+    return cs_data_read(d, r, name, e);
+}
+
 int main(int argc, char **argv)
 {
     const char *out = NULL, *resume = NULL, *log_path = NULL, *cond = "v+obs", *fuse = "40,20,20,128";
@@ -54,7 +60,7 @@ int main(int argc, char **argv)
     int epochs = 1000, decay_epochs = 200, batch = 200, threads = 0, quiet = 0;
     long seed = 42;
     const cli_opt opts[] = {
-        {"output", 'o', OPT_STRING, &out, "FILE", "checkpoint to write (required)"},
+        CLI_OPT_OUTPUT(&out, "checkpoint to write (required)"),
         {"cond", 0, OPT_STRING, &cond, "C", "conditioning: v (vorticity only) or v+obs"},
         {"width", 0, OPT_INT, &arch.width, "N", "channels of each FNO branch"},
         {"layers", 0, OPT_INT, &arch.layers, "N", "Fourier layers per branch"},
@@ -76,17 +82,15 @@ int main(int argc, char **argv)
         {"batch", 'b', OPT_INT, &batch, "N", "frames per step"},
         {"epochs", 0, OPT_INT, &epochs, "N", "passes over the data (ignored with --steps)"},
         {"steps", 0, OPT_LONG, &steps, "N", "optimizer steps in total (0: from --epochs)"},
-        {"lr", 0, OPT_DOUBLE, &lr, "X", "Adam learning rate"},
+        CLI_OPT_LR(&lr),
         {"lr-decay-epochs", 0, OPT_INT, &decay_epochs, "N", "halve the rate every N epochs (0: never)"},
         {"lr-gamma", 0, OPT_DOUBLE, &gamma, "X", "factor of each learning-rate decay"},
-        {"clip", 0, OPT_DOUBLE, &clip, "X", "clip the gradient norm to X (0: no clipping)"},
-        {"checkpoint-every", 0, OPT_LONG, &ckpt_every, "N", "write the checkpoint every N steps"},
-        {"resume", 0, OPT_STRING, &resume, "FILE", "continue from a checkpoint with Adam state"},
-        {"log", 0, OPT_STRING, &log_path, "FILE", "TSV loss log: step, epoch, lr, loss, seconds"},
-        {"seed", 's', OPT_LONG, &seed, "N", "seed of initialisation, data order and noise"},
-        {"threads", 'j', OPT_INT, &threads, "N", "threads (0: OMP_NUM_THREADS or all cores)"},
-        {"quiet", 'q', OPT_FLAG, &quiet, NULL, "no progress"},
-        {NULL, 0, 0, NULL, NULL, NULL}};
+        CLI_OPT_CLIP(&clip, "clip the gradient norm to X (0: no clipping)"),
+        CLI_OPTS_CHECKPOINT(&ckpt_every, &resume, &log_path),
+        CLI_OPT_SEED(&seed, "seed of initialisation, data order and noise"),
+        CLI_OPT_THREADS(&threads),
+        CLI_OPT_QUIET(&quiet),
+        CLI_OPT_END};
     const cli_spec spec = {
         "fno-train", "[options] -o MODEL [COND...]",
         "train the conditional FNO score model of a stochastic closure (VE-SDE)",
@@ -138,15 +142,7 @@ int main(int argc, char **argv)
     eddy_err e;
     cs_data d = {0};
     tsr_record_init(&d.meta);
-    const char *stdin_op[] = {"-"};
-    const char *const *inputs = nops ? (const char *const *)ops : stdin_op;
-    for (int i = 0; i < (nops ? nops : 1); i++) {
-        FILE *f;
-        tsr_reader *r = cli_reader(inputs[i], &f);
-        if (cs_data_read(&d, r, inputs[i], &e)) cli_die(EXIT_DATA, "%s", e.msg);
-        tsr_reader_close(r);
-        if (f != stdin) fclose(f);
-    }
+    cli_read_all(nops, ops, read_data, &d);
     if (d.n == 0) cli_die(EXIT_DATA, "no 'closure' records in the input (run closure-cond first)");
     if (batch > d.n) batch = (int)d.n;
     long per_epoch = d.n / batch;

@@ -29,11 +29,11 @@ int main(int argc, char **argv)
         {"batch", 'b', OPT_INT, &batch, "N", "samples integrated together (changes only the rounding)"},
         {"truth", 0, OPT_STRING, &truth, "FILE", "also write the true U of each condition here"},
         {"obs", 0, OPT_STRING, &obs_out, "FILE", "also write the filled observations Y here (the interpolation baseline)"},
-        {"output", 'o', OPT_STRING, &out, "FILE", "output stream"},
-        {"seed", 's', OPT_LONG, &seed, "N", "seed; sample k of condition c uses (seed, c, k)"},
-        {"threads", 'j', OPT_INT, &threads, "N", "threads (0: OMP_NUM_THREADS or all cores)"},
-        {"quiet", 'q', OPT_FLAG, &quiet, NULL, "no progress"},
-        {NULL, 0, 0, NULL, NULL, NULL}};
+        CLI_OPT_OUTPUT(&out, "output stream"),
+        CLI_OPT_SEED(&seed, "seed; sample k of condition c uses (seed, c, k)"),
+        CLI_OPT_THREADS(&threads),
+        CLI_OPT_QUIET(&quiet),
+        CLI_OPT_END};
     const cli_spec spec = {
         "ve-sample", "[options] -m MODEL [COND]",
         "sample a stochastic closure term from a conditional VE-SDE score model",
@@ -77,10 +77,8 @@ int main(int argc, char **argv)
 
     fno m;
     tsr_record hdr;
-    tsr_record_init(&hdr);
     cs_info ci;
-    if (ckpt_load(model, &m, NULL, NULL, &hdr, &e)) cli_die(EXIT_DATA, "%s: %s", model, e.msg);
-    if (cs_header_check(&hdr, &m, &ci, &e)) cli_die(EXIT_DATA, "%s: %s", model, e.msg);
+    if (cs_model_load(model, &m, &hdr, &ci, &e)) cli_die(EXIT_DATA, "%s", e.msg);
     double sigma0 = ci.sigma0;
     int with_obs = ci.with_obs;
 
