@@ -236,7 +236,7 @@ FILE *cli_open_in(const char *path)
 void cli_stdout_binary(void)
 {
     if (isatty(STDOUT_FILENO))
-        cli_die(EXIT_USAGE, "refusing to write a binary stream to a terminal (redirect or pipe stdout)");
+        cli_die(EXIT_USAGE, "refusing to write binary output to a terminal (redirect or pipe stdout)");
 }
 
 tsr_reader *cli_reader(const char *path, FILE **fp)

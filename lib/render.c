@@ -1,9 +1,11 @@
 #include "render.h"
 
+#include <errno.h>
 #include <math.h>
 #include <png.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 int image_new(image *im, int w, int h, eddy_err *e)
 {
@@ -176,4 +178,23 @@ int image_write_png(const image *im, FILE *f, eddy_err *e)
     free(rows);
     if (fflush(f) || ferror(f)) return eddy_fail(e, "render: writing the PNG failed");
     return 0;
+}
+
+int image_save_png(const image *im, const char *path, eddy_err *e)
+{
+    if (!strcmp(path, "-")) return image_write_png(im, stdout, e);
+    char *tmp;
+    if (asprintf(&tmp, "%s.tmp.%d", path, (int)getpid()) < 0) return eddy_fail(e, "out of memory");
+    FILE *f = fopen(tmp, "wb");
+    int rc;
+    if (!f) {
+        rc = eddy_fail(e, "%s: cannot write: %s", path, strerror(errno));
+    } else {
+        rc = image_write_png(im, f, e);
+        if (fclose(f) && rc == 0) rc = eddy_fail(e, "%s: cannot write: %s", path, strerror(errno));
+        if (rc == 0 && rename(tmp, path)) rc = eddy_fail(e, "%s: cannot write: %s", path, strerror(errno));
+        if (rc) unlink(tmp);
+    }
+    free(tmp);
+    return rc;
 }

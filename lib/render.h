@@ -42,5 +42,8 @@ void render_lines(image *im, int x0, int y0, int w, int h, const double *x /* (n
 
 // Writes im as an 8-bit RGB PNG.
 int image_write_png(const image *im, FILE *f, eddy_err *e);
+// Writes im to path ("-": stdout) through a temporary file beside it that is
+// renamed when complete: never a half-written picture.
+int image_save_png(const image *im, const char *path, eddy_err *e);
 
 #endif

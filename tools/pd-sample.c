@@ -70,7 +70,7 @@ static int read_paths(void *d, tsr_reader *r, const char *name, eddy_err *e)
 int main(int argc, char **argv)
 {
     const char *model = NULL, *out = NULL, *trace = NULL, *sched = "paper", *stepk = NULL, *noise = "none", *scorek = "coloured";
-    double lam = 0, lmax = -1, kappa = -1, rho = 7, guard = 3, clamp = 5, blowup = 100, max_clamped = 0.01, gauss_below = 0.1;
+    double lam = 0, lmax = NAN, kappa = NAN, rho = 7, guard = 3, clamp = 5, blowup = 100, max_clamped = 0.01, gauss_below = 0.1;
     int given = 5, nsamp = 0, frames = 0, ncorr = 3, nsteps = 0, batch = 8, threads = 0, quiet = 0;
     int no_extrap = 0, no_final = 0, remove_mean = 0, max_batch = 256;
     long seed = 0;
@@ -165,9 +165,10 @@ int main(int argc, char **argv)
     if (pdd_net_from_header(&n, &hdr, &e)) cli_die(EXIT_DATA, "%s: %s", model, e.msg);
     n.max_batch = max_batch;
     if (lam > n.lam_max) cli_die(EXIT_USAGE, "--lambda %g is outside the trained range [0, %g]", lam, n.lam_max);
-    if (lmax < 0) lmax = n.lam_max;
+    if (isnan(lmax)) lmax = n.lam_max;
     if (!(lmax > 0) || lmax > n.lam_max) cli_die(EXIT_USAGE, "--lambda-max %g is outside (0, %g]", lmax, n.lam_max);
-    if (kappa < 0) kappa = n.g.dims == 1 ? 0.7 : 0.3;
+    if (isnan(kappa)) kappa = n.g.dims == 1 ? 0.7 : 0.3;
+    else if (!(kappa > 0 && isfinite(kappa))) cli_die(EXIT_USAGE, "--kappa must be > 0");
     int ddpm_cond = n.obj == PDD_OBJ_DDPM_COND;
     if (ddpm_cond && mode != MODE_SIMULATE) cli_die(EXIT_USAGE, "a ddpm-cond model only simulates");
     if (n.obj == PDD_OBJ_DDPM_GEN && mode != MODE_GENERATE) cli_die(EXIT_USAGE, "a ddpm-gen model only generates");

@@ -36,7 +36,7 @@ int main(int argc, char **argv)
     pdd_arch arch;
     pdd_arch_default(&arch);
     arch.modes = 0;
-    double alpha = -1, beta = -1, gamma = 3, lr = 2e-4, clip = 0, dlam = 1e-3;
+    double alpha = NAN, beta = NAN, gamma = 3, lr = 2e-4, clip = 0, dlam = 1e-3;
     long steps = 1000, ckpt_every = 500, seed = 42;
     int batch = 8, window = 5, fd = 0, threads = 0, quiet = 0, max_batch = 256;
     const cli_opt opts[] = {
@@ -125,9 +125,9 @@ int main(int argc, char **argv)
         if (d.T != n.g.T) cli_die(EXIT_DATA, "paths of %d frames, the model was trained on %d", d.T, n.g.T);
     } else {
         pdd_geom g = pdd_paths_geom(&d, window);
-        if (alpha < 0) alpha = g.dims == 1 ? 0.1 : 0.3;
-        if (beta < 0) beta = g.dims == 1 ? sqrt(2) : sqrt(6);
-        if (!(alpha > 0) || !(beta > 0)) cli_die(EXIT_USAGE, "--alpha and --beta must be > 0");
+        if (isnan(alpha)) alpha = g.dims == 1 ? 0.1 : 0.3;
+        if (isnan(beta)) beta = g.dims == 1 ? sqrt(2) : sqrt(6);
+        if (!(alpha > 0 && isfinite(alpha)) || !(beta > 0 && isfinite(beta))) cli_die(EXIT_USAGE, "--alpha and --beta must be > 0");
         pdd_process p = obj == PDD_OBJ_PDD ? pdd_process_rg(alpha, beta) : pdd_process_vp(gamma);
         p.fd_laplacian = fd;
         p.dlam = dlam;

@@ -2,7 +2,6 @@
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
-#include <unistd.h>
 
 #include "cli.h"
 #include "layout.h"
@@ -93,7 +92,7 @@ int main(int argc, char **argv)
         hi = strtod(h, &end);
         if (end == h || *end || !isfinite(hi) || !(hi > lo)) cli_die(EXIT_USAGE, "option --range: '%s' is not LO,HI with LO < HI", range_s);
     }
-    if (!strcmp(out, "-") && isatty(STDOUT_FILENO)) cli_die(EXIT_USAGE, "refusing to write a PNG to a terminal");
+    if (!strcmp(out, "-")) cli_stdout_binary();
 
     tsr_reader *rd = cli_reader(nops ? ops[0] : "-", NULL);
     tsr_record rec;
@@ -169,22 +168,7 @@ int main(int argc, char **argv)
         }
         render_colorbar(&im, 0, H - bar, W, bar, cmap);
     }
-    FILE *f = strcmp(out, "-") ? NULL : stdout;
-    char *tmp = NULL;
-    if (!f) {
-        // Written beside the target and renamed: never a half-written picture.
-        if (asprintf(&tmp, "%s.tmp.%d", out, (int)getpid()) < 0) cli_die(EXIT_DATA, "out of memory");
-        f = fopen(tmp, "wb");
-        if (!f) cli_die(EXIT_USAGE, "%s: cannot write", out);
-    }
-    if (image_write_png(&im, f, &e)) {
-        if (tmp) { fclose(f); unlink(tmp); }
-        cli_die(EXIT_DATA, "%s", e.msg);
-    }
-    if (tmp) {
-        if (fclose(f) || rename(tmp, out)) { unlink(tmp); cli_die(EXIT_DATA, "%s: cannot write", out); }
-        free(tmp);
-    }
+    if (image_save_png(&im, out, &e)) cli_die(EXIT_DATA, "%s", e.msg);
     if (!quiet)
         fprintf(stderr, "tsr-png: record %ld channel %ld: %s, %s map, range [%.6g, %.6g], data [%.6g, %.6g]\n", record,
                 channel, hov ? "Hovmoller (t down, x across)" : line1d ? "line plot" : nf > 1 ? "montage" : "field",

@@ -2,7 +2,6 @@
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
-#include <unistd.h>
 
 #include "cli.h"
 #include "render.h"
@@ -167,20 +166,8 @@ int main(int argc, char **argv)
         k++;
     }
     render_lines(&im, ml, mt, w - 2 * ml, h - 2 * mt, X, Y, ns, total, logx, logy, range);
-    FILE *o;
-    char *tmp = NULL;
-    if (!strcmp(out, "-")) {
-        if (isatty(STDOUT_FILENO)) cli_die(EXIT_USAGE, "refusing to write a PNG to a terminal");
-        o = stdout;
-    } else {
-        if (asprintf(&tmp, "%s.tmp.%d", out, (int)getpid()) < 0 || !(o = fopen(tmp, "wb")))
-            cli_die(EXIT_USAGE, "%s: cannot write", out);
-    }
-    if (image_write_png(&im, o, &e)) {
-        if (tmp) { fclose(o); unlink(tmp); }
-        cli_die(EXIT_DATA, "%s", e.msg);
-    }
-    if (tmp && (fclose(o) || rename(tmp, out))) { unlink(tmp); cli_die(EXIT_DATA, "%s: cannot write", out); }
+    if (!strcmp(out, "-")) cli_stdout_binary();
+    if (image_save_png(&im, out, &e)) cli_die(EXIT_DATA, "%s", e.msg);
     if (!quiet) {
         fprintf(stderr, "tsv-plot: x %s [%.6g, %.6g]%s, y %s [%.6g, %.6g]%s; series:", xc,
                 logx ? pow(10, range[0]) : range[0], logx ? pow(10, range[1]) : range[1], logx ? " log" : "", yc,
@@ -188,7 +175,7 @@ int main(int argc, char **argv)
         for (int s = 0; s < ns; s++) fprintf(stderr, " %s%s%s (%zu points)", by ? by : "all", by ? "=" : "", names[s], cnt[s]);
         fputc('\n', stderr);
     }
-    free(X); free(Y); free(tmp); free(line);
+    free(X); free(Y); free(line);
     for (int s = 0; s < ns; s++) { free(xs[s]); free(ys[s]); free(names[s]); }
     free(xs); free(ys); free(names); free(cnt); free(scap);
     image_free(&im);

@@ -158,3 +158,21 @@ setup() { D=$BATS_FILE_TMPDIR; cd "$BATS_TEST_TMPDIR"; }
     assert_output --partial 'the paths are on a 64x1 grid, the model on 32x1'
     [ ! -e o.tsr ]
 }
+
+@test "pd-sample: --kappa, --gauss-below and --trace take effect and are checked" {
+    G=(-m "$D/pdd.model" generate -n 2 --schedule rho --steps 4 --correctors 1 --seed 3 "${LAX[@]}")
+    pd-sample "${G[@]}" --kappa 0.7 -o k7.tsr
+    pd-sample "${G[@]}" --kappa 0.2 -o k2.tsr
+    ! cmp -s k7.tsr k2.tsr
+    pd-sample "${G[@]}" --gauss-below 0 -o g0.tsr
+    ! cmp -s k7.tsr g0.tsr
+    # one trace row per path and reverse step (2 paths x 4 steps) after the header
+    pd-sample "${G[@]}" --trace tr.tsv -o t.tsr
+    [ "$(head -n 1 tr.tsv)" = "$(printf 'sample\tstep\tlambda\trms\tscore_rms\tclamped')" ]
+    [ "$(wc -l < tr.tsv)" -eq 9 ]
+    for bad in "--kappa -1" "--kappa 0" "--gauss-below -1" "--lambda-max -0.5"; do
+        run pd-sample "${G[@]}" $bad -o bad.tsr
+        assert_failure 2
+        [ ! -e bad.tsr ]
+    done
+}

@@ -81,6 +81,12 @@ setup() { D=$BATS_FILE_TMPDIR; cd "$BATS_TEST_TMPDIR"; }
     assert_failure 2
     run pd-train "${TINY[@]}" --window 0 -o m.model "$D/l96.tsr"
     assert_failure 2
+    # a negative alpha or beta is refused, not taken for "the default"
+    run pd-train "${TINY[@]}" --alpha -0.1 -o m.model "$D/l96.tsr"
+    assert_failure 2
+    assert_output --partial '--alpha and --beta must be > 0'
+    run pd-train "${TINY[@]}" --beta -1 -o m.model "$D/l96.tsr"
+    assert_failure 2
     [ ! -e m.model ]
 }
 
