@@ -323,6 +323,19 @@ static inline double complex adv_at(const ns2d *s, int r, int i, size_t q)
     return (ky * ky - kx * kx) * s->specout[0][q] - kx * ky * s->specout[1][q];
 }
 
+// The explicit right-hand side at mode q for the state value wq, with the
+// advection parts of that state already in specout: f − (μ + ν'k²) ω − u·∇ω
+// + external (xh may be NULL; ν' is ν, or 0 when the viscous term is dropped).
+static inline double complex rhs_at(const ns2d *s, int r, int i, size_t q, double complex wq, double nuv,
+                                    int adv, const double complex *xh)
+{
+    double k2 = s->kx[i] * s->kx[i] + s->ky[r] * s->ky[r];
+    double complex f = s->fh[q] - (s->p.mu + nuv * k2) * wq;
+    if (adv) f -= adv_at(s, r, i, q);
+    if (xh) f += xh[q];
+    return f;
+}
+
 // ---------------------------------------------------------------- noise and initial states
 
 static void noise_fill(ns2d *s, long step, double complex *out)
@@ -416,11 +429,7 @@ void ns2d_rhs(ns2d *s, const double complex *in, double complex *out)
         int r = s->rows[ri];
         for (int i = 0; i <= s->kmax; i++) {
             size_t q = (size_t)r * nh + i;
-            double k2 = s->kx[i] * s->kx[i] + s->ky[r] * s->ky[r];
-            double complex f = s->fh[q] - (s->p.mu + (visc ? s->p.nu * k2 : 0)) * in[q];
-            if (adv) f -= adv_at(s, r, i, q);
-            if (s->has_ext) f += s->exth[q];
-            out[q] = f;
+            out[q] = rhs_at(s, r, i, q, in[q], visc ? s->p.nu : 0, adv, s->has_ext ? s->exth : NULL);
         }
     }
 }
@@ -446,11 +455,7 @@ static int step_once(ns2d *s, eddy_err *e)
             int r = s->rows[ri];
             for (int i = 0; i <= s->kmax; i++) {
                 size_t q = (size_t)r * nh + i;
-                double k2 = s->kx[i] * s->kx[i] + s->ky[r] * s->ky[r];
-                double complex f = fh[q] - (mu + nuv * k2) * w[q];
-                if (adv) f -= adv_at(s, r, i, q);
-                if (xh) f += xh[q];
-                wm[q] = w[q] + 0.5 * dt * f;
+                wm[q] = w[q] + 0.5 * dt * rhs_at(s, r, i, q, w[q], nuv, adv, xh);
             }
         }
         if (adv) advection_parts(s, wm);
@@ -459,11 +464,7 @@ static int step_once(ns2d *s, eddy_err *e)
             int r = s->rows[ri];
             for (int i = 0; i <= s->kmax; i++) {
                 size_t q = (size_t)r * nh + i;
-                double k2 = s->kx[i] * s->kx[i] + s->ky[r] * s->ky[r];
-                double complex f = fh[q] - (mu + nuv * k2) * wm[q];
-                if (adv) f -= adv_at(s, r, i, q);
-                if (xh) f += xh[q];
-                double complex v = w[q] + dt * f;
+                double complex v = w[q] + dt * rhs_at(s, r, i, q, wm[q], nuv, adv, xh);
                 if (beta > 0) v += beta * s->noise[q];
                 w[q] = v;
                 ss += creal(v) * creal(v) + cimag(v) * cimag(v);
