@@ -11,16 +11,10 @@
 #include "cli.h"
 #include "closure_obs.h"
 #include "closure_score.h"
+#include "metrics.h"
 #include "ns2d.h"
 #include "progress.h"
 #include "vesde.h"
-
-static double rel_l2(const double *a, const double *b, size_t n)   // ‖a − b‖ / ‖a‖
-{
-    double d = 0, r = 0;
-    for (size_t i = 0; i < n; i++) d += (a[i] - b[i]) * (a[i] - b[i]), r += a[i] * a[i];
-    return sqrt(d / r);
-}
 
 static void die_ns(const char *what, eddy_err *e) { cli_die(EXIT_DATA, "%s: %s", what, e->msg); }
 
@@ -198,8 +192,8 @@ int main(int argc, char **argv)
     for (long s = 0; s <= nsteps; s++) {
         if (s % report == 0 || s == nsteps) {
             ns2d_get_omega(ref, wr), ns2d_get_omega(clo, wc), ns2d_get_omega(noc, wn);
-            printf("%ld\t%.6g\t%.6g\t%.6g\t%.6g\n", s, ns2d_time(ref), rel_l2(wr, wc, nn),
-                   rel_l2(wr, wn, nn), term_err);
+            printf("%ld\t%.6g\t%.6g\t%.6g\t%.6g\n", s, ns2d_time(ref), met_rel_l2(wr, wc, nn),
+                   met_rel_l2(wr, wn, nn), term_err);
             fflush(stdout);
             if (fr && irep < nrep && s % report == 0) {
                 for (size_t i = 0; i < nn; i++) {
@@ -225,9 +219,7 @@ int main(int argc, char **argv)
                 if (!isfinite(Us[i])) cli_die(EXIT_DATA, "step %ld: non-finite closure sample", s);
                 ext[i] = (Us[i] + (ci.residual ? Y[i] : 0.0f)) / ci.u_scale;
             }
-            double d = 0, r = 0;
-            for (size_t i = 0; i < nn; i++) d += (ext[i] - Ut[i]) * (ext[i] - Ut[i]), r += Ut[i] * Ut[i];
-            term_err = sqrt(d / r);
+            term_err = met_rel_l2(Ut, ext, nn);
             ns2d_set_external(clo, ext);
         }
         if (ns2d_advance(ref, 1, &e)) die_ns("reference", &e);
