@@ -138,3 +138,12 @@ void rng_normal_fill_f(eddy_rng *r, float *x, size_t n)
     for (size_t i = 0; i < n; i++) x[i] = (float)zig_normal(s);
     memcpy(r->s, s, sizeof s);
 }
+
+void rng_permutation(eddy_rng *r, long *perm, long n)
+{
+    for (long i = 0; i < n; i++) perm[i] = i;
+    for (long i = n - 1; i > 0; i--) {
+        long j = (long)(rng_uniform(r) * (double)(i + 1)), t = perm[i];
+        perm[i] = perm[j], perm[j] = t;
+    }
+}

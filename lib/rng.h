@@ -31,4 +31,8 @@ double rng_normal(eddy_rng *r);            // N(0, 1)
 void rng_normal_fill(eddy_rng *r, double *x, size_t n);       // (n)
 void rng_normal_fill_f(eddy_rng *r, float *x, size_t n);      // (n)
 
+// A uniformly random permutation of 0..n-1 (Fisher–Yates) drawn from r: with
+// r keyed by (seed, epoch) a resumed training run sees the same batches.
+void rng_permutation(eddy_rng *r, long *perm /* (n) */, long n);
+
 #endif

@@ -11,17 +11,13 @@
 #include "progress.h"
 #include "rng.h"
 
-// Data order of one epoch: a permutation keyed by (seed, epoch), so that a
-// resumed run sees the batches an uninterrupted one would.
+// Data order of one epoch: keyed by (seed, epoch), so a resumed run sees the
+// batches an uninterrupted one would.
 static void epoch_order(long *perm, long n, uint64_t seed, long epoch)
 {
     eddy_rng r;
     rng_init(&r, seed, (uint64_t)epoch, 0, 0x0de7);
-    for (long i = 0; i < n; i++) perm[i] = i;
-    for (long i = n - 1; i > 0; i--) {
-        long j = (long)(rng_uniform(&r) * (double)(i + 1)), t = perm[i];
-        perm[i] = perm[j], perm[j] = t;
-    }
+    rng_permutation(&r, perm, n);
 }
 
 // pdd_paths_read in the shape cli_read_all calls.

@@ -256,6 +256,39 @@ static void test_uniform_range(void)
     CHECK_CLOSE(s / 100000, 0.5, 3e-3, "uniform mean");
 }
 
+// Permutations: each draw is a permutation, and over 24 000 draws of n = 4
+// all 24 orders appear equally often.  Chi-square with 23 degrees of freedom:
+// 60 is exceeded with probability below 1e-4.
+static void test_permutation(void)
+{
+    long counts[24] = {0}, perm[4];
+    int bad = 0;
+    for (int d = 0; d < 24000; d++) {
+        eddy_rng r;
+        rng_init(&r, 9, (uint64_t)d, 0, 0);
+        rng_permutation(&r, perm, 4);
+        int seen = 0, code = 0, used[4] = {0};
+        for (int i = 0; i < 4; i++) {
+            if (perm[i] < 0 || perm[i] > 3 || (seen >> perm[i] & 1)) bad = 1;
+            else seen |= 1 << perm[i];
+        }
+        if (bad) break;
+        // Lehmer code: the rank of each element among those not yet used.
+        for (int i = 0, f = 6; i < 3; f /= (3 - i), i++) {
+            int rank = 0;
+            for (int k = 0; k < perm[i]; k++) rank += !used[k];
+            used[perm[i]] = 1;
+            code += rank * f;
+        }
+        counts[code]++;
+    }
+    CHECK(!bad, "a draw is not a permutation of 0..3");
+    double chi2 = 0;
+    for (int c = 0; c < 24; c++) chi2 += (counts[c] - 1000.0) * (counts[c] - 1000.0) / 1000.0;
+    CHECK(chi2 < 60, "orders not uniform: chi-square %g over 23 degrees of freedom", chi2);
+    NOTE("permutation chi-square %.1f (23 dof, limit 60)", chi2);
+}
+
 int main(void)
 {
     RUN(test_same_key_same_stream);
@@ -268,5 +301,6 @@ int main(void)
     RUN(test_tail_frequencies);
     RUN(test_serial_correlation);
     RUN(test_uniform_range);
+    RUN(test_permutation);
     return check_done();
 }
