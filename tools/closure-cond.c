@@ -1,6 +1,7 @@
 // closure-cond: turns ns-gen --closure output into the condition records of
 // the stochastic closure (SPEC §3.2): the term U, the vorticity V and the
-// filled sparse observations Y of U, frame by frame.
+// filled sparse observations Y of U, frame by frame; and, on request, the
+// term a coarse model computes from V itself, the baseline of V-only models.
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -8,6 +9,7 @@
 
 #include "cli.h"
 #include "closure_obs.h"
+#include "ns2d.h"
 
 typedef struct {
     tsr_record rec;
@@ -39,9 +41,56 @@ static void check_field(const tsr_record *r, long idx)
                 tsr_dtype_descr(r->dtype));
 }
 
+static double attr_double(const tsr_record *r, const char *key, long idx)
+{
+    const char *v = tsr_attr_get(r, key);
+    char *end;
+    double x = v ? strtod(v, &end) : NAN;
+    if (!v || *end || !isfinite(x))
+        cli_die(EXIT_DATA, "record %ld: --coarse needs the attribute %s (as ns-gen writes it)", idx, key);
+    return x;
+}
+
+// The deterministic term evaluated from the vorticity frames V on their own
+// N×N grid (νΔV or −u·∇V, 2/3-dealiased as the coarse solver would): what a
+// coarse model knows without a closure.  One record 'U', (T, N, N).
+static void coarse_term(const tsr_record *V, const char *term, int T, int N, long idx, tsr_record *o)
+{
+    eddy_err e;
+    ns2d_params p;
+    ns2d_params_default(&p);
+    p.n = N, p.L = attr_double(V, "L", idx), p.nu = attr_double(V, "nu", idx);
+    p.mu = 0, p.beta = 0, p.forcing = NS2D_FORCE_NONE, p.cfl_max = 0;
+    ns2d *s = ns2d_create(&p, &e);
+    if (!s) cli_die(EXIT_DATA, "record %ld: %s", idx, e.msg);
+    uint64_t shp[3] = {(uint64_t)T, (uint64_t)N, (uint64_t)N};
+    tsr_record_init(o);
+    tsr_attrs_copy(o, V);
+    if (tsr_record_alloc(o, "U", TSR_F4, 3, shp, &e)) cli_die(EXIT_DATA, "%s", e.msg);
+    size_t hw = (size_t)N * N;
+    double *w = malloc(hw * sizeof *w), *g = malloc(hw * sizeof *g);
+    if (!w || !g) cli_die(EXIT_DATA, "out of memory");
+    int is_g = !strcmp(term, "G");
+    for (int t = 0; t < T; t++) {
+        const float *vt = (const float *)V->data + t * hw;
+        for (size_t i = 0; i < hw; i++) w[i] = vt[i];
+        ns2d_set_omega(s, w);
+        ns2d_closure_terms(s, is_g ? g : NULL, is_g ? NULL : g);
+        float *ot = (float *)o->data + t * hw;
+        for (size_t i = 0; i < hw; i++) ot[i] = (float)g[i];
+    }
+    free(w), free(g);
+    ns2d_free(s);
+    tsr_attr_del(o, "units");
+    tsr_attr_set(o, "field", "coarse-term");
+    tsr_attr_set(o, "term", term);
+    tsr_attr_setf(o, "grid", "%d", N);
+    tsr_history_append(o, cli_cmdline());
+}
+
 int main(int argc, char **argv)
 {
-    const char *term = "G", *vname = "omega", *fill = "bicubic", *out = "-";
+    const char *term = "G", *vname = "omega", *fill = "bicubic", *out = "-", *coarse = NULL;
     int obs_n = 5, box = 0, grid = 0;
     const cli_opt opts[] = {
         {"term", 't', OPT_STRING, &term, "NAME", "closure term to learn: the record name (G or H)"},
@@ -50,6 +99,7 @@ int main(int argc, char **argv)
         {"fill", 0, OPT_STRING, &fill, "F", "observations to the grid: bicubic (periodic) or box"},
         {"box", 0, OPT_INT, &box, "W", "box: odd width in grid points (0: 2*floor(grid/N)-1)"},
         {"grid", 'g', OPT_INT, &grid, "M", "only records on the M×M grid (0: every grid)"},
+        {"coarse", 0, OPT_STRING, &coarse, "FILE", "also write the term computed from V on its own grid (G, H only)"},
         CLI_OPT_OUTPUT(&out, "output stream"),
         CLI_OPT_END};
     const cli_spec spec = {
@@ -63,7 +113,11 @@ int main(int argc, char **argv)
         "periodic bicubic interpolation (Keys, a = -1/2) or by a masked average over\n"
         "a periodic box around the nearest grid points.  The points are the same\n"
         "physical points at every resolution.  Attributes of the vorticity record are\n"
-        "kept; term, obs_n, obs_fill, channels=U,V,Y and dims=t,y,x,c are added.",
+        "kept; term, obs_n, obs_fill, channels=U,V,Y and dims=t,y,x,c are added.\n"
+        "--coarse writes, per output record, a record 'U' (T, N, N) of the term\n"
+        "evaluated from V on V's own grid without noise (G: nu Lap V; H: -u.grad V,\n"
+        "2/3-dealiased, from the attributes L and nu): what the coarse model computes\n"
+        "by itself, the baseline a V-only closure must beat (relerr against U).",
         "  ns-gen --preset closure --closure --out-grid 64 | closure-cond --term H --obs-n 16 > cond.tsr",
         opts};
     int nops;
@@ -75,10 +129,13 @@ int main(int argc, char **argv)
     if (box < 0 || (box > 0 && box % 2 == 0)) cli_die(EXIT_USAGE, "--box must be odd (or 0)");
     if (nops > 1) cli_die(EXIT_USAGE, "one input at most, got %d", nops);
     if (!strcmp(term, vname)) cli_die(EXIT_USAGE, "--term and --vorticity name the same record");
+    if (coarse && strcmp(term, "G") && strcmp(term, "H"))
+        cli_die(EXIT_USAGE, "--coarse knows the terms G and H, not '%s'", term);
 
     FILE *f;
     tsr_reader *r = cli_reader(nops ? ops[0] : "-", &f);
     tsr_writer *w = cli_writer(out, NULL);
+    tsr_writer *wc = coarse ? cli_writer(coarse, NULL) : NULL;
     eddy_err e;
     pending *pend = NULL;
     int npend = 0;
@@ -147,6 +204,11 @@ int main(int argc, char **argv)
         tsr_history_append(&o, cli_cmdline());
         if (tsr_write(w, &o, &e)) cli_die(EXIT_DATA, "%s", e.msg);
         tsr_record_free(&o);
+        if (wc) {
+            coarse_term(V, term, T, N, idx, &o);
+            if (tsr_write(wc, &o, &e)) cli_die(EXIT_DATA, "%s: %s", coarse, e.msg);
+            tsr_record_free(&o);
+        }
         tsr_record_free(&pend[partner].rec);
         pend[partner].used = 1;
         written++;
@@ -159,6 +221,7 @@ int main(int argc, char **argv)
                     strcmp(pend[i].rec.name, term) ? term : vname);
     if (written == 0) cli_die(EXIT_DATA, "no '%s' and '%s' records in the input", vname, term);
     if (tsr_writer_finish(w, &e)) cli_die(EXIT_DATA, "%s", e.msg);
+    if (wc && tsr_writer_finish(wc, &e)) cli_die(EXIT_DATA, "%s: %s", coarse, e.msg);
     tsr_reader_close(r);
     if (f != stdin) fclose(f);
     tsr_record_free(&rec);

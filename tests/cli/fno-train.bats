@@ -40,6 +40,35 @@ print("ok")'
     assert_output ok
 }
 
+@test "closure-cond --coarse: without noise, on the solver's grid, the term computed from V is U" {
+    need_numpy
+    ns-gen --preset closure --closure --n 32 --out-grid 32,16 --beta 0 --spinup 3.9478417604357434 \
+        --frames 2 -q -o ns0.tsr
+    for t in G H; do
+        closure-cond --term $t --grid 32 --coarse co$t.tsr ns0.tsr > c$t.tsr
+        closure-cond --term $t --grid 16 --coarse co16$t.tsr ns0.tsr > /dev/null
+    done
+    tsr2npy -o g/ cG.tsr
+    tsr2npy -o h/ cH.tsr
+    for f in coG coH co16G co16H; do tsr2npy -o $f.npy $f.tsr; done
+    run py '
+for t, d in (("G", "g"), ("H", "h")):
+    u = np.load(d + "/0000_closure.npy")[..., 0]
+    c = np.load("co%s.npy" % t)
+    assert c.shape == u.shape, (c.shape, u.shape)
+    err = np.abs(c - u).max() / np.abs(u).max()
+    assert err < 1e-5, (t, err)
+    c16 = np.load("co16%s.npy" % t)
+    assert c16.shape == (2, 16, 16), c16.shape
+print("ok")'
+    assert_success
+    assert_output ok
+    run closure-cond --term omega2 --vorticity omega --coarse x.tsr ns0.tsr
+    assert_failure 2
+    assert_output --partial "--coarse knows the terms G and H"
+    [ ! -e x.tsr ]
+}
+
 @test "closure-cond: a term without its vorticity is an error naming the record" {
     ns-gen --preset closure --closure --n 32 --out-grid 16 --spinup 0.39478417604357434 \
         --frames 1 -q -o ns1.tsr
