@@ -32,8 +32,8 @@ int main(int argc, char **argv)
     pdd_arch arch;
     pdd_arch_default(&arch);
     arch.modes = 0;
-    double alpha = NAN, beta = NAN, gamma = 3, lr = 2e-4, clip = 0, dlam = 1e-3;
-    long steps = 1000, ckpt_every = 500, seed = 42;
+    double alpha = NAN, beta = NAN, gamma = 3, lr = 2e-4, lr_gamma = 0.5, clip = 0, dlam = 1e-3;
+    long steps = 1000, ckpt_every = 500, seed = 42, decay_steps = 0;
     int batch = 8, window = 5, fd = 0, threads = 0, quiet = 0, max_batch = 256;
     const cli_opt opts[] = {
         CLI_OPT_OUTPUT(&out, "model checkpoint to write (required)"),
@@ -53,6 +53,8 @@ int main(int argc, char **argv)
         {"batch", 'b', OPT_INT, &batch, "N", "paths per step (every window of each path is used)"},
         {"steps", 0, OPT_LONG, &steps, "N", "optimizer steps in total"},
         CLI_OPT_LR(&lr),
+        {"lr-decay-steps", 0, OPT_LONG, &decay_steps, "N", "multiply the rate by --lr-gamma every N steps (0: never, as the paper)"},
+        {"lr-gamma", 0, OPT_DOUBLE, &lr_gamma, "X", "factor of each learning-rate decay"},
         CLI_OPT_CLIP(&clip, "clip the gradient norm (0: none, as the paper)"),
         {"max-batch", 0, OPT_INT, &max_batch, "N", "windows per FNO call (bounds memory)"},
         CLI_OPTS_CHECKPOINT(&ckpt_every, &resume, &log_path),
@@ -96,6 +98,8 @@ int main(int argc, char **argv)
     if (window < 1 || window > 32) cli_die(EXIT_USAGE, "--window must be in 1..32");
     if (!(lr > 0) || !(clip >= 0) || !(gamma > 0) || !(dlam > 0 && dlam < 1))
         cli_die(EXIT_USAGE, "need --lr > 0, --clip >= 0, --gamma > 0, 0 < --dlambda < 1");
+    if (decay_steps < 0 || !(lr_gamma > 0 && lr_gamma <= 1))
+        cli_die(EXIT_USAGE, "need --lr-decay-steps >= 0 and 0 < --lr-gamma <= 1");
     cli_threads(threads);
 
     eddy_err e;
@@ -137,6 +141,7 @@ int main(int argc, char **argv)
         adam_cfg ac;
         adam_cfg_default(&ac);
         ac.lr = lr;
+        ac.decay_every = decay_steps, ac.decay_gamma = lr_gamma;
         if (adam_init(&opt, &ac, n.m.nparams, &e)) cli_die(EXIT_DATA, "%s", e.msg);
         tsr_attrs_copy(&hdr, &d.meta);
         tsr_attr_del(&hdr, "history");

@@ -54,6 +54,16 @@ setup() { D=$BATS_FILE_TMPDIR; cd "$BATS_TEST_TMPDIR"; }
     if cmp -s a/m.model c/m.model; then false; fi
 }
 
+@test "pd-train --lr-decay-steps: the logged rate steps down by --lr-gamma, and resume keeps it" {
+    pd-train "${TINY[@]}" --steps 3 --lr 1e-3 --lr-decay-steps 2 --lr-gamma 0.25 --log l.tsv -o m.model "$D/l96.tsr"
+    pd-train "${TINY[@]}" --steps 5 --resume m.model --log l.tsv -o m2.model "$D/l96.tsr"
+    run cut -f3 l.tsv
+    assert_output $'lr\n0.001\n0.001\n0.00025\n0.00025\n6.25e-05'
+    run pd-train "${TINY[@]}" --lr-gamma 0 -o x.model "$D/l96.tsr"
+    assert_failure 2
+    [ ! -e x.model ]
+}
+
 @test "pd-train: resume continues the step count and the log" {
     pd-train "${TINY[@]}" --steps 2 --log l.tsv -o m.model "$D/l96.tsr"
     run pd-train "${TINY[@]}" --steps 4 --resume m.model --log l.tsv -o m2.model "$D/l96.tsr"
