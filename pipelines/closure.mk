@@ -94,8 +94,15 @@ else ifeq ($(SCALE),small)
   TRAIN := --steps 1500 --batch 8 $(FIX) --lr-decay-epochs 0 --checkpoint-every 250
   # At 64^2, 1500 steps leave G V-only at 73 % (Karras) / 60 % (uniform); 3000 give 57 / 38 %.
   V_FIX := --steps 3000
+  # OBS_FIX='--residual --modes 32' (all of 64^2) is better on the training
+  # grid (G + 16x16: 5.1 % against 6.6 %) but no longer resolution-free (9.1 /
+  # 12.0 % at 128 / 256 against 5.6 / 5.4 %), at three times the training
+  # cost: pipelines/results/closure-small-modes32.md.  V-only models gained
+  # nothing from 16 or 32 modes.
   UNIFORM_STEPS := 1000
   KARRAS_STEPS := 5 10 20 40
+  # Where the 10-step sampler's start (T = 0.1) costs the V-only model.
+  KARRAS_T := 0.3 0.5
   SMODELS := G_v G_o16
   COUPLED_MODELS := G_v G_o16 H_o16
   FIG_MODELS := G_o16 H_o16
@@ -133,7 +140,8 @@ OBS_MODELS := $(foreach m,$(MODELS),$(if $(filter v,$(word 2,$(subst _, ,$m))),,
 APRIORI := $(foreach m,$(MODELS),$(foreach g,$(TEST_GRIDS),$(OUT)/eval/apriori-$(m)-$(g).tsv))
 SAMPLERS := $(foreach m,$(SMODELS),$(foreach n,$(KARRAS_STEPS),$(OUT)/eval/sampler-$(m)-em-karras-$(n).tsv) \
               $(OUT)/eval/sampler-$(m)-heun-karras-10.tsv \
-              $(OUT)/eval/sampler-$(m)-em-uniform-$(UNIFORM_STEPS).tsv)
+              $(OUT)/eval/sampler-$(m)-em-uniform-$(UNIFORM_STEPS).tsv \
+              $(foreach T,$(KARRAS_T),$(OUT)/eval/sampler-$(m)-em-karras-10-$(T).tsv))
 COUPLED_RUNS := $(foreach m,$(COUPLED_MODELS),$(OUT)/eval/coupled-$(m).tsv)
 
 all: $(OUT)/results.md
@@ -182,12 +190,13 @@ $(OUT)/eval/apriori-%.tsv: $(OUT)/models/$$(word 1,$$(subst -, ,$$*)).model \
 	y=$$($(call dfro,$(@:.tsv=.truth.tsr),$(@:.tsv=.base.tsr))); \
 	printf '%s\t%s\t%s\t%s\n' "$(word 1,$(subst -, ,$*))" "$(word 2,$(subst -, ,$*))" "$$d" "$$y" > $@
 
-# Samplers at the training grid: sampler-G_o16-em-karras-10.tsv
+# Samplers at the training grid: sampler-G_o16-em-karras-10.tsv (T = 0.1 for
+# karras, 1 for uniform), sampler-G_v-em-karras-10-0.5.tsv (T = 0.5).
 $(OUT)/eval/sampler-%.tsv: $(OUT)/models/$$(word 1,$$(subst -, ,$$*)).model \
     $(OUT)/cond/test-$$(call term,$$(word 1,$$(subst -, ,$$*)))-o$$(call obsn,$$(word 1,$$(subst -, ,$$*)))-$(TRAIN_GRID).tsr
 	@mkdir -p $(@D)
 	m=$(word 1,$(subst -, ,$*)); s=$(word 2,$(subst -, ,$*)); k=$(word 3,$(subst -, ,$*)); n=$(word 4,$(subst -, ,$*)); \
-	T=$$([ $$k = karras ] && echo 0.1 || echo 1); \
+	T=$(or $(word 5,$(subst -, ,$*)),$$([ $$k = karras ] && echo 0.1 || echo 1)); \
 	$(T)/ve-sample -m $< --sampler $$s --schedule $$k --T $$T --steps $$n --seed 13 -j 1 -q \
 	  --truth $(@:.tsv=.truth.tsr) $(word 2,$^) > $(@:.tsv=.tsr); \
 	nfe=$$($(T)/tsr-info -a $(@:.tsv=.tsr) | awk -F= '$$1 ~ /^ *nfe$$/ {print $$2; exit}'); \
@@ -220,7 +229,7 @@ $(OUT)/fig/coupled-%.png: $(OUT)/eval/coupled-%.tsv
 	  | $(T)/tsv-plot -x t -y err --by run -q -o $@
 $(OUT)/fig/sampler-steps.png: $(SAMPLERS)
 	@mkdir -p $(@D)
-	(printf 'model\tnfe\td_fro\n'; cat $^ | awk -F'\t' '$$2 == "em" {print $$1"\t"$$6"\t"$$7}' | sort -k1,1 -k2,2n -s) \
+	(printf 'model\tnfe\td_fro\n'; cat $^ | awk -F'\t' '$$2 == "em" && ($$3 == "uniform" || $$4 == 0.1) {print $$1"\t"$$6"\t"$$7}' | sort -k1,1 -k2,2n -s) \
 	  | $(T)/tsv-plot -x nfe -y d_fro --by model --logx -q -o $@
 # Spectra of the term itself, truth and sample, at every test grid (one line each).
 $(OUT)/fig/spectra-%.png: $$(foreach g,$(TEST_GRIDS),$(OUT)/eval/apriori-%-$$(g).tsv)
