@@ -7,8 +7,10 @@
 # lambda 0.2 -> evaluate -> $(OUT)/results.md, vorticity frames and PSDs.
 # SCALE=ci is a smoke run (16^2 from a 32^2 solver, tiny nets, a few steps:
 # the numbers mean nothing, and divergence is tolerated); small is a reduced
-# data set (40^2 from a 64^2 solver) and a small net; paper is the seed's
-# (6000 trajectories at 256^2: days on two cores).
+# data set (40^2 from a 64^2 solver) and a small net briefly trained (34 CPU
+# minutes; 70 min wall on two cores shared with two other pipelines, most of
+# it the paper's 2000-evaluation sampler); paper is the seed's (6000
+# trajectories at 256^2: days on two cores).
 SCALE ?= ci
 OUT ?= out/pdd-kf-$(SCALE)
 SYS := Kolmogorov flow (vorticity)
