@@ -91,7 +91,7 @@ static void coarse_term(const tsr_record *V, const char *term, int T, int N, lon
 int main(int argc, char **argv)
 {
     const char *term = "G", *vname = "omega", *fill = "bicubic", *out = "-", *coarse = NULL;
-    int obs_n = 5, box = 0, grid = 0;
+    int obs_n = 5, box = 0, grid = 0, y_coarse = 0;
     const cli_opt opts[] = {
         {"term", 't', OPT_STRING, &term, "NAME", "closure term to learn: the record name (G or H)"},
         {"vorticity", 0, OPT_STRING, &vname, "NAME", "record name of the vorticity"},
@@ -100,6 +100,7 @@ int main(int argc, char **argv)
         {"box", 0, OPT_INT, &box, "W", "box: odd width in grid points (0: 2*floor(grid/N)-1)"},
         {"grid", 'g', OPT_INT, &grid, "M", "only records on the M×M grid (0: every grid)"},
         {"coarse", 0, OPT_STRING, &coarse, "FILE", "also write the term computed from V on its own grid (G, H only)"},
+        {"y-coarse", 0, OPT_FLAG, &y_coarse, NULL, "Y is that term instead of observations (a V-only condition)"},
         CLI_OPT_OUTPUT(&out, "output stream"),
         CLI_OPT_END};
     const cli_spec spec = {
@@ -117,7 +118,10 @@ int main(int argc, char **argv)
         "--coarse writes, per output record, a record 'U' (T, N, N) of the term\n"
         "evaluated from V on V's own grid without noise (G: nu Lap V; H: -u.grad V,\n"
         "2/3-dealiased, from the attributes L and nu): what the coarse model computes\n"
-        "by itself, the baseline a V-only closure must beat (relerr against U).",
+        "by itself, the baseline a V-only closure must beat (relerr against U).\n"
+        "--y-coarse puts that term in Y instead of filled observations (obs_n=0,\n"
+        "obs_fill=coarse): still a condition on V alone, on which fno-train --cond\n"
+        "v+obs --residual learns only what V does not predict.",
         "  ns-gen --preset closure --closure --out-grid 64 | closure-cond --term H --obs-n 16 > cond.tsr",
         opts};
     int nops;
@@ -129,7 +133,7 @@ int main(int argc, char **argv)
     if (box < 0 || (box > 0 && box % 2 == 0)) cli_die(EXIT_USAGE, "--box must be odd (or 0)");
     if (nops > 1) cli_die(EXIT_USAGE, "one input at most, got %d", nops);
     if (!strcmp(term, vname)) cli_die(EXIT_USAGE, "--term and --vorticity name the same record");
-    if (coarse && strcmp(term, "G") && strcmp(term, "H"))
+    if ((coarse || y_coarse) && strcmp(term, "G") && strcmp(term, "H"))
         cli_die(EXIT_USAGE, "--coarse knows the terms G and H, not '%s'", term);
 
     FILE *f;
@@ -176,6 +180,9 @@ int main(int argc, char **argv)
         if (tsr_record_alloc(&o, "closure", TSR_F4, 4, shp, &e)) cli_die(EXIT_DATA, "%s", e.msg);
         float *obs = malloc((size_t)obs_n * obs_n * sizeof *obs), *Y = malloc(hw * sizeof *Y);
         if (!obs || !Y) cli_die(EXIT_DATA, "out of memory");
+        tsr_record co;   // the coarse term, when Y or --coarse needs it
+        tsr_record_init(&co);
+        if (wc || y_coarse) coarse_term(V, term, T, N, idx, &co);
         const float *u = U->data, *v = V->data;
         float *d = o.data;
         for (int t = 0; t < T; t++) {
@@ -183,7 +190,9 @@ int main(int argc, char **argv)
             for (size_t i = 0; i < hw; i++)
                 if (!isfinite(ut[i]) || !isfinite(vt[i]))
                     cli_die(EXIT_DATA, "record %ld: non-finite value in frame %d", idx, t);
-            if (obs_sample(ut, N, obs_n, obs, &e) || obs_fill(obs, obs_n, N, fk, box, Y, &e))
+            if (y_coarse)
+                memcpy(Y, (const float *)co.data + t * hw, hw * sizeof *Y);
+            else if (obs_sample(ut, N, obs_n, obs, &e) || obs_fill(obs, obs_n, N, fk, box, Y, &e))
                 cli_die(EXIT_DATA, "record %ld frame %d: %s", idx, t, e.msg);
             for (size_t i = 0; i < hw; i++) {
                 float *px = d + (t * hw + i) * 3;
@@ -197,18 +206,15 @@ int main(int argc, char **argv)
         tsr_attr_set(&o, "term", term);
         tsr_attr_set(&o, "channels", "U,V,Y");
         tsr_attr_set(&o, "dims", "t,y,x,c");
-        tsr_attr_setf(&o, "obs_n", "%d", obs_n);
-        tsr_attr_set(&o, "obs_fill", fill);
-        if (fk == OBS_FILL_BOX) tsr_attr_setf(&o, "obs_box", "%d", box > 0 ? box : obs_box_width(obs_n, N));
+        tsr_attr_setf(&o, "obs_n", "%d", y_coarse ? 0 : obs_n);
+        tsr_attr_set(&o, "obs_fill", y_coarse ? "coarse" : fill);
+        if (fk == OBS_FILL_BOX && !y_coarse) tsr_attr_setf(&o, "obs_box", "%d", box > 0 ? box : obs_box_width(obs_n, N));
         tsr_attr_setf(&o, "grid", "%d", N);
         tsr_history_append(&o, cli_cmdline());
         if (tsr_write(w, &o, &e)) cli_die(EXIT_DATA, "%s", e.msg);
         tsr_record_free(&o);
-        if (wc) {
-            coarse_term(V, term, T, N, idx, &o);
-            if (tsr_write(wc, &o, &e)) cli_die(EXIT_DATA, "%s: %s", coarse, e.msg);
-            tsr_record_free(&o);
-        }
+        if (wc && tsr_write(wc, &co, &e)) cli_die(EXIT_DATA, "%s: %s", coarse, e.msg);
+        tsr_record_free(&co);
         tsr_record_free(&pend[partner].rec);
         pend[partner].used = 1;
         written++;

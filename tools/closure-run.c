@@ -114,6 +114,9 @@ int main(int argc, char **argv)
     tsr_attr_long(&hdr, "obs_n", &mobs, &e);
     if (obs_n == 0) obs_n = (int)mobs;
     if (!fill) fill = tsr_attr_get(&hdr, "obs_fill") ? tsr_attr_get(&hdr, "obs_fill") : "bicubic";
+    if (!strcmp(fill, "coarse"))
+        cli_die(EXIT_USAGE, "%s: its Y is the coarse term (closure-cond --y-coarse), which closure-run does not build; "
+                "couple a V-only or observation model", model);
     obs_fill_kind fk;
     if (obs_fill_parse(fill, &fk)) cli_die(EXIT_USAGE, "--fill: bicubic or box, got '%s'", fill);
     if (obs_n < 1 || obs_n > p.n) cli_die(EXIT_USAGE, "--obs-n must be in 1..%d", p.n);

@@ -69,6 +69,25 @@ print("ok")'
     [ ! -e x.tsr ]
 }
 
+@test "closure-cond --y-coarse: Y is the coarse term; closure-run refuses a model trained on it" {
+    need_numpy
+    closure-cond --term G --grid 16 --coarse co.tsr --y-coarse "$D/ns.tsr" > c.tsr
+    run tsr-info c.tsr
+    assert_line --partial "obs_n=0 obs_fill=coarse"
+    tsr2npy --stack -o c.npy c.tsr
+    tsr2npy --stack -o co.npy co.tsr
+    run py '
+c, co = np.load("c.npy"), np.load("co.npy")
+assert np.array_equal(c[..., 2], co), "Y is not the coarse term"
+assert np.abs(c[..., 0] - co).max() > 0   # the term itself keeps its noise
+print("ok")'
+    assert_output ok
+    fno-train --cond v+obs --residual "${TINY[@]}" --steps 2 -q -o m.model c.tsr
+    run closure-run -m m.model --term G --steps 5 -q
+    assert_failure 2
+    assert_output --partial "closure-cond --y-coarse"
+}
+
 @test "closure-cond: a term without its vorticity is an error naming the record" {
     ns-gen --preset closure --closure --n 32 --out-grid 16 --spinup 0.39478417604357434 \
         --frames 1 -q -o ns1.tsr
