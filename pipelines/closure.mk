@@ -11,8 +11,9 @@
 # SCALE=ci is a smoke run (tiny net, 60 steps, 32^2: the numbers mean
 # nothing, ~10 s); demo: 32^2, two G models (V only; V + 16x16), numbers that
 # mean something (measured 6.1 min wall, 2.6 min CPU, on two cores shared
-# with other jobs at load 6-7); small: 64^2 training, six models, tests at
-# 64/128/256 (measured 17 min wall, 28 min CPU, on two cores at load 2-3); paper
+# with other jobs at load 6-7); small: 64^2 training, eight models, tests at
+# 64/128/256 (measured 17 min wall, 28 min CPU, on two cores at load 2-3, for
+# the six reference models; the two coarse-base ones added 4 min wall); paper
 # is the reference's data and training (100 trajectories of 201 frames at
 # 256^2, 1000 epochs of batch 200: days on two cores).
 SHELL := bash
