@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Smoke: the stochastic-closure pipeline at SCALE=ci runs end to end (data,
-# conditions, three score models, samplers, coupled runs, figures) and fills
+# conditions, four score models, samplers, coupled runs, figures) and fills
 # every measured cell of its results table with a number.  At this scale the
 # values mean nothing (a tiny net trained for 60 steps).
 set -euo pipefail
@@ -9,11 +9,13 @@ out=$(mktemp -d)
 trap 'rm -rf "$out"' EXIT
 make -s -f pipelines/closure.mk SCALE=ci OUT="$out" BIN="${BIN:-bin}" J=2 >/dev/null
 r=$out/results.md
-# a-priori table: one row per model and one per observation baseline, a
-# percentage in every grid column
-[ "$(grep -c '^| [GH] | V ' "$r")" -eq 3 ]
+# a-priori table: one row per model (one of them V only on the coarse-term
+# base) and one per model-free baseline, a percentage in every grid column
+[ "$(grep -c '^| [GH] | V ' "$r")" -eq 4 ]
+grep -q '^| G | V only, coarse term as base |' "$r"
 [ "$(grep -c '^| [GH] | 5x5 obs alone |' "$r")" -eq 2 ]
-awk -F'|' '/^\| [GH] \| (V |5x5 obs alone)/ { for (i = 4; i < NF; i++) if ($i !~ /^ [0-9.]+ % $/) { print "bad cell: " $0; bad = 1 } }
+grep -q '^| G | coarse term from V alone |' "$r"
+awk -F'|' '/^\| [GH] \| (V |5x5 obs alone|coarse term from V alone)/ { for (i = 4; i < NF; i++) if ($i !~ /^ [0-9.]+ % $/) { print "bad cell: " $0; bad = 1 } }
            END { exit bad }' "$r"
 # sampler rows: network evaluations as stated (em: N, heun: 2N-1)
 grep -q '^| G_o5 | em | karras | 0.1 | 10 | 10 | [0-9.]* % |$' "$r"
