@@ -8,8 +8,8 @@
 #include <string.h>
 
 #include "cli.h"
+#include "closure_coarse.h"
 #include "closure_obs.h"
-#include "ns2d.h"
 
 typedef struct {
     tsr_record rec;
@@ -51,36 +51,19 @@ static double attr_double(const tsr_record *r, const char *key, long idx)
     return x;
 }
 
-// The deterministic term evaluated from the vorticity frames V on their own
-// N×N grid (νΔV or −u·∇V, 2/3-dealiased as the coarse solver would): what a
-// coarse model knows without a closure.  One record 'U', (T, N, N).
-static void coarse_term(const tsr_record *V, const char *term, int T, int N, long idx, tsr_record *o)
+// The term a coarse model computes from V (lib/closure_coarse.h) as one
+// record 'U', (T, N, N), with V's attributes.
+static void coarse_record(const tsr_record *V, const char *term, int T, int N, long idx, tsr_record *o)
 {
     eddy_err e;
-    ns2d_params p;
-    ns2d_params_default(&p);
-    p.n = N, p.L = attr_double(V, "L", idx), p.nu = attr_double(V, "nu", idx);
-    p.mu = 0, p.beta = 0, p.forcing = NS2D_FORCE_NONE, p.cfl_max = 0;
-    ns2d *s = ns2d_create(&p, &e);
-    if (!s) cli_die(EXIT_DATA, "record %ld: %s", idx, e.msg);
+    coarse_term_kind k;
+    coarse_term_parse(term, &k);
     uint64_t shp[3] = {(uint64_t)T, (uint64_t)N, (uint64_t)N};
     tsr_record_init(o);
     tsr_attrs_copy(o, V);
-    if (tsr_record_alloc(o, "U", TSR_F4, 3, shp, &e)) cli_die(EXIT_DATA, "%s", e.msg);
-    size_t hw = (size_t)N * N;
-    double *w = malloc(hw * sizeof *w), *g = malloc(hw * sizeof *g);
-    if (!w || !g) cli_die(EXIT_DATA, "out of memory");
-    int is_g = !strcmp(term, "G");
-    for (int t = 0; t < T; t++) {
-        const float *vt = (const float *)V->data + t * hw;
-        for (size_t i = 0; i < hw; i++) w[i] = vt[i];
-        ns2d_set_omega(s, w);
-        ns2d_closure_terms(s, is_g ? g : NULL, is_g ? NULL : g);
-        float *ot = (float *)o->data + t * hw;
-        for (size_t i = 0; i < hw; i++) ot[i] = (float)g[i];
-    }
-    free(w), free(g);
-    ns2d_free(s);
+    if (tsr_record_alloc(o, "U", TSR_F4, 3, shp, &e) ||
+        coarse_term(V->data, T, N, attr_double(V, "L", idx), attr_double(V, "nu", idx), k, o->data, &e))
+        cli_die(EXIT_DATA, "record %ld: %s", idx, e.msg);
     tsr_attr_del(o, "units");
     tsr_attr_set(o, "field", "coarse-term");
     tsr_attr_set(o, "term", term);
@@ -133,7 +116,8 @@ int main(int argc, char **argv)
     if (box < 0 || (box > 0 && box % 2 == 0)) cli_die(EXIT_USAGE, "--box must be odd (or 0)");
     if (nops > 1) cli_die(EXIT_USAGE, "one input at most, got %d", nops);
     if (!strcmp(term, vname)) cli_die(EXIT_USAGE, "--term and --vorticity name the same record");
-    if ((coarse || y_coarse) && strcmp(term, "G") && strcmp(term, "H"))
+    coarse_term_kind ck;
+    if ((coarse || y_coarse) && coarse_term_parse(term, &ck))
         cli_die(EXIT_USAGE, "--coarse knows the terms G and H, not '%s'", term);
 
     FILE *f;
@@ -182,7 +166,7 @@ int main(int argc, char **argv)
         if (!obs || !Y) cli_die(EXIT_DATA, "out of memory");
         tsr_record co;   // the coarse term, when Y or --coarse needs it
         tsr_record_init(&co);
-        if (wc || y_coarse) coarse_term(V, term, T, N, idx, &co);
+        if (wc || y_coarse) coarse_record(V, term, T, N, idx, &co);
         const float *u = U->data, *v = V->data;
         float *d = o.data;
         for (int t = 0; t < T; t++) {
