@@ -222,8 +222,10 @@ fail:
 // ---------------------------------------------------------------- simulation
 
 int pdd_simulate(const pdd_geom *g, const pdd_predictor *pr, int B, double *u, int n0,
-                 double lam, double v, uint64_t seed, uint64_t sample0, eddy_err *e)
+                 double lam, double v, const rg_op *op, const double *sd, uint64_t seed,
+                 uint64_t sample0, eddy_err *e)
 {
+    if (sd && !op) return eddy_fail(e, "simulate: coloured noise needs the grid's operator");
     if (n0 < 1 || n0 > g->T) return eddy_fail(e, "simulate: %d given frames for a path of %d", n0, g->T);
     if (!(v >= 0)) return eddy_fail(e, "simulate: noise variance %g is negative", v);
     long S = pdd_geom_points(g), frame = (long)g->C * S;
@@ -250,11 +252,16 @@ int pdd_simulate(const pdd_geom *g, const pdd_predictor *pr, int B, double *u, i
             double *up = u + ((long)b * T + n + 1) * frame;
             const double *fb = f + (long)b * frame;
             for (long i = 0; i < frame; i++) up[i] = un[i] + fb[i];
-            if (v > 0) {
+            if (sd || v > 0) {
                 eddy_rng r;
                 rng_init(&r, seed, sample0 + b, (uint64_t)(n + 1), PURPOSE_SIM);
-                double sd = sqrt(v);
-                for (long i = 0; i < frame; i++) up[i] += sd * rng_normal(&r);
+                rng_normal_fill(&r, f + (long)b * frame, frame);
+                double a = sd ? 1 : sqrt(v);
+                if (sd && rg_multiply(op, sd, f + (long)b * frame, (size_t)g->C, e)) {
+                    rc = eddy_wrap(e, "simulate: frame %d", n + 1);
+                    break;
+                }
+                for (long i = 0; i < frame; i++) up[i] += a * f[(long)b * frame + i];
             }
             for (long i = 0; i < frame; i++)
                 if (!isfinite(up[i])) {

@@ -108,10 +108,14 @@ int pdd_path_score_w(const pdd_geom *g, const pdd_predictor *pr, int B, const do
 
 // ---- simulation in t at fixed λ (seed 001 Alg. 2)
 // Frames 0..n0-1 of u (B, T, C, S) are given; fills n0..T-1 by
-// u_{n+1} = u_n + f(window_n) + sqrt(v) z; v = 0 is deterministic.  The
-// noise of path b comes from (seed, sample0 + b, frame, 0).
+// u_{n+1} = u_n + f(window_n) + sqrt(v) z; v = 0 is deterministic.  With sd
+// (rg_nmodes(op) values) the noise is coloured instead: z is multiplied per
+// spatial mode by sd, e.g. sqrt(Σ_λ(k)), the increment covariance of the
+// coloured path score, and v is ignored.  The noise of path b comes from
+// (seed, sample0 + b, frame, 0).
 int pdd_simulate(const pdd_geom *g, const pdd_predictor *pr, int B, double *u, int n0,
-                 double lam, double v, uint64_t seed, uint64_t sample0, eddy_err *e);
+                 double lam, double v, const rg_op *op, const double *sd, uint64_t seed,
+                 uint64_t sample0, eddy_err *e);
 
 // ---- λ grids (decreasing, nsteps+1 values, lams[nsteps] = lmin)
 // The paper's: uniform steps.

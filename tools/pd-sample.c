@@ -110,7 +110,9 @@ int main(int argc, char **argv)
         "simulate, generate or super-resolve spatiotemporal paths with a pd-train model",
         "simulate: the first --given frames of each input path, coarse-grained to\n"
         "  --lambda (C_lambda u, no noise), then Euler(-Maruyama) in t with the learned\n"
-        "  increment (Alg. 2) to the input's length.  A ddpm-cond model samples each\n"
+        "  increment (Alg. 2) to the input's length; --noise sigma draws the increment\n"
+        "  noise of the path score's density (--score: coloured Sigma_lambda(k) per\n"
+        "  mode, or the paper's white v).  A ddpm-cond model samples each\n"
         "  increment by the reverse VP sampler instead (lambda must be 0).\n"
         "generate: --samples paths from N(0, Sigma_lambda_max), reverse lambda to 0.\n"
         "super-resolve: the input paths (at scale --lambda) reversed from lambda to 0.\n"
@@ -254,6 +256,17 @@ int main(int argc, char **argv)
     double t0 = progress_now();
     long nfe = 0;
     pdd_score_ctx sc = {&n, g, !strcmp(scorek, "coloured"), gauss_below};
+    // A noisy rollout draws its increments from the path density the score
+    // uses: coloured, sqrt(Sigma_lambda(k)) per mode (the frozen mean gets none).
+    double *sim_sd = NULL;
+    if (mode == MODE_SIMULATE && sc.coloured && n.proc.kind == PDD_PROC_RG) {
+        size_t M = rg_nmodes(n.op);
+        const double *k2 = rg_ksq(n.op);
+        double lf = lam > n.proc.dlam ? lam : n.proc.dlam;
+        sim_sd = malloc(M * sizeof *sim_sd);
+        if (!sim_sd) cli_die(EXIT_DATA, "out of memory");
+        for (size_t m = 0; m < M; m++) sim_sd[m] = k2[m] > 0 ? sqrt(pdd_proc_sigma(&n.proc, k2[m], lf)) : 0;
+    }
     if (smp && n.spec && n.proc.kind == PDD_PROC_RG && pdd_sampler_set_spectrum(smp, n.spec, &e))
         cli_die(EXIT_DATA, "%s", e.msg);
     for (long b0 = 0; b0 < d.P; b0 += batch) {
@@ -268,7 +281,8 @@ int main(int argc, char **argv)
         } else if (mode == MODE_SIMULATE) {
             pdd_predictor pr = pdd_net_predictor(&n);
             double v = strcmp(noise, "sigma") ? 0 : pdd_point_var(n.op, &n.proc, lam);
-            rc = pdd_simulate(&g, &pr, B, u, given, lam, v, (uint64_t)seed, (uint64_t)b0, &e);
+            rc = pdd_simulate(&g, &pr, B, u, given, lam, v, n.op, v > 0 ? sim_sd : NULL,
+                              (uint64_t)seed, (uint64_t)b0, &e);
             nfe_b = g.T - given;
             // An exploding rollout is an error, as in the reverse sampler.
             for (int b = 0; b < B && !rc && blowup > 0; b++)
@@ -304,6 +318,7 @@ int main(int argc, char **argv)
     if (tc.f) fclose(tc.f);
     pdd_sampler_free(smp);
     free(lams);
+    free(sim_sd);
     pdd_net_free(&n);
     tsr_record_free(&hdr);
     pdd_paths_free(&d);

@@ -258,7 +258,7 @@ static void test_simulate(void)
     rng_normal_fill(&r, u, sizeof u / sizeof *u);
     memcpy(want, u, sizeof want);
     eddy_err e;
-    CHECK(pdd_simulate(&p.g, &pr, B, u, 2, 0.0, 0.0, 1, 0, &e) == 0, "%s", e.msg);
+    CHECK(pdd_simulate(&p.g, &pr, B, u, 2, 0.0, 0.0, NULL, NULL, 1, 0, &e) == 0, "%s", e.msg);
     // Direct rollout of path 0 from its first 2 frames.
     for (int n = 1; n + 1 < T; n++)
         for (int c = 0; c < C; c++)
@@ -280,11 +280,54 @@ static void test_simulate(void)
     rng_init(&r, 5, 0, 0, 0);
     rng_normal_fill(&r, ub, sizeof ub / sizeof *ub);
     memcpy(u1, ub + T * F, sizeof u1);
-    CHECK(pdd_simulate(&p.g, &pr, B, ub, 5, 0.2, 0.01, 42, 0, &e) == 0, "%s", e.msg);
-    CHECK(pdd_simulate(&p.g, &pr, 1, u1, 5, 0.2, 0.01, 42, 1, &e) == 0, "%s", e.msg);
+    CHECK(pdd_simulate(&p.g, &pr, B, ub, 5, 0.2, 0.01, NULL, NULL, 42, 0, &e) == 0, "%s", e.msg);
+    CHECK(pdd_simulate(&p.g, &pr, 1, u1, 5, 0.2, 0.01, NULL, NULL, 42, 1, &e) == 0, "%s", e.msg);
     CHECK(memcmp(u1, ub + T * F, sizeof u1) == 0, "noise depends on the batch");
     CHECK(memcmp(u1 + 5 * F, u + T * F + 5 * F, 4 * F * sizeof *u) != 0, "noise had no effect");
-    CHECK(pdd_simulate(&p.g, &pr, 1, u1, 0, 0.2, 0.01, 42, 1, &e) == -1, "0 given frames refused");
+    CHECK(pdd_simulate(&p.g, &pr, 1, u1, 0, 0.2, 0.01, NULL, NULL, 42, 1, &e) == -1, "0 given frames refused");
+}
+
+// Coloured rollout noise: with a zero predictor every increment is the noise,
+// whose DFT (computed here directly) must have variance N sd(k)^2 per mode.
+static void test_simulate_coloured(void)
+{
+    enum { T = 401, B = 4, C = 2, S = 8, M = 5 };
+    linpred p;
+    lin_init(&p, T);
+    memset(p.A, 0, sizeof p.A);
+    pdd_predictor pr = {&p, lin_forward, lin_input_grad, 0};
+    eddy_err e;
+    rg_grid gr = {.ndim = 1, .n = {S, 0}, .L = {2 * M_PI, 2 * M_PI}, .lap = RG_LAP_SPECTRAL};
+    rg_op *op = rg_op_new(&gr, &e);
+    CHECK(op != NULL, "%s", e.msg);
+    if (!op) return;
+    double sd[M] = {0, 1, 0.5, 2, 0.25};
+    double *u = calloc((size_t)B * T * C * S, sizeof *u);
+    CHECK(pdd_simulate(&p.g, &pr, B, u, 1, 0.2, 123.0, op, sd, 9, 0, &e) == 0, "%s", e.msg);
+    CHECK(pdd_simulate(&p.g, &pr, B, u, 1, 0.2, 0.0, NULL, sd, 9, 0, &e) == -1, "coloured noise without an operator refused");
+    double var[M] = {0};
+    long n = 0;
+    for (int b = 0; b < B; b++)
+        for (int t = 0; t + 1 < T; t++)
+            for (int c = 0; c < C; c++, n++) {
+                const double *a = u + ((long)(b * T + t) * C + c) * S, *z = a + C * S;
+                for (int k = 0; k < M; k++) {
+                    double re = 0, im = 0;
+                    for (int x = 0; x < S; x++) {
+                        re += (z[x] - a[x]) * cos(2 * M_PI * k * x / S);
+                        im -= (z[x] - a[x]) * sin(2 * M_PI * k * x / S);
+                    }
+                    var[k] += (re * re + im * im) / S;
+                }
+            }
+    CHECK(var[0] < 1e-20 * n, "the mean mode took noise (%g)", var[0] / n);
+    for (int k = 1; k < M; k++) {
+        double got = var[k] / n / (sd[k] * sd[k]), tol = 5 * sqrt(2.0 / n);
+        NOTE("mode %d: increment variance / sd^2 = %.4f (tolerance %.3f)", k, got, tol);
+        CHECK(fabs(got - 1) < tol, "mode %d: increment variance %.4f x sd^2", k, got);
+    }
+    free(u);
+    rg_op_free(op);
 }
 
 // ---------------------------------------------------------------- loss and weights
@@ -697,6 +740,7 @@ int main(void)
     RUN(test_path_score_fd);
     RUN(test_path_score_coloured);
     RUN(test_simulate);
+    RUN(test_simulate_coloured);
     RUN(test_loss_weights);
     RUN(test_grids);
     RUN(test_prior);
