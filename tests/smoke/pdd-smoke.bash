@@ -13,14 +13,15 @@ pdd_smoke() {
     local r=$out/results.md
     grep -q '^| 1 | simulation L2 (step 6), lambda 0 | [0-9]' "$r"
     # the measured cells: columns 3-4 of Tables 1-2, 2-3 of Table 3, 2-4 of the
-    # lambda table, 4-6 of the cost table
+    # lambda table, 4-6 of the cost table; both super-resolution rows present
     awk -F'|' '
         function num(c, f) { gsub(/ /, "", c); if (c !~ /^[-+0-9.e]+(\/[-+0-9.e]+)*$/) { print "bad " f ": " $0; bad = 1 } }
         /^\| [12] \|/                { num($4, "ours PDD"); num($5, "ours DDPM") }
-        /^\| super-resolution spectral/ { num($3, "SR"); num($4, "LR") }
+        /^\| super-resolution spectral/ { num($3, "SR"); num($4, "LR"); sr++ }
+        /^\| the same from an exact/    { num($3, "SR from q"); num($4, "q"); sr++ }
         /^\| 0(\.[0-9]+)? \|/        { num($3, "L2"); num($4, "spec"); num($5, "spec0") }
         /^\| (generation|super-res|DDPM)[^|]*\| (paper|ours) \|/ { num($5, "spec"); num($6, "nfe"); num($7, "seconds") }
-        END { exit bad }' "$r"
+        END { if (sr != 2) { print "super-resolution rows: " sr " of 2"; bad = 1 }; exit bad }' "$r"
     [ "$(grep -c '^| 0' "$r")" -eq 2 ]
     [ "$(grep -c '| \(paper\|ours\) |' "$r")" -eq 6 ]
     local f
