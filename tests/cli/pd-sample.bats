@@ -54,6 +54,9 @@ setup() { D=$BATS_FILE_TMPDIR; cd "$BATS_TEST_TMPDIR"; }
     run pd-sample -m "$D/pdd.model" simulate --lambda 0.2 --noise sigma --given 3 -o s2.tsr -q "$D/l96.tsr"
     assert_success
     tsr-info s2.tsr | head -n 1 | grep -q 'pdd.mode=simulate lambda=0.20*1* pdd.nfe=5'
+    # the rollout noise follows --score: coloured (default) or the paper's white
+    pd-sample -m "$D/pdd.model" simulate --lambda 0.2 --noise sigma --given 3 --score white -o s2w.tsr -q "$D/l96.tsr"
+    ! cmp -s s2.tsr s2w.tsr
     run pd-sample -m "$D/cond.model" simulate --schedule rho --steps 3 --correctors 0 "${LAX[@]}" -o s3.tsr "$D/l96.tsr"
     assert_success
     [ "$(count_records s3.tsr)" -eq 3 ]
