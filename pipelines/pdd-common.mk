@@ -55,10 +55,11 @@ $(OUT)/ref-%.tsr: $(OUT)/test.tsr
 $(OUT)/sim-%.tsr: $(OUT)/pdd.model $(OUT)/test.tsr
 	$(T)/pd-sample -m $< simulate --lambda $* -j $(J) -q -o $@ $(OUT)/test.tsr
 # The super-resolution input: a noisy rollout at lambda 0.2, its increment
-# noise the coloured Sigma_lambda(k) of the path score (the paper's white
-# sigma_lambda puts 20x too much noise above k = 16 on L96 and takes the SR
-# spectral error from 0.41/0.55 to 0.56/0.65).  And, to tell the sampler from
-# its input, an exact lambda-0.2 sample of the test paths (C u + noise).
+# noise the coloured Sigma_lambda(k) of the path score (L96 small: the
+# paper's white sigma_lambda gives X five times the power above k = 16, 76
+# times an exact lambda-0.2 sample's, and takes the SR spectral error from
+# 0.41/0.55 to 0.56/0.65).  And, to tell the sampler from its input, an exact
+# lambda-0.2 sample of the test paths (C u + noise).
 $(OUT)/lr.tsr: $(OUT)/pdd.model $(OUT)/test.tsr
 	$(T)/pd-sample -m $< simulate --lambda 0.2 --noise sigma --seed 5 -j $(J) -q -o $@ $(OUT)/test.tsr
 $(OUT)/q.tsr: $(OUT)/test.tsr
