@@ -8,9 +8,9 @@
 # SCALE=ci is a smoke run (16^2 from a 32^2 solver, tiny nets, a few steps:
 # the numbers mean nothing, and divergence is tolerated); small is a reduced
 # data set (192 paths at 40^2 from a 64^2 solver) and a width-24 net trained
-# 4000 steps of batch 2 (about 0.13 s a step alone; 800 steps on 48 paths gave
-# a simulation spectral error of 0.86); paper is the seed's (6000
-# trajectories at 256^2: days on two cores).
+# 4000 steps of batch 2 (42 min wall on two cores, alone; 800 steps on 48
+# paths gave a simulation spectral error of 0.86 against 0.40); paper is the
+# seed's (6000 trajectories at 256^2: days on two cores).
 SCALE ?= ci
 OUT ?= out/pdd-kf-$(SCALE)
 SYS := Kolmogorov flow (vorticity)
