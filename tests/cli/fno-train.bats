@@ -101,6 +101,20 @@ print("ok")'
     assert_output --partial "--fill"
 }
 
+@test "closure-cond --coarse: a field without its physics attributes is an error, nothing written" {
+    ns-gen --preset closure --closure --n 32 --out-grid 16 --spinup 0.39478417604357434 \
+        --frames 1 -q -o ns1.tsr
+    tsr2npy -o n/ ns1.tsr
+    # The same fields, re-wrapped with their sample and L but without nu.
+    npy2tsr -a sample=0 -a L=6.283185307179586 -n omega n/0000_omega.npy > a.tsr
+    npy2tsr -a sample=0 -n G n/0001_G.npy > b.tsr
+    tsr-cat a.tsr b.tsr > bare.tsr
+    run closure-cond --term G --coarse co.tsr bare.tsr
+    assert_failure 1
+    assert_output --partial "--coarse needs the attribute nu"
+    [ ! -e co.tsr ]
+}
+
 @test "fno-train --help shows the reference defaults" {
     run fno-train --help
     assert_success
