@@ -9,8 +9,9 @@
 # and the samplers may saturate their clamp, so divergence is not an error
 # there); demo is make demo's few-minute run; small trains a width-32 net for
 # 8000 steps of batch 8 (44 min wall on two cores alone, 2026-12-01; 800
-# steps of batch 4 of a width-24 net gave a simulation spectral error of 0.56/0.76 against 0.25/0.43); paper is the
-# seed's setting (days on two cores).
+# steps of batch 4 of a width-24 net gave a simulation spectral error of
+# 0.56/0.76 against 0.25/0.43); paper is the seed's setting (days on two
+# cores).
 SCALE ?= ci
 OUT ?= out/pdd-l96-$(SCALE)
 SYS := two-scale Lorenz-96 (channels X and Y)
