@@ -79,7 +79,7 @@ setup() { D=$BATS_FILE_TMPDIR; cd "$BATS_TEST_TMPDIR"; }
     tsr-info k.tsr | grep -q $'(8, 16, 16)\tdims=t,y,x'
 }
 
-@test "pd-sample: same seed, same bytes at 1 and 2 threads and any --batch; seeds differ" {
+@test "pd-sample: same seed, same bytes at 1 and 2 threads, the same paths at any --batch; seeds differ" {
     for mode in "generate -n 3" "super-resolve --lambda 0.2"; do
         args=(-m "$D/pdd.model" $mode --schedule rho --steps 4 --correctors 1 "${LAX[@]}")
         in=(); [ "${mode%% *}" = generate ] || in=("$D/l96.tsr")
@@ -87,8 +87,9 @@ setup() { D=$BATS_FILE_TMPDIR; cd "$BATS_TEST_TMPDIR"; }
         OMP_NUM_THREADS=2 pd-sample "${args[@]}" -b 3 "${in[@]}" > b.tsr
         cmp a.tsr b.tsr
         OMP_NUM_THREADS=2 pd-sample "${args[@]}" -b 1 "${in[@]}" > c.tsr
-        # the history records the command line, so compare the data only
-        [ "$(relerr a.tsr c.tsr | awk -F'\t' '$1 == "mse" { print $3 }')" = 0 ]
+        # The network's GEMMs may round differently with the batch size (OpenBLAS's
+        # Haswell/Zen kernels do, its SkylakeX ones do not): float agreement.
+        [ "$(relerr a.tsr c.tsr | awk -F'\t' '$1 == "rel_max" && $2 == "mean" { print ($3 < 1e-5) }')" = 1 ]
         pd-sample "${args[@]}" --seed 5 "${in[@]}" > d.tsr
         [ "$(relerr a.tsr d.tsr | awk -F'\t' '$1 == "mse" { print ($3 > 0) }')" = 1 ]
     done
