@@ -102,10 +102,8 @@ print("ok")'
 }
 
 @test "closure-cond --coarse: a field without its physics attributes is an error, nothing written" {
-    ns-gen --preset closure --closure --n 32 --out-grid 16 --spinup 0.39478417604357434 \
-        --frames 1 -q -o ns1.tsr
-    tsr2npy -o n/ ns1.tsr
-    # The same fields, re-wrapped with their sample and L but without nu.
+    tsr2npy -o n/ "$D/ns.tsr"
+    # Sample 0's fields, re-wrapped with their sample and L but without nu.
     npy2tsr -a sample=0 -a L=6.283185307179586 -n omega n/0000_omega.npy > a.tsr
     npy2tsr -a sample=0 -n G n/0001_G.npy > b.tsr
     tsr-cat a.tsr b.tsr > bare.tsr
