@@ -3,6 +3,7 @@
 #   make            build lib (build/libeddy.a) and every tool (bin/)
 #   make demo       small closure and PDD models, one report in out/demo
 #   make test       unit tests, unit tests under ASan/UBSan, CLI suite, smoke pipelines
+#   make test-cluster  the Slurm workflow on a one-node cluster started by the test
 #   make bench      benchmarks against the peer scripts, printed as ratios
 #   make fuzz       fuzz the stream reader (FUZZ_SECONDS, default 60)
 #   make install    PREFIX=/usr/local
@@ -58,6 +59,21 @@ define install-pkgs
 	fi
 endef
 
+# Open MPI for data-parallel training (lib/dist.c), when mpicc is present; MPI=0 forces the
+# serial build.  Only lib/dist.c sees MPI's headers, and binaries link libmpi only if they call
+# it (--as-needed), so one binary serves a plain run and mpirun.  $(BUILD)/.mpi holds the
+# choice, and rebuilds dist.o when it changes.
+DEB_PKGS += libopenmpi-dev openmpi-bin
+MPI ?= $(if $(shell command -v mpicc 2>/dev/null),1,0)
+ifeq ($(MPI),1)
+$(BUILD)/lib/dist.o: CPPFLAGS += -DEDDY_MPI $(shell mpicc --showme:compile)
+LDLIBS += -Wl,--as-needed $(shell mpicc --showme:link) -Wl,--no-as-needed
+endif
+$(BUILD)/lib/dist.o: $(BUILD)/.mpi
+$(BUILD)/.mpi: FORCE
+	@mkdir -p $(@D) && [ "$$(cat $@ 2>/dev/null)" = $(MPI) ] || echo $(MPI) > $@
+FORCE:
+
 deps: $(DEPS_OK)
 $(DEPS_OK):
 	$(call install-pkgs,$(DEB_PKGS))
@@ -112,6 +128,11 @@ unit: $(UNIT)
 cli: all
 	@tests/run.sh --bin $(BIN) --cli tests/cli
 
+# A one-node Slurm cluster on this machine, started and stopped by the test (tests/cluster/):
+# job arrays, --dependency=afterok merges, sbatch + mpirun.  Run by .ci/run after make test.
+test-cluster: all
+	@tests/cluster/run.sh --bin $(BIN)
+
 # ---------------------------------------------------------------- demo
 DEMO_OUT ?= out/demo
 demo: all
@@ -144,3 +165,4 @@ clean:
 	rm -rf build $(BIN)
 
 .PHONY: all deps bench-deps fuzz-deps demo test unit unit-build cli bench fuzz man install clean
+.PHONY: test-cluster FORCE
