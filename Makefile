@@ -130,8 +130,8 @@ cli: all
 
 # A one-node Slurm cluster on this machine, started and stopped by the test (tests/cluster/):
 # job arrays, --dependency=afterok merges, sbatch + mpirun.  Run by .ci/run after make test.
-test-cluster: all
-	@tests/cluster/run.sh --bin $(BIN)
+test-cluster: all $(BUILD)/tests/test_dist
+	@tests/cluster/run.sh --bin $(BIN) --build $(BUILD)
 
 # ---------------------------------------------------------------- demo
 DEMO_OUT ?= out/demo

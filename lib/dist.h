@@ -26,8 +26,8 @@
 // set explicitly: an MPI error aborts every rank instead of returning into a
 // loop whose next collective would wait forever.  The timeout story:
 //   - a rank that dies (signal, exit without dist_finalize): mpirun notices
-//     and kills the others at once (srun does the same with
-//     --kill-on-bad-exit=1, which examples/slurm/train-mpi.sbatch sets);
+//     and kills the others at once (examples/slurm/train-mpi.sbatch launches
+//     with mpirun; ranks started by srun need --kill-on-bad-exit=1 for this);
 //   - a rank that fails in its own code (bad data, a write that fails) calls
 //     dist_abort, which ends every rank with that status (MPI_Abort), so no
 //     rank waits for an all-reduce that will never come;

@@ -1,3 +1,4 @@
+# shellcheck shell=bash
 # A one-node Slurm cluster on this machine, for tests: sourced by
 # tests/cluster/run.sh (or by hand: `source tests/cluster/cluster.sh;
 # cluster_start /tmp/c; sinfo; cluster_stop`).
@@ -5,10 +6,11 @@
 # cluster_start DIR writes DIR/slurm.conf for this host (its real CPUs and
 # memory, as `slurmd -C` reports them), starts munged with its own key and
 # socket, slurmctld and slurmd, all state, logs and sockets under DIR, on free
-# TCP ports; exports SLURM_CONF so that sbatch, squeue and scontrol talk to
-# this cluster; and waits until the node is idle.  Nothing outside DIR is
-# written and no system daemon is touched, so it runs beside a real munged or
-# slurmd.  cluster_stop ends the three daemons it started, by their pids.
+# TCP ports of the loopback address; exports SLURM_CONF so that sbatch, squeue
+# and scontrol talk to this cluster; and waits until the node is idle.
+# Nothing outside DIR is written and no system daemon is touched, so it runs
+# beside a real munged or slurmd.  cluster_stop cancels what is left in the
+# queue and ends the three daemons it started, by their pids.
 #
 # Plain processes, no cgroups: proctrack/linuxproc, task/none, no accounting.
 # slurmd must run as root (it starts jobs as their users).
@@ -46,7 +48,7 @@ cluster_start() {
     cat > "$dir/slurm.conf" <<CONF
 # Written by tests/cluster/cluster.sh for a one-node test cluster.
 ClusterName=eddytest
-SlurmctldHost=$host
+SlurmctldHost=$host(127.0.0.1)
 SlurmUser=$(id -un)
 SlurmctldPort=$ctld_port
 SlurmdPort=$slurmd_port
@@ -74,15 +76,15 @@ ReturnToService=2
 # instead of pending forever.
 DependencyParameters=kill_invalid_depend
 MinJobAge=600
-$node State=UNKNOWN
+$node NodeAddr=127.0.0.1 State=UNKNOWN
 PartitionName=test Nodes=$host Default=YES MaxTime=INFINITE State=UP
 CONF
     export SLURM_CONF=$dir/slurm.conf
     slurmctld -f "$SLURM_CONF" || { cluster_logs >&2; return 1; }
     slurmd -f "$SLURM_CONF" -N "$host" || { cluster_logs >&2; return 1; }
 
-    local i state
-    for i in $(seq 1 120); do
+    local state
+    for _ in $(seq 1 120); do
         state=$(sinfo -h -N -o %t 2>/dev/null | head -n 1)
         [ "$state" = idle ] && return 0
         sleep 0.5
@@ -103,14 +105,16 @@ cluster_logs() {
 # cluster_stop: ends slurmd, slurmctld and munged (the ones cluster_start
 # started, by pid), waiting up to 10 s for each.
 cluster_stop() {
-    local p pid i
+    local p pid
     [ -n "$CLUSTER_DIR" ] || return 0
+    # Jobs a failed test left behind end first (their steps are children of slurmd).
+    squeue -h -o %A 2>/dev/null | xargs -r scancel 2>/dev/null
     for p in slurmd.pid slurmctld.pid munge/munged.pid; do
         [ -f "$CLUSTER_DIR/$p" ] || continue
         pid=$(cat "$CLUSTER_DIR/$p")
         [ -n "$pid" ] || continue
         kill "$pid" 2>/dev/null || continue
-        for i in $(seq 1 100); do kill -0 "$pid" 2>/dev/null || break; sleep 0.1; done
+        for _ in $(seq 1 100); do kill -0 "$pid" 2>/dev/null || break; sleep 0.1; done
         kill -0 "$pid" 2>/dev/null && kill -9 "$pid" 2>/dev/null
     done
     CLUSTER_DIR=
