@@ -14,7 +14,12 @@ static struct {
     int started;   // dist_init has run (and dist_finalize has not)
     int mpi;       // MPI is initialised (launched and built with MPI)
     int rank, size;
-} g = {0, 0, 0, 1};
+    // The all-reduce's scratch, kept between calls (a training loop reduces
+    // the same buffer every step): 4·size counts and displacements, floats.
+    int *counts;
+    float *tmp;
+    size_t ntmp;
+} g = {0, 0, 0, 1, NULL, NULL, 0};
 
 // The variables each launcher sets in every process it starts.
 static const char *const launcher_vars[] = {"OMPI_COMM_WORLD_SIZE", "PMI_SIZE", "PMIX_RANK"};
@@ -91,6 +96,11 @@ int dist_finalize(eddy_err *e)
 #ifdef EDDY_MPI
     if (g.mpi) MPI_Finalize();
 #endif
+    free(g.counts);
+    free(g.tmp);
+    g.counts = NULL;
+    g.tmp = NULL;
+    g.ntmp = 0;
     g.started = g.mpi = 0;
     g.rank = 0;
     g.size = 1;
@@ -142,14 +152,16 @@ static int allreduce_mpi(float *buf, size_t n, eddy_err *e)
     int N = g.size, r = g.rank;
     if (n > (size_t)INT_MAX) return eddy_fail(e, "dist_allreduce_sum: %zu floats exceed MPI's int counts", n);
     size_t mine = chunk_off(n, N, r + 1) - chunk_off(n, N, r);
-    int *scnt = malloc(4 * (size_t)N * sizeof *scnt);
-    float *tmp = malloc((mine * (size_t)N + 1) * sizeof *tmp);   // (N, mine): rank q's piece of chunk r
-    if (!scnt || !tmp) {
-        free(scnt);
-        free(tmp);
-        return eddy_fail(e, "dist_allreduce_sum: out of memory for %zu floats of scratch", mine * (size_t)N);
+    if (!g.counts && !(g.counts = malloc(4 * (size_t)N * sizeof *g.counts)))
+        return eddy_fail(e, "dist_allreduce_sum: out of memory for %d ranks' counts", N);
+    if (mine * (size_t)N > g.ntmp) {
+        float *t = realloc(g.tmp, mine * (size_t)N * sizeof *t);
+        if (!t) return eddy_fail(e, "dist_allreduce_sum: out of memory for %zu floats of scratch", mine * (size_t)N);
+        g.tmp = t;
+        g.ntmp = mine * (size_t)N;
     }
-    int *sdsp = scnt + N, *rcnt = scnt + 2 * N, *rdsp = scnt + 3 * N;
+    float *tmp = g.tmp;   // (N, mine): rank q's piece of chunk r
+    int *scnt = g.counts, *sdsp = scnt + N, *rcnt = scnt + 2 * N, *rdsp = scnt + 3 * N;
     for (int c = 0; c < N; c++) {
         scnt[c] = (int)(chunk_off(n, N, c + 1) - chunk_off(n, N, c));
         sdsp[c] = (int)chunk_off(n, N, c);
@@ -166,8 +178,6 @@ static int allreduce_mpi(float *buf, size_t n, eddy_err *e)
         out[i] = (float)s;
     }
     MPI_Allgatherv(MPI_IN_PLACE, 0, MPI_DATATYPE_NULL, buf, scnt, sdsp, MPI_FLOAT, MPI_COMM_WORLD);
-    free(tmp);
-    free(scnt);
     return 0;
 }
 #endif

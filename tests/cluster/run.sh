@@ -133,7 +133,7 @@ case_mpi_in_allocation() {
         cmp "$f" "$d/slurm/${f##*/}" || { echo "# ${f##*/} differs under Slurm"; return 1; }
         n=$((n + 1))
     done
-    [ "$n" -ge 8 ] || { echo "# only $n result files"; return 1; }
+    [ "$n" -ge 10 ] || { echo "# only $n result files"; return 1; }
 }
 
 # The tiny L96 data and model of the later cases (tests/cli/pd-sample.bats's sizes).

@@ -21,10 +21,11 @@
 #include "dist.h"
 #include "rng.h"
 
-// Buffer lengths the ranks reduce: empty, fewer elements than ranks, and an
-// odd length whose chunks are unequal.
-static const size_t lengths[] = {0, 1, 2, 100003};
-enum { NLEN = sizeof lengths / sizeof *lengths };
+// Buffer lengths the ranks reduce, in this order: empty, fewer elements than
+// ranks, an odd length whose chunks are unequal, then a short one again (the
+// scratch kept from the long one).
+static const size_t lengths[] = {0, 1, 2, 100003, 3};
+enum { NLEN = sizeof lengths / sizeof *lengths, MAXLEN = 100003 };
 
 // Rank r's contribution: normals of key (7, r, n) at magnitudes spread over
 // 2^±20, so that a different order of the additions changes the rounding.
@@ -74,7 +75,7 @@ static int rank_main(const char *mode, const char *dir)
         fprintf(stderr, "rank: launched but not active (size %d)\n", N);
         return 1;
     }
-    float *x = malloc((lengths[NLEN - 1] + 1) * sizeof *x);
+    float *x = malloc((MAXLEN + 1) * sizeof *x);
     if (!strcmp(mode, "die") || !strcmp(mode, "abort")) {
         if (r == 1) {
             if (!strcmp(mode, "die")) raise(SIGKILL);
