@@ -29,6 +29,11 @@ CPPFLAGS := -D_GNU_SOURCE -DEDDY_VERSION='"$(VERSION)"' -Ilib \
             -I/usr/include/x86_64-linux-gnu/openblas-pthread -I/usr/include/libpng16
 LDFLAGS  := -fopenmp $(SAN) -L/usr/lib/x86_64-linux-gnu/openblas-pthread
 LDLIBS   := -lfftw3f_omp -lfftw3_omp -lfftw3f -lfftw3 -lopenblas -lzstd -lpng16 -lm -lpthread
+# NetCDF (tsr2nc, nc2tsr): Debian's libnetcdf; the fallback is its usual flags.
+NC_CFLAGS := $(shell pkg-config --cflags netcdf 2>/dev/null || echo -I/usr/include/hdf5/serial)
+NC_LIBS   := $(shell pkg-config --libs netcdf 2>/dev/null || echo -lnetcdf)
+CPPFLAGS += $(NC_CFLAGS)
+LDLIBS   += $(NC_LIBS)
 
 LIB_SRC  := $(wildcard lib/*.c)
 LIB_OBJ  := $(LIB_SRC:%.c=$(BUILD)/%.o)
@@ -40,6 +45,7 @@ BENCH    := $(patsubst bench/%.c,$(BUILD)/bench/%,$(wildcard bench/*.c))
 # ---------------------------------------------------------------- dependencies
 DEB_PKGS := libfftw3-dev libopenblas-dev libzstd-dev libpng-dev zstd pkg-config \
             bats bats-assert bats-support python3-numpy gnuplot-nox help2man
+DEB_PKGS += libnetcdf-dev netcdf-bin python3-zstandard
 DEPS_OK  := $(BUILD)/.deps-ok
 
 # $(call install-pkgs,LIST): installs the Debian packages of LIST that are

@@ -212,9 +212,10 @@ int main(int argc, char **argv)
         int rows = (nf + cols - 1) / cols;
         const double aspect = 1;   // fields span [0, L) on both axes; a Hovmoller image is drawn square too
         // Margins (pixels): left 70, right 130 (colour bar), top 50 + 24 per row
-        // title, bottom 55; between panels 60 across and 80 down (axis label, title).
+        // title, bottom 55; between panels 60 across and 95 down (axis label, title).
+        const int top = nf > 1 ? 75 : 50, gap = 95;
         W = (int)(70 + cols * panel + (cols - 1) * 60 + 130);
-        H = (int)(50 + rows * panel * aspect + (rows - 1) * 80 + 55);
+        H = (int)(top + rows * panel * aspect + (rows - 1) * gap + 55);
         if (W < 360) W = 360;
         if (H < 300) H = 300;
         if ((double)W * H > 1e8) cli_die(EXIT_USAGE, "image of %dx%d pixels is too large; lower --scale or the frames", W, H);
@@ -248,7 +249,7 @@ int main(int argc, char **argv)
         sb_printf(&g, " noenhanced font ',12'\n");
         for (int i = 0; i < nf; i++) {
             int c = i % cols, r = i / cols;
-            double x0 = 70 + c * (panel + 60), y0 = 50 + r * (panel * aspect + 80);
+            double x0 = 70 + c * (panel + 60), y0 = top + r * (panel * aspect + gap);
             sb_printf(&g, "set lmargin at screen %.5f\nset rmargin at screen %.5f\n", x0 / fw, (x0 + panel) / fw);
             sb_printf(&g, "set tmargin at screen %.5f\nset bmargin at screen %.5f\n", 1 - y0 / fh,
                       1 - (y0 + panel * aspect) / fh);
@@ -262,7 +263,7 @@ int main(int argc, char **argv)
             }
             if (i == 0)
                 sb_printf(&g, "set colorbox user origin screen %.5f,screen %.5f size screen %.5f,screen %.5f\n",
-                          (fw - 115) / fw, 55 / fh, 16 / fw, (fh - 50 - 24 - 55) / fh);
+                          (fw - 115) / fw, 55 / fh, 16 / fw, (fh - top - 55) / fh);
             else sb_printf(&g, "unset colorbox\n");
             sb_printf(&g, "plot $f%d matrix using (%.17g*$1):(%.17g+%.17g*$2):3 with image pixels notitle\n", i, dx, yt0, ty);
         }
