@@ -105,7 +105,13 @@ $(BUILD)/bench/%: $(BUILD)/bench/%.o $(LIBA)
 # ---------------------------------------------------------------- tests
 ASAN := -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=undefined
 
-test: all $(UNIT)
+# The C side of the PyTorch equivalence test (tests/cli/python.bats).
+PROBE := $(BUILD)/tests/model-probe
+$(PROBE): $(BUILD)/tests/python/model_probe.o $(LIBA)
+	@mkdir -p $(@D)
+	$(CC) $(LDFLAGS) $< $(LIBA) $(LDLIBS) -o $@
+
+test: all $(UNIT) $(PROBE)
 	@$(MAKE) --no-print-directory BUILD=build/asan BIN=build/asan/bin OPT=-O1 SAN="$(ASAN)" unit-build
 	@tests/run.sh --bin $(BIN) --unit "$(UNIT)" --asan build/asan/tests --cli tests/cli \
 	   --smoke "$(wildcard tests/smoke/*.sh)"
@@ -115,7 +121,7 @@ unit-build: $(UNIT)
 unit: $(UNIT)
 	@tests/run.sh --bin $(BIN) --unit "$(UNIT)"
 
-cli: all
+cli: all $(PROBE)
 	@tests/run.sh --bin $(BIN) --cli tests/cli
 
 # ---------------------------------------------------------------- demo
