@@ -152,7 +152,17 @@ install: all man
 	install -m 755 $(TOOLS) $(DESTDIR)$(PREFIX)/bin
 	install -m 644 $(MANS) $(DESTDIR)$(PREFIX)/share/man/man1
 
+# The Python module (tools/python/eddy: tensor streams, models in PyTorch) goes where
+# Debian's python3 looks for site packages of that prefix: PREFIX/lib/python3.X/dist-packages.
+PYVER := $(shell /usr/bin/python3 -c 'import sys; print("%d.%d" % sys.version_info[:2])' 2>/dev/null)
+PYDIR ?= $(PREFIX)/lib/python$(PYVER)/dist-packages
+install: install-python
+install-python:
+	install -d $(DESTDIR)$(PYDIR)/eddy
+	install -m 644 tools/python/eddy/*.py $(DESTDIR)$(PYDIR)/eddy
+
 clean:
 	rm -rf build $(BIN)
 
 .PHONY: all deps bench-deps fuzz-deps demo test unit unit-build cli bench fuzz man install clean
+.PHONY: install-python

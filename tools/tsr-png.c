@@ -211,10 +211,10 @@ int main(int argc, char **argv)
         if (cols > nf) cols = nf;
         int rows = (nf + cols - 1) / cols;
         const double aspect = 1;   // fields span [0, L) on both axes; a Hovmoller image is drawn square too
-        // Margins (pixels): left 70, right 130 (colour bar), top 50 + 24 per row
-        // title, bottom 55; between panels 60 across and 95 down (axis label, title).
+        // Margins (pixels): left 85, right 130 (colour bar), top 50 (75 with panel titles)
+        // bottom 55; between panels 75 across and 95 down (axis label, title).
         const int top = nf > 1 ? 75 : 50, gap = 95;
-        W = (int)(70 + cols * panel + (cols - 1) * 60 + 130);
+        W = (int)(85 + cols * panel + (cols - 1) * 75 + 130);
         H = (int)(top + rows * panel * aspect + (rows - 1) * gap + 55);
         if (W < 360) W = 360;
         if (H < 300) H = 300;
@@ -249,7 +249,7 @@ int main(int argc, char **argv)
         sb_printf(&g, " noenhanced font ',12'\n");
         for (int i = 0; i < nf; i++) {
             int c = i % cols, r = i / cols;
-            double x0 = 70 + c * (panel + 60), y0 = top + r * (panel * aspect + gap);
+            double x0 = 85 + c * (panel + 75), y0 = top + r * (panel * aspect + gap);
             sb_printf(&g, "set lmargin at screen %.5f\nset rmargin at screen %.5f\n", x0 / fw, (x0 + panel) / fw);
             sb_printf(&g, "set tmargin at screen %.5f\nset bmargin at screen %.5f\n", 1 - y0 / fh,
                       1 - (y0 + panel * aspect) / fh);

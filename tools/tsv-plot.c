@@ -12,7 +12,8 @@ static const char *description =
     "Reads a tab-separated table whose first line names the columns (what spectrum --tsv\n"
     "and relerr write) and draws column --y against column --x, one line per distinct value\n"
     "of --by (e.g. the channel c or the record), in the order they first appear; the legend\n"
-    "names each series 'BY=value' (or --legend's title over the values).  Rows whose --where\n"
+    "names each series 'BY=value' (or --legend's title over the values; without --by the\n"
+    "one series is named by the y label).  Rows whose --where\n"
     "column differs from the given value are skipped (e.g. --where metric=rel_l2).  A value\n"
     "like 't=6' is read as 6, so relerr's keys plot directly; any other value that is not a\n"
     "number is an error (nothing is written).  gnuplot (pngcairo) draws the figure: title,\n"
@@ -192,7 +193,9 @@ int main(int argc, char **argv)
         else sb_printf(&g, "set m%ctics\n", "xy"[a]);
     }
     sb_printf(&g, "set grid xtics ytics mxtics mytics lc rgb '#e0e0e0' lw 0.5, lc rgb '#f0f0f0' lw 0.5\n");
-    sb_printf(&g, "set key outside right top vertical box opaque reverse Left samplen 3 spacing 1.1 width 1\n");
+    // One series needs no legend: the y label names it.
+    if (by) sb_printf(&g, "set key outside right top vertical box opaque reverse Left samplen 3 spacing 1.1 width 1\n");
+    else sb_printf(&g, "unset key\n");
     if (legend) { sb_printf(&g, "set key title "); sb_quote(&g, legend); sb_printf(&g, " noenhanced\n"); }
     if (range[0] == range[1]) sb_printf(&g, "set xrange [%.17g:%.17g]\n", range[0] - 0.5, range[0] + 0.5);
     sb_printf(&g, "plot");
