@@ -98,6 +98,25 @@ static int attr_text_parse(tsr_record *r, const char *s, const char *var, eddy_e
 
 typedef struct { char name[NC_MAX_NAME + 1]; size_t len; int id; char var[NC_MAX_NAME + 1]; } dimdef;
 
+// CF long_name of the fields the tools write (their `field` attribute: ns-gen,
+// closure-cond), added when a record has none and listed in the global
+// attribute tsr_added so that nc2tsr leaves it out again.
+static const char *known_long_name(const tsr_record *r)
+{
+    static const char *map[][2] = {
+        { "omega", "vorticity" },
+        { "G", "closure term G of the vorticity equation (SPEC.md §1)" },
+        { "H", "closure term H of the vorticity equation (SPEC.md §1)" },
+        { "coarse-term", "closure term computed from the coarse vorticity" },
+        { "closure", "closure-score conditions: channels U (term), V (coarse vorticity), Y (observations)" },
+    };
+    const char *f = tsr_attr_get(r, "field");
+    if (!f || tsr_attr_get(r, "long_name")) return NULL;
+    for (size_t i = 0; i < sizeof map / sizeof map[0]; i++)
+        if (!strcmp(f, map[i][0])) return map[i][1];
+    return NULL;
+}
+
 int ncio_write(const char *path, const tsr_record *recs, size_t n, const char *history_line, eddy_err *e)
 {
     char tmp[4096];
@@ -110,6 +129,7 @@ int ncio_write(const char *path, const tsr_record *recs, size_t n, const char *h
     int ncid = -1, ndims = 0, complex_id[2] = { -1, -1 }, rc = -1, created = 0;
     size_t *rec_index = malloc((n ? n : 1) * sizeof *rec_index);
     int *varid = NULL, *attrvar = NULL;
+    char *added = NULL;
     if (!grp || !first || !count || !dims || !vname || !rec_index) { eddy_fail(e, "out of memory"); goto fail; }
     for (size_t i = 0; i < n; i++) {
         char nm[NC_MAX_NAME + 1];
@@ -226,6 +246,15 @@ int ncio_write(const char *path, const tsr_record *recs, size_t n, const char *h
             NC_TRY(nc_put_att_text(ncid, varid[g], at->key, strlen(at->value), at->value), "variable '%s': attribute '%s'",
                    var, at->key);
         }
+        const char *ln = known_long_name(r);
+        if (ln) {
+            NC_TRY(nc_put_att_text(ncid, varid[g], "long_name", strlen(ln), ln), "variable '%s': attribute long_name", var);
+            size_t l = added ? strlen(added) : 0;
+            char *na = realloc(added, l + strlen(var) + 12);
+            if (!na) { eddy_fail(e, "out of memory"); goto fail; }
+            added = na;
+            sprintf(added + l, "%s%s:long_name", l ? "\n" : "", var);
+        }
         if (!uniform) {
             char an[NC_MAX_NAME + 1];
             snprintf(an, sizeof an, "%s__tsr_attrs", var);
@@ -237,6 +266,7 @@ int ncio_write(const char *path, const tsr_record *recs, size_t n, const char *h
     const char *conv = "CF-1.8";
     NC_TRY(nc_put_att_text(ncid, NC_GLOBAL, "Conventions", strlen(conv), conv), "global attributes");
     if (history_line) NC_TRY(nc_put_att_text(ncid, NC_GLOBAL, "history", strlen(history_line), history_line), "global attributes");
+    if (added) NC_TRY(nc_put_att_text(ncid, NC_GLOBAL, "tsr_added", strlen(added), added), "global attribute tsr_added");
     if (n > 1) {
         size_t len = 1;
         for (size_t i = 0; i < n; i++) len += strlen(vname[grp[i]]) + 1;
@@ -275,6 +305,7 @@ fail:
 done:
     free(varid);
     free(attrvar);
+    free(added);
     if (ncid >= 0) nc_abort(ncid);
     if (rc && created) unlink(tmp);
     free(grp); free(first); free(count); free(dims); free(vname); free(rec_index);
@@ -386,7 +417,7 @@ int ncio_read(const char *path, tsr_record **out, size_t *nout, eddy_err *e)
     if (st) return eddy_fail(e, "%s: not a readable NetCDF file (%s)", path, nc_strerror(st));
     tsr_record *recs = NULL;
     size_t n = 0, cap = 0;
-    char *ghist = NULL, *order = NULL;
+    char *ghist = NULL, *order = NULL, *added = NULL;
     char **vnames = NULL;
     size_t *vfirst = NULL, *vcount = NULL;
     int nv = 0;
@@ -403,6 +434,7 @@ int ncio_read(const char *path, tsr_record **out, size_t *nout, eddy_err *e)
         if (!v) { eddy_wrap(e, "%s: global", path); goto fail; }
         if (!strcmp(an, "history")) ghist = v;
         else if (!strcmp(an, "tsr_order")) order = v;
+        else if (!strcmp(an, "tsr_added")) added = v;
         else {
             if (strcmp(an, "Conventions")) tsr_attr_set(&globals, an, v);
             free(v);
@@ -479,6 +511,17 @@ int ncio_read(const char *path, tsr_record **out, size_t *nout, eddy_err *e)
                 for (int a = 0; a < natts; a++) {
                     char nm[NC_MAX_NAME + 1];
                     if (nc_inq_attname(ncid, v, a, nm)) { eddy_fail(e, "%s: variable '%s': corrupt attributes", path, var); goto fail; }
+                    if (added) {   // an attribute tsr2nc added (var:key on a line of its own)
+                        char want[2 * NC_MAX_NAME + 4];
+                        snprintf(want, sizeof want, "%s:%s", var, nm);
+                        int skip = 0;
+                        for (const char *p = added; *p && !skip;) {
+                            size_t l = strcspn(p, "\n");
+                            skip = l == strlen(want) && !strncmp(p, want, l);
+                            p += l + (p[l] == '\n');
+                        }
+                        if (skip) continue;
+                    }
                     char *val = att_as_text(ncid, v, nm, e);
                     if (!val) { eddy_wrap(e, "%s: variable '%s'", path, var); goto fail; }
                     int bad = tsr_attr_set(r, nm, val);
@@ -530,7 +573,7 @@ int ncio_read(const char *path, tsr_record **out, size_t *nout, eddy_err *e)
     }
     nc_close(ncid);
     for (int j = 0; j < nv; j++) free(vnames[j]);
-    free(vnames); free(vfirst); free(vcount); free(ghist); free(order);
+    free(vnames); free(vfirst); free(vcount); free(ghist); free(order); free(added);
     tsr_record_free(&globals);
     *out = recs;
     *nout = n;
@@ -539,7 +582,7 @@ fail:
     nc_close(ncid);
     ncio_free(recs, n);
     if (vnames) for (int j = 0; j < nv; j++) free(vnames[j]);
-    free(vnames); free(vfirst); free(vcount); free(ghist); free(order);
+    free(vnames); free(vfirst); free(vcount); free(ghist); free(order); free(added);
     tsr_record_free(&globals);
     return -1;
 }

@@ -13,6 +13,9 @@
 //   kept in the string variable <var>__tsr_attrs(record) so the round trip
 //   is exact; the global attribute tsr_order lists the variable of every
 //   record, in stream order, and the global history the converter's line;
+// - CF's long_name is added for the fields the tools name (attribute field:
+//   omega, G, H, coarse-term, closure) when a record has none; the global
+//   attribute tsr_added lists such additions (var:key) for nc2tsr to drop;
 // - dtypes: i1 u1 i2 u2 i4 u4 i8 u8 f4 f8 are NetCDF's byte ubyte short
 //   ushort int uint int64 uint64 float double; c8 and c16 a compound type
 //   {r, i} of two floats or doubles (h5py's convention).

@@ -72,6 +72,14 @@ for x, y in zip(a, b):
     assert_output --partial ':Conventions = "CF-1.8" ;'
     # the per-record attributes that differ (sample) are kept beside the variable
     assert_output --partial "string omega__tsr_attrs(record) ;"
+    # CF long_name for the fields the tools know (their field attribute), dropped again on the way back
+    ns-gen --n 32 --frames 2 --out-grid 16 --spinup 0.5 -q > w.tsr
+    tsr2nc -o w.nc w.tsr
+    run ncdump -h w.nc
+    assert_output --partial 'omega:long_name = "vorticity" ;'
+    assert_output --partial 'omega:units = "1/time" ;'
+    nc2tsr -o w2.tsr w.nc
+    same w.tsr w2.tsr "tsr2nc -o w.nc w.tsr" "nc2tsr -o w2.tsr w.nc"
     run ncdump -v count m.nc
     assert_output --partial "count ="
     assert_output --partial "8, 9, 10, 11"
