@@ -223,11 +223,11 @@ range = $$($(T)/tsr-info --stats $1 | awk '{for (i = 1; i <= NF; i++) { split($$
 $(OUT)/fig/%-truth.png $(OUT)/fig/%-sample.png $(OUT)/fig/%-obs.png: $(OUT)/eval/apriori-%-$(TRAIN_GRID).tsv
 	@mkdir -p $(@D)
 	r=$(call range,$(<:.tsv=.truth.tsr)); \
-	$(T)/tsr-png --frames all --range $$r --label "closure term $(call term,$*)" \
+	$(T)/tsr-png --frames all --range $$r --label "closure term $(call term,$*) [1/time²]" \
 	  --title "$*: true closure term, test frames ($(TRAIN_GRID)²)" -q -o $(OUT)/fig/$*-truth.png $(<:.tsv=.truth.tsr); \
-	$(T)/tsr-png --frames all --range $$r --label "closure term $(call term,$*)" \
+	$(T)/tsr-png --frames all --range $$r --label "closure term $(call term,$*) [1/time²]" \
 	  --title "$*: sampled closure term, same frames" -q -o $(OUT)/fig/$*-sample.png $(<:.tsv=.tsr); \
-	$(T)/tsr-png --frames all --range $$r --label "closure term $(call term,$*)" \
+	$(T)/tsr-png --frames all --range $$r --label "closure term $(call term,$*) [1/time²]" \
 	  --title "$*: filled sparse observations, same frames" -q -o $(OUT)/fig/$*-obs.png $(<:.tsv=.base.tsr)
 $(OUT)/fig/coupled-%.png: $(OUT)/eval/coupled-%.tsv
 	@mkdir -p $(@D)
