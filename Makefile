@@ -30,6 +30,11 @@ CPPFLAGS := -D_GNU_SOURCE -DEDDY_VERSION='"$(VERSION)"' -Ilib \
             -I/usr/include/x86_64-linux-gnu/openblas-pthread -I/usr/include/libpng16
 LDFLAGS  := -fopenmp $(SAN) -L/usr/lib/x86_64-linux-gnu/openblas-pthread
 LDLIBS   := -lfftw3f_omp -lfftw3_omp -lfftw3f -lfftw3 -lopenblas -lzstd -lpng16 -lm -lpthread
+# NetCDF (tsr2nc, nc2tsr): Debian's libnetcdf; the fallback is its usual flags.
+NC_CFLAGS := $(shell pkg-config --cflags netcdf 2>/dev/null || echo -I/usr/include/hdf5/serial)
+NC_LIBS   := $(shell pkg-config --libs netcdf 2>/dev/null || echo -lnetcdf)
+CPPFLAGS += $(NC_CFLAGS)
+LDLIBS   += $(NC_LIBS)
 
 LIB_SRC  := $(wildcard lib/*.c)
 LIB_OBJ  := $(LIB_SRC:%.c=$(BUILD)/%.o)
@@ -41,6 +46,7 @@ BENCH    := $(patsubst bench/%.c,$(BUILD)/bench/%,$(wildcard bench/*.c))
 # ---------------------------------------------------------------- dependencies
 DEB_PKGS := libfftw3-dev libopenblas-dev libzstd-dev libpng-dev zstd pkg-config \
             bats bats-assert bats-support python3-numpy gnuplot-nox help2man
+DEB_PKGS += libnetcdf-dev netcdf-bin python3-zstandard
 DEPS_OK  := $(BUILD)/.deps-ok
 
 # $(call install-pkgs,LIST): installs the Debian packages of LIST that are
@@ -115,7 +121,13 @@ $(BUILD)/bench/%: $(BUILD)/bench/%.o $(LIBA)
 # ---------------------------------------------------------------- tests
 ASAN := -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=undefined
 
-test: all $(UNIT)
+# The C side of the PyTorch equivalence test (tests/cli/python.bats).
+PROBE := $(BUILD)/tests/model-probe
+$(PROBE): $(BUILD)/tests/python/model_probe.o $(LIBA)
+	@mkdir -p $(@D)
+	$(CC) $(LDFLAGS) $< $(LIBA) $(LDLIBS) -o $@
+
+test: all $(UNIT) $(PROBE)
 	@$(MAKE) --no-print-directory BUILD=build/asan BIN=build/asan/bin OPT=-O1 SAN="$(ASAN)" unit-build
 	@tests/run.sh --bin $(BIN) --unit "$(UNIT)" --asan build/asan/tests --cli tests/cli \
 	   --smoke "$(wildcard tests/smoke/*.sh)"
@@ -125,7 +137,7 @@ unit-build: $(UNIT)
 unit: $(UNIT)
 	@tests/run.sh --bin $(BIN) --unit "$(UNIT)"
 
-cli: all
+cli: all $(PROBE)
 	@tests/run.sh --bin $(BIN) --cli tests/cli
 
 # A one-node Slurm cluster on this machine, started and stopped by the test (tests/cluster/):
@@ -161,8 +173,17 @@ install: all man
 	install -m 755 $(TOOLS) $(DESTDIR)$(PREFIX)/bin
 	install -m 644 $(MANS) $(DESTDIR)$(PREFIX)/share/man/man1
 
+# The Python module (tools/python/eddy: tensor streams, models in PyTorch) goes where
+# Debian's python3 looks for site packages of that prefix: PREFIX/lib/python3.X/dist-packages.
+PYVER := $(shell /usr/bin/python3 -c 'import sys; print("%d.%d" % sys.version_info[:2])' 2>/dev/null)
+PYDIR ?= $(PREFIX)/lib/python$(PYVER)/dist-packages
+install: install-python
+install-python:
+	install -d $(DESTDIR)$(PYDIR)/eddy
+	install -m 644 tools/python/eddy/*.py $(DESTDIR)$(PYDIR)/eddy
+
 clean:
 	rm -rf build $(BIN)
 
 .PHONY: all deps bench-deps fuzz-deps demo test unit unit-build cli bench fuzz man install clean
-.PHONY: test-cluster FORCE
+.PHONY: test-cluster FORCE install-python

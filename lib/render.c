@@ -1,200 +1,191 @@
+// Figures through gnuplot; see render.h.
 #include "render.h"
 
 #include <errno.h>
-#include <math.h>
-#include <png.h>
+#include <fcntl.h>
+#include <signal.h>
+#include <spawn.h>
+#include <stdarg.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
-int image_new(image *im, int w, int h, eddy_err *e)
+extern char **environ;
+
+static void sb_grow(sbuf *b, size_t need)
 {
-    if (w < 1 || h < 1 || (size_t)w * (size_t)h > (size_t)1 << 28)
-        return eddy_fail(e, "render: image size %dx%d out of range", w, h);
-    im->w = w;
-    im->h = h;
-    im->rgb = malloc((size_t)w * h * 3);
-    if (!im->rgb) return eddy_fail(e, "render: out of memory for a %dx%d image", w, h);
-    memset(im->rgb, 255, (size_t)w * h * 3);
+    if (b->oom || b->n + need + 1 <= b->cap) return;
+    size_t cap = b->cap ? b->cap : 4096;
+    while (cap < b->n + need + 1) cap *= 2;
+    char *s = realloc(b->s, cap);
+    if (!s) { b->oom = 1; return; }
+    b->s = s;
+    b->cap = cap;
+}
+
+void sb_printf(sbuf *b, const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    char tmp[256];
+    int n = vsnprintf(tmp, sizeof tmp, fmt, ap);
+    va_end(ap);
+    if (n < 0) { b->oom = 1; return; }
+    sb_grow(b, (size_t)n);
+    if (b->oom) return;
+    if ((size_t)n < sizeof tmp) memcpy(b->s + b->n, tmp, (size_t)n + 1);
+    else {
+        va_start(ap, fmt);
+        vsnprintf(b->s + b->n, (size_t)n + 1, fmt, ap);
+        va_end(ap);
+    }
+    b->n += (size_t)n;
+}
+
+void sb_quote(sbuf *b, const char *text)
+{
+    sb_grow(b, 2 * strlen(text) + 2);
+    if (b->oom) return;
+    char *p = b->s + b->n;
+    *p++ = '"';
+    for (const char *s = text; *s; s++) {
+        if (*s == '"' || *s == '\\') { *p++ = '\\'; *p++ = *s; }
+        else if (*s == '\n') { *p++ = '\\'; *p++ = 'n'; }
+        else *p++ = *s;
+    }
+    *p++ = '"';
+    *p = 0;
+    b->n = (size_t)(p - b->s);
+}
+
+void sb_free(sbuf *b)
+{
+    free(b->s);
+    *b = (sbuf){ 0 };
+}
+
+void render_palette(sbuf *b, cmap_kind k)
+{
+    // Viridis sampled at nine points (matplotlib's table), and ColorBrewer's
+    // 11-class RdBu reversed (blue for negative): both read in grey too.
+    if (k == CMAP_SEQ)
+        sb_printf(b, "set palette defined (0 '#440154', 1 '#472d7b', 2 '#3b528b', 3 '#2c728e', 4 '#21918c', "
+                     "5 '#28ae80', 6 '#5ec962', 7 '#addc30', 8 '#fde725')\n");
+    else
+        sb_printf(b, "set palette defined (0 '#053061', 1 '#2166ac', 2 '#4393c3', 3 '#92c5de', 4 '#d1e5f0', "
+                     "5 '#f7f7f7', 6 '#fddbc7', 7 '#f4a582', 8 '#d6604d', 9 '#b2182b', 10 '#67001f')\n");
+    sb_printf(b, "set palette maxcolors 0\n");
+}
+
+static void header(sbuf *b, int w, int h, const char *out)
+{
+    sb_printf(b, "set terminal pngcairo size %d,%d enhanced font 'DejaVu Sans,10' linewidth 1.5\n", w, h);
+    sb_printf(b, "set output ");
+    sb_quote(b, out);
+    sb_printf(b, "\n");
+}
+
+static int write_all(int fd, const char *s, size_t n)
+{
+    while (n) {
+        ssize_t k = write(fd, s, n);
+        if (k < 0) { if (errno == EINTR) continue; return -1; }
+        s += k;
+        n -= (size_t)k;
+    }
     return 0;
 }
 
-void image_free(image *im)
+static int save_text(const char *path, const sbuf *a, const sbuf *b, eddy_err *e)
 {
-    free(im->rgb);
-    im->rgb = NULL;
-}
-
-// Control points, evenly spaced in t.  Viridis (matplotlib, sampled at 9
-// points) is perceptually uniform and readable in grey and by colour-blind
-// readers; the diverging map is ColorBrewer RdBu (reversed: blue negative),
-// whose white centre marks zero.
-static const unsigned char viridis[9][3] = {
-    { 68, 1, 84 }, { 71, 44, 122 }, { 59, 81, 139 }, { 44, 113, 142 }, { 33, 144, 141 },
-    { 39, 173, 129 }, { 92, 200, 99 }, { 170, 220, 50 }, { 253, 231, 37 },
-};
-static const unsigned char rdbu[11][3] = {
-    { 5, 48, 97 }, { 33, 102, 172 }, { 67, 147, 195 }, { 146, 197, 222 }, { 209, 229, 240 }, { 247, 247, 247 },
-    { 253, 219, 199 }, { 244, 165, 130 }, { 214, 96, 77 }, { 178, 24, 43 }, { 103, 0, 31 },
-};
-
-void cmap_color(cmap_kind k, double t, unsigned char rgb[3])
-{
-    if (isnan(t)) {
-        rgb[0] = rgb[1] = rgb[2] = 128;
-        return;
-    }
-    t = t < 0 ? 0 : t > 1 ? 1 : t;
-    const unsigned char(*tab)[3] = k == CMAP_DIV ? rdbu : viridis;
-    int n = k == CMAP_DIV ? 11 : 9;
-    double s = t * (n - 1);
-    int i = (int)s;
-    if (i >= n - 1) i = n - 2;
-    double f = s - i;
-    for (int c = 0; c < 3; c++) rgb[c] = (unsigned char)lround(tab[i][c] * (1 - f) + tab[i + 1][c] * f);
-}
-
-static void put(image *im, int x, int y, const unsigned char c[3])
-{
-    if (x < 0 || y < 0 || x >= im->w || y >= im->h) return;
-    memcpy(im->rgb + ((size_t)y * im->w + x) * 3, c, 3);
-}
-
-void render_field(image *im, int x0, int y0, const double *u, int ny, int nx, int scale, double lo, double hi,
-                  cmap_kind k, int flip)
-{
-    double span = hi > lo ? hi - lo : 1;
-    for (int i = 0; i < ny; i++)
-        for (int j = 0; j < nx; j++) {
-            unsigned char c[3];
-            cmap_color(k, (u[(size_t)i * nx + j] - lo) / span, c);
-            int row = flip ? ny - 1 - i : i;
-            for (int a = 0; a < scale; a++)
-                for (int b = 0; b < scale; b++) put(im, x0 + j * scale + b, y0 + row * scale + a, c);
-        }
-}
-
-void render_colorbar(image *im, int x0, int y0, int w, int h, cmap_kind k)
-{
-    for (int x = 0; x < w; x++) {
-        unsigned char c[3];
-        cmap_color(k, w > 1 ? (double)x / (w - 1) : 0.5, c);
-        for (int y = 0; y < h; y++) put(im, x0 + x, y0 + y, c);
-    }
-}
-
-static void line(image *im, int x0, int y0, int x1, int y1, const unsigned char c[3])
-{
-    int dx = abs(x1 - x0), dy = -abs(y1 - y0), sx = x0 < x1 ? 1 : -1, sy = y0 < y1 ? 1 : -1, err = dx + dy;
-    for (;;) {       // Bresenham
-        put(im, x0, y0, c);
-        if (x0 == x1 && y0 == y1) break;
-        int e2 = 2 * err;
-        if (e2 >= dy) { err += dy; x0 += sx; }
-        if (e2 <= dx) { err += dx; y0 += sy; }
-    }
-}
-
-static const unsigned char series_colors[6][3] = {
-    { 0, 114, 178 }, { 213, 94, 0 }, { 0, 158, 115 }, { 204, 121, 167 }, { 86, 180, 233 }, { 230, 159, 0 },
-};
-
-static int usable(double v, int logv) { return isfinite(v) && (!logv || v > 0); }
-
-void render_lines(image *im, int x0, int y0, int w, int h, const double *x, const double *y, int nser, size_t n,
-                  int logx, int logy, double range[4])
-{
-    double xmin = INFINITY, xmax = -INFINITY, ymin = INFINITY, ymax = -INFINITY;
-    for (size_t i = 0; i < n; i++) {
-        if (!usable(x[i], logx)) continue;
-        double xv = logx ? log10(x[i]) : x[i];
-        for (int s = 0; s < nser; s++) {
-            double v = y[(size_t)s * n + i];
-            if (!usable(v, logy)) continue;
-            double yv = logy ? log10(v) : v;
-            xmin = fmin(xmin, xv); xmax = fmax(xmax, xv);
-            ymin = fmin(ymin, yv); ymax = fmax(ymax, yv);
-        }
-    }
-    if (!(xmax >= xmin)) { xmin = 0; xmax = 1; }
-    if (!(ymax >= ymin)) { ymin = 0; ymax = 1; }
-    if (xmax == xmin) { xmin -= 0.5; xmax += 0.5; }
-    if (ymax == ymin) { ymin -= 0.5; ymax += 0.5; }
-    if (logx) { xmin = floor(xmin); xmax = ceil(xmax); }
-    if (logy) { ymin = floor(ymin); ymax = ceil(ymax); }
-    range[0] = xmin; range[1] = xmax; range[2] = ymin; range[3] = ymax;
-    const unsigned char black[3] = { 0, 0, 0 }, grey[3] = { 220, 220, 220 };
-    // grid lines at decades (log) or fifths (linear)
-    for (int a = 0; a < 2; a++) {
-        int logv = a ? logy : logx;
-        double lo = a ? ymin : xmin, hi = a ? ymax : xmax;
-        int nt = logv ? (int)(hi - lo) : 5;
-        if (nt > 40) nt = 40;
-        for (int t = 0; t <= nt; t++) {
-            double f = nt ? (double)t / nt : 0;
-            if (a) { int py = y0 + h - 1 - (int)lround(f * (h - 1)); line(im, x0, py, x0 + w - 1, py, grey); }
-            else { int px = x0 + (int)lround(f * (w - 1)); line(im, px, y0, px, y0 + h - 1, grey); }
-        }
-    }
-    line(im, x0, y0 + h - 1, x0 + w - 1, y0 + h - 1, black);
-    line(im, x0, y0, x0, y0 + h - 1, black);
-    for (int s = 0; s < nser; s++) {
-        int have = 0, px0 = 0, py0 = 0;
-        for (size_t i = 0; i < n; i++) {
-            double v = y[(size_t)s * n + i];
-            if (!usable(x[i], logx) || !usable(v, logy)) { have = 0; continue; }
-            double xv = logx ? log10(x[i]) : x[i], yv = logy ? log10(v) : v;
-            int px = x0 + (int)lround((xv - xmin) / (xmax - xmin) * (w - 1));
-            int py = y0 + h - 1 - (int)lround((yv - ymin) / (ymax - ymin) * (h - 1));
-            if (have) line(im, px0, py0, px, py, series_colors[s % 6]);
-            else put(im, px, py, series_colors[s % 6]);
-            px0 = px; py0 = py; have = 1;
-        }
-    }
-}
-
-int image_write_png(const image *im, FILE *f, eddy_err *e)
-{
-    png_structp png = png_create_write_struct(PNG_LIBPNG_VER_STRING, NULL, NULL, NULL);
-    png_infop info = png ? png_create_info_struct(png) : NULL;
-    if (!png || !info) {
-        png_destroy_write_struct(&png, &info);
-        return eddy_fail(e, "render: libpng could not start");
-    }
-    png_bytep *rows = malloc((size_t)im->h * sizeof *rows);
-    if (!rows || setjmp(png_jmpbuf(png))) {
-        free(rows);
-        png_destroy_write_struct(&png, &info);
-        return eddy_fail(e, "render: writing the PNG failed");
-    }
-    png_init_io(png, f);
-    png_set_IHDR(png, info, (png_uint_32)im->w, (png_uint_32)im->h, 8, PNG_COLOR_TYPE_RGB, PNG_INTERLACE_NONE,
-                 PNG_COMPRESSION_TYPE_DEFAULT, PNG_FILTER_TYPE_DEFAULT);
-    png_write_info(png, info);
-    for (int i = 0; i < im->h; i++) rows[i] = im->rgb + (size_t)i * im->w * 3;
-    png_write_image(png, rows);
-    png_write_end(png, NULL);
-    png_destroy_write_struct(&png, &info);
-    free(rows);
-    if (fflush(f) || ferror(f)) return eddy_fail(e, "render: writing the PNG failed");
+    FILE *f = fopen(path, "w");
+    if (!f) return eddy_fail(e, "%s: %s", path, strerror(errno));
+    fwrite(a->s, 1, a->n, f);
+    fwrite(b->s, 1, b->n, f);
+    if (fclose(f)) return eddy_fail(e, "%s: %s", path, strerror(errno));
     return 0;
 }
 
-int image_save_png(const image *im, const char *path, eddy_err *e)
+int render_png(const sbuf *body, int w, int h, const char *path, const char *script_path, eddy_err *e)
 {
-    if (!strcmp(path, "-")) return image_write_png(im, stdout, e);
-    char *tmp;
-    if (asprintf(&tmp, "%s.tmp.%d", path, (int)getpid()) < 0) return eddy_fail(e, "out of memory");
-    FILE *f = fopen(tmp, "wb");
-    int rc;
-    if (!f) {
-        rc = eddy_fail(e, "%s: cannot write: %s", path, strerror(errno));
-    } else {
-        rc = image_write_png(im, f, e);
-        if (fclose(f) && rc == 0) rc = eddy_fail(e, "%s: cannot write: %s", path, strerror(errno));
-        if (rc == 0 && rename(tmp, path)) rc = eddy_fail(e, "%s: cannot write: %s", path, strerror(errno));
-        if (rc) unlink(tmp);
+    if (body->oom) return eddy_fail(e, "out of memory building the gnuplot script");
+    int to_stdout = !strcmp(path, "-");
+    // The PNG goes to a temporary file beside the target (in /tmp for stdout).
+    char tmp[4096], err[64] = "/tmp/eddy-gnuplot-XXXXXX";
+    if (to_stdout) snprintf(tmp, sizeof tmp, "/tmp/eddy-png-XXXXXX");
+    else if (snprintf(tmp, sizeof tmp, "%s.tmpXXXXXX", path) >= (int)sizeof tmp) return eddy_fail(e, "%s: path too long", path);
+    int tfd = mkstemp(tmp);
+    if (tfd < 0) return eddy_fail(e, "%s: cannot create a temporary file: %s", path, strerror(errno));
+    close(tfd);
+    int efd = mkstemp(err);
+    if (efd < 0) { unlink(tmp); return eddy_fail(e, "cannot create a temporary file: %s", strerror(errno)); }
+    sbuf head = { 0 };
+    header(&head, w, h, tmp);
+    int rc = -1, pipefd[2] = { -1, -1 };
+    pid_t pid = 0;
+    if (head.oom) { eddy_fail(e, "out of memory"); goto done; }
+    if (pipe(pipefd)) { eddy_fail(e, "pipe: %s", strerror(errno)); goto done; }
+    posix_spawn_file_actions_t fa;
+    posix_spawn_file_actions_init(&fa);
+    posix_spawn_file_actions_adddup2(&fa, pipefd[0], 0);
+    posix_spawn_file_actions_adddup2(&fa, efd, 1);
+    posix_spawn_file_actions_adddup2(&fa, efd, 2);
+    posix_spawn_file_actions_addclose(&fa, pipefd[1]);
+    char *argv[] = { "gnuplot", NULL };
+    int s = posix_spawnp(&pid, "gnuplot", &fa, NULL, argv, environ);
+    posix_spawn_file_actions_destroy(&fa);
+    close(pipefd[0]);
+    if (s) {
+        close(pipefd[1]);
+        eddy_fail(e, "cannot run gnuplot (%s): install the Debian package gnuplot-nox (make deps)", strerror(s));
+        goto done;
     }
-    free(tmp);
+    // gnuplot stops reading on an error and exits; SIGPIPE must not kill us.
+    void (*old)(int) = signal(SIGPIPE, SIG_IGN);
+    int wr = write_all(pipefd[1], head.s, head.n);
+    if (!wr) wr = write_all(pipefd[1], body->s, body->n);
+    close(pipefd[1]);
+    int st;
+    while (waitpid(pid, &st, 0) < 0 && errno == EINTR) {}
+    signal(SIGPIPE, old);
+    char msg[400] = "";
+    ssize_t k = pread(efd, msg, sizeof msg - 1, 0);
+    if (k > 0) {
+        msg[k] = 0;
+        for (char *p = msg; *p; p++) if (*p == '\n') *p = ' ';
+    }
+    if (!WIFEXITED(st) || WEXITSTATUS(st) != 0 || strstr(msg, "rror")) {
+        eddy_fail(e, "gnuplot failed%s%s", *msg ? ": " : "", msg);
+        goto done;
+    }
+    if (wr) { eddy_fail(e, "writing to gnuplot: %s", strerror(errno)); goto done; }
+    if (script_path) {
+        sbuf h2 = { 0 };
+        header(&h2, w, h, to_stdout ? "out.png" : path);
+        int r2 = save_text(script_path, &h2, body, e);
+        sb_free(&h2);
+        if (r2) goto done;
+    }
+    if (to_stdout) {
+        FILE *f = fopen(tmp, "rb");
+        if (!f) { eddy_fail(e, "%s: %s", tmp, strerror(errno)); goto done; }
+        char buf[65536];
+        size_t n;
+        int bad = 0;
+        while ((n = fread(buf, 1, sizeof buf, f)) > 0) bad |= fwrite(buf, 1, n, stdout) != n;
+        fclose(f);
+        if (bad || fflush(stdout)) { eddy_fail(e, "writing the PNG to stdout: %s", strerror(errno)); goto done; }
+    } else if (rename(tmp, path)) {
+        eddy_fail(e, "%s: %s", path, strerror(errno));
+        goto done;
+    }
+    rc = 0;
+done:
+    if (rc || to_stdout) unlink(tmp);
+    close(efd);
+    unlink(err);
+    sb_free(&head);
     return rc;
 }

@@ -1,49 +1,42 @@
-// Fields to pictures: perceptual colormaps, scalar arrays to RGB images,
-// simple line plots, and PNG output through libpng.
+// Figures through gnuplot (pngcairo): the tools prepare the data and the
+// commands, gnuplot draws titles, axes, ticks, legends and colour bars.
+// A script is built in memory (data inline as datablocks, so it is
+// self-contained and can be saved, edited and re-run), then gnuplot writes
+// the PNG to a temporary file beside the target that is renamed when done:
+// never a half-written picture.
 #ifndef EDDY_RENDER_H
 #define EDDY_RENDER_H
 
 #include <stddef.h>
-#include <stdio.h>
 
 #include "err.h"
 
 typedef enum {
-    CMAP_SEQ,   // viridis-like: perceptually uniform, for magnitudes
-    CMAP_DIV    // blue–white–red, symmetric about 0: vorticity, closure terms
+    CMAP_SEQ,   // viridis: perceptually uniform, for magnitudes
+    CMAP_DIV    // blue–white–red (ColorBrewer RdBu), symmetric about 0: vorticity, closure terms
 } cmap_kind;
 
+// A growing text buffer; an allocation failure sticks (oom) and is reported
+// by render_png.
 typedef struct {
-    int w, h;
-    unsigned char *rgb;   // (h, w, 3), row 0 at the top
-} image;
+    char *s;
+    size_t n, cap;
+    int oom;
+} sbuf;
 
-int image_new(image *im, int w, int h, eddy_err *e);   // filled white
-void image_free(image *im);
+void sb_printf(sbuf *b, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+// Appends text as a gnuplot double-quoted string ("..." with \\ \" \n escaped).
+void sb_quote(sbuf *b, const char *text);
+void sb_free(sbuf *b);
 
-// Colour of t in [0, 1] (clamped; NaN gives grey).
-void cmap_color(cmap_kind k, double t, unsigned char rgb[3]);
+// Appends `set palette ...` for the map.
+void render_palette(sbuf *b, cmap_kind k);
 
-// Draws a (ny, nx) field into im at (x0, y0), each value a scale×scale
-// block, colour range [lo, hi].  Row 0 of the field goes at the top unless
-// flip (then y grows upwards, the usual picture of a field on [0, L)²).
-void render_field(image *im, int x0, int y0, const double *u /* (ny, nx) */, int ny, int nx, int scale,
-                  double lo, double hi, cmap_kind k, int flip);
-
-// A horizontal colour bar of the map, w × h pixels at (x0, y0).
-void render_colorbar(image *im, int x0, int y0, int w, int h, cmap_kind k);
-
-// Line plot of nser series sharing x into the rectangle (x0,y0,w,h): axes,
-// tick marks at decades (log) or at 5 even steps, one colour per series.
-// Points that are non-finite (or <= 0 on a log axis) break the line.
-void render_lines(image *im, int x0, int y0, int w, int h, const double *x /* (n) */,
-                  const double *y /* (nser, n) */, int nser, size_t n, int logx, int logy,
-                  double range[4] /* out: xmin xmax ymin ymax actually used */);
-
-// Writes im as an 8-bit RGB PNG.
-int image_write_png(const image *im, FILE *f, eddy_err *e);
-// Writes im to path ("-": stdout) through a temporary file beside it that is
-// renamed when complete: never a half-written picture.
-int image_save_png(const image *im, const char *path, eddy_err *e);
+// Runs gnuplot on the script body (everything after the terminal and output
+// lines, which this function writes) to make a w × h PNG at path ("-":
+// stdout).  When script_path is non-NULL the full script is also saved
+// there, with `set output` naming path, so it can be re-run by hand.
+// gnuplot's own messages become the error text on failure.
+int render_png(const sbuf *body, int w, int h, const char *path, const char *script_path, eddy_err *e);
 
 #endif

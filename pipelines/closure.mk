@@ -223,24 +223,30 @@ range = $$($(T)/tsr-info --stats $1 | awk '{for (i = 1; i <= NF; i++) { split($$
 $(OUT)/fig/%-truth.png $(OUT)/fig/%-sample.png $(OUT)/fig/%-obs.png: $(OUT)/eval/apriori-%-$(TRAIN_GRID).tsv
 	@mkdir -p $(@D)
 	r=$(call range,$(<:.tsv=.truth.tsr)); \
-	$(T)/tsr-png --frames all --range $$r -q -o $(OUT)/fig/$*-truth.png $(<:.tsv=.truth.tsr); \
-	$(T)/tsr-png --frames all --range $$r -q -o $(OUT)/fig/$*-sample.png $(<:.tsv=.tsr); \
-	$(T)/tsr-png --frames all --range $$r -q -o $(OUT)/fig/$*-obs.png $(<:.tsv=.base.tsr)
+	$(T)/tsr-png --frames all --range $$r --label "closure term $(call term,$*) [1/time²]" \
+	  --title "$*: true closure term, test frames ($(TRAIN_GRID)²)" -q -o $(OUT)/fig/$*-truth.png $(<:.tsv=.truth.tsr); \
+	$(T)/tsr-png --frames all --range $$r --label "closure term $(call term,$*) [1/time²]" \
+	  --title "$*: sampled closure term, same frames" -q -o $(OUT)/fig/$*-sample.png $(<:.tsv=.tsr); \
+	$(T)/tsr-png --frames all --range $$r --label "closure term $(call term,$*) [1/time²]" \
+	  --title "$*: filled sparse observations, same frames" -q -o $(OUT)/fig/$*-obs.png $(<:.tsv=.base.tsr)
 $(OUT)/fig/coupled-%.png: $(OUT)/eval/coupled-%.tsv
 	@mkdir -p $(@D)
 	awk -F'\t' 'NR==1{print "t\trun\terr"; next} {print $$2"\tclosure\t"$$3; print $$2"\tnone\t"$$4}' $< \
-	  | $(T)/tsv-plot -x t -y err --by run -q -o $@
+	  | $(T)/tsv-plot -x t -y err --by run --legend "coupled run" --xlabel "time t" \
+	      --ylabel "relative L2 error of the vorticity" --title "$*: coupled run against the fine solver" -q -o $@
 $(OUT)/fig/sampler-steps.png: $(SAMPLERS)
 	@mkdir -p $(@D)
 	(printf 'model\tnfe\td_fro\n'; cat $^ | awk -F'\t' '$$2 == "em" && ($$3 == "uniform" || $$4 == 0.1) {print $$1"\t"$$6"\t"$$7}' | sort -k1,1 -k2,2n -s) \
-	  | $(T)/tsv-plot -x nfe -y d_fro --by model --logx -q -o $@
+	  | $(T)/tsv-plot -x nfe -y d_fro --by model --logx --legend "model" --xlabel "network evaluations per sample" \
+	      --ylabel "relative Frobenius error of the term" --title "Sampler cost against error (Euler-Maruyama)" -q -o $@
 # Spectra of the term itself, truth and sample, at every test grid (one line each).
 $(OUT)/fig/spectra-%.png: $$(foreach g,$(TEST_GRIDS),$(OUT)/eval/apriori-%-$$(g).tsv)
 	@mkdir -p $(@D)
 	(printf 'k\tE\tseries\n'; for g in $(TEST_GRIDS); do \
 	   for w in truth sample; do f=$(OUT)/eval/apriori-$*-$$g; [ $$w = truth ] && f=$$f.truth.tsr || f=$$f.tsr; \
 	     $(T)/spectrum --mode energy --mean --tsv $$f | awk -F'\t' -v s="$$w-$$g" 'NR>1 && $$4>0 {print $$4"\t"$$5"\t"s}'; \
-	   done; done) | $(T)/tsv-plot -x k -y E --by series --logx --logy -q -o $@
+	   done; done) | $(T)/tsv-plot -x k -y E --by series --logx --logy --legend "series-grid" --xlabel "wavenumber k" \
+	      --ylabel "energy spectrum E(k) of the term" --title "$*: spectra of the true and sampled term" -q -o $@
 
 # ---------------------------------------------------------------- results
 pct = awk -F'\t' '{ if ($$$1 == "" || $$$1 == "nan") print "-"; else printf "%.2f %%\n", 100*$$$1 }'

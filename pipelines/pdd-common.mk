@@ -95,7 +95,9 @@ $(OUT)/psd.tsv: $(foreach s,$(PSD_SRC),$(OUT)/$(s).tsr)
 	  $(T)/spectrum --mean --tsv $(OUT)/$$s.tsr | awk -F'\t' -v s=$$s -v i=$$i 'NR > 1 { print s "\t" $$2 "\t" $$4 "\t" $$5 "\t" i }'; \
 	  i=$$((i + 1)); done; } > $@.tmp && mv $@.tmp $@
 $(OUT)/psd-c%.png: $(OUT)/psd.tsv
-	$(T)/tsv-plot --where c=$* --x wavenumber --y value --by source --logx --logy -q -o $@ $<
+	$(T)/tsv-plot --where c=$* --x wavenumber --y value --by source --logx --logy --legend "stream" \
+	  --xlabel "wavenumber k" --ylabel "power spectral density E(k), channel $*" \
+	  --title "Spatial spectra of every stream, channel $* (mean over frames and paths)" -q -o $@ $<
 $(OUT)/lambda.tsv: $(foreach l,$(LAMS),$(OUT)/sim-$(l).tsr $(OUT)/ref-$(l).tsr)
 	@{ printf 'lambda\tmetric\tkey\tvalue\n'; for l in $(LAMS); do \
 	  $(T)/relerr $(OUT)/ref-$$l.tsr $(OUT)/sim-$$l.tsr | awk -F'\t' -v l=$$l \
@@ -103,7 +105,8 @@ $(OUT)/lambda.tsv: $(foreach l,$(LAMS),$(OUT)/sim-$(l).tsr $(OUT)/ref-$(l).tsr)
 	  $(T)/relerr $(OUT)/test.tsr $(OUT)/sim-$$l.tsr | awk -F'\t' -v l=$$l \
 	    '$$1 == "spec_err" { print l "\tspec_err_vs_0\t" $$2 "\t" $$3 }'; done; } > $@.tmp && mv $@.tmp $@
 $(OUT)/lambda-l2.png: $(OUT)/lambda.tsv
-	$(T)/tsv-plot --where metric=rel_l2 --x lambda --y value -q -o $@ $<
+	$(T)/tsv-plot --where metric=rel_l2 --x lambda --y value --xlabel "λ (RG scale of the sampled path)" \
+	  --ylabel "relative L2 error at t=5 (vs. the λ-reference)" --title "Simulation error against λ" -q -o $@ $<
 
 # The report: every number below comes from relerr on the streams above.
 REPORT_SH = m() { $(T)/relerr "$$1" "$$2" | awk -F'\t' -v k="$$3" -v key="$$4" '$$1 == k && $$2 == key { printf "%.3g", $$3 }'; }; \

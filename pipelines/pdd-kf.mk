@@ -86,4 +86,5 @@ include pipelines/pdd-common.mk
 # early close would kill tsr-info by SIGPIPE, which pipefail makes an error.
 $(OUT)/w-%.png: $(OUT)/%.tsr
 	@f=$$($(T)/tsr-info $< | sed -n '1s/.*\t(\([0-9]*\),.*/\1/p'); \
-	$(T)/tsr-png --frames 0,$$((f / 4)),$$((f / 2)),$$((3 * f / 4)) --cols 4 -q -o $@ $<
+	$(T)/tsr-png --frames 0,$$((f / 4)),$$((f / 2)),$$((3 * f / 4)) --cols 4 --label "vorticity ω [1/time]" \
+	  --title "Kolmogorov flow, $*: vorticity of path 0" -q -o $@ $<

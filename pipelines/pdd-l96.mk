@@ -100,6 +100,6 @@ DATA = $(T)/l96-gen $(L96)
 include pipelines/pdd-common.mk
 
 $(OUT)/hov-%-c0.png: $(OUT)/%.tsr
-	$(T)/tsr-png -c 0 -q -o $@ $<
+	$(T)/tsr-png -c 0 --label "X (slow variables)" --title "L96 $*: X of path 0, Hovmöller diagram" -q -o $@ $<
 $(OUT)/hov-%-c1.png: $(OUT)/%.tsr
-	$(T)/tsr-png -c 1 -q -o $@ $<
+	$(T)/tsr-png -c 1 --label "Y (fast variables)" --title "L96 $*: Y of path 0, Hovmöller diagram" -q -o $@ $<

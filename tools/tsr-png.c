@@ -11,13 +11,17 @@ static const char *description =
     "Draws one record: a 2-D field (a frame of it), a montage of several frames, a\n"
     "space-time (Hovmoller) image of a 1-D path (time downwards, x across), or a line plot\n"
     "of a single 1-D field.  Axes come from the dims attribute (see rg-coarsen --help).\n"
-    "2-D fields are drawn with y upwards (row 0 at the bottom), as a field on [0, L)^2.\n"
+    "2-D fields are drawn with y upwards (row 0 at the bottom), as a field on [0, L)^2;\n"
+    "axes are labelled x and y in the units of L, time in the units of dt (attribute dt,\n"
+    "else frames); montage panels are titled with their time.\n"
     "\n"
     "Colours: a diverging blue-white-red map symmetric about zero (white = 0) when the\n"
     "values take both signs (vorticity, closure terms), else the sequential viridis map;\n"
     "--cmap forces one.  The range is the data's (symmetric: +-max|u|) over everything\n"
-    "drawn, or --range.  A colour bar runs along the bottom, and the range is reported on\n"
-    "stderr (unless --quiet).  Non-finite values are drawn grey.";
+    "drawn, or --range.  A colour bar with values and a label (--label; default the\n"
+    "record's long_name or name, with its units attribute) stands beside the image, and\n"
+    "the range is reported on stderr (unless --quiet).  Non-finite values are left blank.\n"
+    "gnuplot (pngcairo) draws the figure; --script saves its commands, data inline.";
 
 static const char *example =
     "  ns-gen --preset kolmogorov | tsr-png -o w.png            # frame 0 of record 0\n"
@@ -51,6 +55,7 @@ static int parse_frames(const char *s, size_t T, size_t **out)
 int main(int argc, char **argv)
 {
     const char *out = NULL, *frames_s = NULL, *cmap_s = "auto", *range_s = NULL, *dims = NULL;
+    const char *title = NULL, *label = NULL, *script = NULL;
     long record = 0, channel = 0, path = 0;
     int scale = 0, cols = 0, quiet = 0;
     cli_opt opts[] = {
@@ -62,9 +67,12 @@ int main(int argc, char **argv)
         { "path", 'p', OPT_LONG, &path, "N", "index over the batch axes (axes other than t, c, y, x)" },
         { "cmap", 0, OPT_STRING, &cmap_s, "MAP", "auto, div (symmetric, blue-white-red) or seq (viridis)" },
         { "range", 0, OPT_STRING, &range_s, "LO,HI", "colour range (default: from the data)" },
-        { "scale", 's', OPT_INT, &scale, "N", "pixels per grid point (0: auto, images >= 256 px)" },
+        { "scale", 's', OPT_INT, &scale, "N", "pixels per grid point of a panel (0: auto, panels of about 300 px)" },
         { "cols", 0, OPT_INT, &cols, "N", "montage columns (0: about square)" },
         { "dims", 0, OPT_STRING, &dims, "LIST", "axis names, overriding the dims attribute" },
+        { "title", 't', OPT_STRING, &title, "TEXT", "figure title (default: name, record, channel, path)" },
+        { "label", 0, OPT_STRING, &label, "TEXT", "colour bar (or y axis) label with units" },
+        { "script", 0, OPT_STRING, &script, "FILE", "also save the gnuplot script (data inline)" },
         { "quiet", 'q', OPT_FLAG, &quiet, NULL, "do not report the range on stderr" },
         CLI_OPT_END,
     };
@@ -139,41 +147,135 @@ int main(int argc, char **argv)
         if (!(hi > lo)) lo -= 0.5, hi += 0.5;
     }
 
-    image im;
-    const int gap = 2, bar = 10;
-    if (line1d) {
-        if (image_new(&im, 640, 400, &e)) cli_die(EXIT_DATA, "%s", e.msg);
-        double *x = malloc(l.D * sizeof *x), r[4];
-        for (size_t i = 0; i < l.D; i++) x[i] = l.L * (double)i / (double)l.D;
-        render_lines(&im, 40, 20, 580, 340, x, u + fr[0] * l.D, 1, l.D, 0, 0, r);
-        free(x);
-    } else {
-        int s = scale;
-        if (s == 0) {
-            int big = ph > pw ? ph : pw;
-            s = big >= 256 ? 1 : (256 + big - 1) / big;
-            if (s > 8) s = 8;
+    // Labels from the record's attributes.
+    const char *units = tsr_attr_get(&rec, "units"), *lname = tsr_attr_get(&rec, "long_name");
+    // Time between frames: `interval` (ns-gen, l96-gen, whose dt is the solver's step),
+    // else `dt` (the paths of pd-sample); the first frame's time `t0`, else 0.
+    const char *dt_s = tsr_attr_get(&rec, "interval"), *t0_s = tsr_attr_get(&rec, "t0");
+    if (!dt_s) dt_s = tsr_attr_get(&rec, "dt");
+    double dt = dt_s ? strtod(dt_s, NULL) : NAN, t0 = t0_s ? strtod(t0_s, NULL) : 0;
+    if (!isfinite(t0)) t0 = 0;
+    int has_dt = isfinite(dt) && dt > 0;
+    char vlabel[512], ttl[768], tlabel[64];
+    snprintf(vlabel, sizeof vlabel, "%s%s%s%s", lname ? lname : *rec.name ? rec.name : "value", units ? " [" : "",
+             units ? units : "", units ? "]" : "");
+    // A channel named by the channels attribute (e.g. channels=X,Y) names the value.
+    const char *chs = tsr_attr_get(&rec, "channels");
+    if (chs && l.C > 1) {
+        const char *p = chs;
+        for (long c = 0; c < channel && p; c++) p = strchr(p, ','), p = p ? p + 1 : NULL;
+        if (p) {
+            size_t n = strcspn(p, ",");
+            char tmp[512];
+            snprintf(tmp, sizeof tmp, "%.*s%s%s%s", (int)(n < 200 ? n : 200), p, units ? " [" : "", units ? units : "", units ? "]" : "");
+            memcpy(vlabel, tmp, sizeof tmp);
         }
+    }
+    if (label) snprintf(vlabel, sizeof vlabel, "%s", label);
+    snprintf(tlabel, sizeof tlabel, "%s", has_dt ? "time t" : "frame");
+    if (title) snprintf(ttl, sizeof ttl, "%s", title);
+    else {
+        int n = snprintf(ttl, sizeof ttl, "%s (record %ld", *rec.name ? rec.name : "record", record);
+        if (l.C > 1 && n < (int)sizeof ttl) n += snprintf(ttl + n, sizeof ttl - n, ", channel %ld", channel);
+        if (l.npaths > 1 && n < (int)sizeof ttl) n += snprintf(ttl + n, sizeof ttl - n, ", path %ld", path);
+        if (n < (int)sizeof ttl) n += snprintf(ttl + n, sizeof ttl - n, "%s)", hov ? ": Hovmoller diagram" : nf > 1 ? ": frames" : "");
+    }
+    double dx = l.L / l.nx, dy = l.L / l.ny;
+    sbuf g = { 0 };
+    int W, H;
+    if (line1d) {
+        W = 720, H = 440;
+        sb_printf(&g, "$d << EOD\n");
+        for (size_t i = 0; i < l.D; i++) {
+            double v = u[fr[0] * l.D + i];
+            if (isfinite(v)) sb_printf(&g, "%.17g %.17g\n", l.L * (double)i / (double)l.D, v);
+            else sb_printf(&g, "\n");
+        }
+        sb_printf(&g, "EOD\nset title ");
+        sb_quote(&g, ttl);
+        sb_printf(&g, " noenhanced\nset xlabel 'x'\nset ylabel ");
+        sb_quote(&g, vlabel);
+        sb_printf(&g, " noenhanced\nset grid\nset mxtics\nset mytics\nset xrange [0:%.17g]\n", l.L);
+        sb_printf(&g, "set key outside right top box\nplot $d using 1:2 with lines lw 1.5 lc rgb '#0072b2' title ");
+        char nm[512];
+        snprintf(nm, sizeof nm, "%s at %s %g", *rec.name ? rec.name : "field", has_dt ? "t =" : "frame",
+                 has_dt ? t0 + dt * (double)fr[0] : (double)fr[0]);
+        sb_quote(&g, nm);
+        sb_printf(&g, " noenhanced\n");
+    } else {
+        // Panel size in pixels: --scale per grid point, else about 300 px.
+        int big = ph > pw ? ph : pw, s = scale;
+        double panel = s ? (double)big * s : 300;
+        if (panel < 120) panel = 120;
         if (cols == 0) cols = (int)ceil(sqrt((double)nf));
         if (cols > nf) cols = nf;
         int rows = (nf + cols - 1) / cols;
-        int W = cols * (pw * s + gap) - gap, H = rows * (ph * s + gap) + bar;
+        const double aspect = 1;   // fields span [0, L) on both axes; a Hovmoller image is drawn square too
+        // Margins (pixels): left 85, right 130 (colour bar), top 50 (75 with panel titles)
+        // bottom 55; between panels 75 across and 95 down (axis label, title).
+        const int top = nf > 1 ? 75 : 50, gap = 95;
+        W = (int)(85 + cols * panel + (cols - 1) * 75 + 130);
+        H = (int)(top + rows * panel * aspect + (rows - 1) * gap + 55);
+        if (W < 360) W = 360;
+        if (H < 300) H = 300;
         if ((double)W * H > 1e8) cli_die(EXIT_USAGE, "image of %dx%d pixels is too large; lower --scale or the frames", W, H);
-        if (image_new(&im, W, H, &e)) cli_die(EXIT_DATA, "%s", e.msg);
         for (int i = 0; i < nf; i++) {
-            int x0 = (i % cols) * (pw * s + gap), y0 = (i / cols) * (ph * s + gap);
-            // Hovmoller: time downwards; fields: y upwards.
-            const double *panel = hov ? u : u + fr[i] * l.D;
-            render_field(&im, x0, y0, panel, ph, pw, s, lo, hi, cmap, !hov);
+            const double *pnl = hov ? u : u + fr[i] * l.D;
+            sb_printf(&g, "$f%d << EOD\n", i);
+            for (int r = 0; r < ph; r++) {
+                for (int c = 0; c < pw; c++) {
+                    double v = pnl[(size_t)r * pw + c];
+                    if (isfinite(v)) sb_printf(&g, c ? " %.9g" : "%.9g", v);
+                    else sb_printf(&g, c ? " NaN" : "NaN");
+                }
+                sb_printf(&g, "\n");
+            }
+            sb_printf(&g, "EOD\n");
         }
-        render_colorbar(&im, 0, H - bar, W, bar, cmap);
+        render_palette(&g, cmap);
+        sb_printf(&g, "set cbrange [%.17g:%.17g]\nset cblabel ", lo, hi);
+        sb_quote(&g, vlabel);
+        sb_printf(&g, " noenhanced\nset cbtics out nomirror\nset tics out nomirror\n");
+        double ty = hov ? (has_dt ? dt : 1) : dy, yt0 = hov ? (has_dt ? t0 : 0) : 0;
+        sb_printf(&g, "set xlabel 'x'\nset ylabel ");
+        sb_quote(&g, hov ? tlabel : "y");
+        sb_printf(&g, "\nset xrange [%.12g:%.12g]\n", -dx / 2, l.L - dx / 2);
+        if (hov) sb_printf(&g, "set yrange [%.12g:%.12g]\n", yt0 + ty * ((double)ph - 0.5), yt0 - ty / 2);   // time downwards
+        else sb_printf(&g, "set yrange [%.12g:%.12g]\n", -dy / 2, l.L - dy / 2);
+        // Panels at fixed screen positions; the colour bar once, on the right.
+        double fw = (double)W, fh = (double)H;
+        sb_printf(&g, "set multiplot title ");
+        sb_quote(&g, ttl);
+        sb_printf(&g, " noenhanced font ',12'\n");
+        for (int i = 0; i < nf; i++) {
+            int c = i % cols, r = i / cols;
+            double x0 = 85 + c * (panel + 75), y0 = top + r * (panel * aspect + gap);
+            sb_printf(&g, "set lmargin at screen %.5f\nset rmargin at screen %.5f\n", x0 / fw, (x0 + panel) / fw);
+            sb_printf(&g, "set tmargin at screen %.5f\nset bmargin at screen %.5f\n", 1 - y0 / fh,
+                      1 - (y0 + panel * aspect) / fh);
+            if (nf > 1) {
+                char pt[128];
+                double tv = has_dt ? t0 + dt * (double)fr[i] : (double)fr[i];
+                snprintf(pt, sizeof pt, "%s %g", has_dt ? "t =" : "frame", tv);
+                sb_printf(&g, "set title ");
+                sb_quote(&g, pt);
+                sb_printf(&g, "\n");
+            }
+            if (i == 0)
+                sb_printf(&g, "set colorbox user origin screen %.5f,screen %.5f size screen %.5f,screen %.5f\n",
+                          (fw - 115) / fw, 55 / fh, 16 / fw, (fh - top - 55) / fh);
+            else sb_printf(&g, "unset colorbox\n");
+            sb_printf(&g, "plot $f%d matrix using (%.17g*$1):(%.17g+%.17g*$2):3 with image pixels notitle\n", i, dx, yt0, ty);
+        }
+        sb_printf(&g, "unset multiplot\n");
     }
-    if (image_save_png(&im, out, &e)) cli_die(EXIT_DATA, "%s", e.msg);
+    eddy_err e2;
+    if (render_png(&g, W, H, out, script, &e2)) cli_die(EXIT_DATA, "%s", e2.msg);
+    sb_free(&g);
     if (!quiet)
         fprintf(stderr, "tsr-png: record %ld channel %ld: %s, %s map, range [%.6g, %.6g], data [%.6g, %.6g]\n", record,
                 channel, hov ? "Hovmoller (t down, x across)" : line1d ? "line plot" : nf > 1 ? "montage" : "field",
                 line1d ? "no" : cmap == CMAP_DIV ? "diverging" : "sequential", lo, hi, dmin, dmax);
-    image_free(&im);
     free(u);
     free(fr);
     tsr_record_free(&rec);

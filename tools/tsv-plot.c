@@ -6,16 +6,21 @@
 #include "cli.h"
 #include "render.h"
 
+static const char *okabe_ito[] = { "#0072b2", "#d55e00", "#009e73", "#cc79a7", "#56b4e9", "#e69f00", "#f0e442", "#000000" };
+
 static const char *description =
     "Reads a tab-separated table whose first line names the columns (what spectrum --tsv\n"
     "and relerr write) and draws column --y against column --x, one line per distinct value\n"
-    "of --by (e.g. the channel c or the record), in the order they first appear.  Rows whose\n"
-    "--where column differs from the given value are skipped (e.g. --where metric=rel_l2).\n"
-    "A value like 't=6' is read as 6, so relerr's keys plot directly.  There are no text\n"
-    "labels: the axis ranges and series are reported on stderr (unless --quiet); grid lines\n"
-    "fall on decades of log axes and on fifths of linear ones.  Series colours, in order:\n"
-    "blue, vermilion, green, purple, sky blue, orange (Okabe-Ito, colour-blind safe).\n"
-    "For publication plots, the same tables feed gnuplot (installed by make deps).";
+    "of --by (e.g. the channel c or the record), in the order they first appear; the legend\n"
+    "names each series 'BY=value' (or --legend's title over the values; without --by the\n"
+    "one series is named by the y label).  Rows whose --where\n"
+    "column differs from the given value are skipped (e.g. --where metric=rel_l2).  A value\n"
+    "like 't=6' is read as 6, so relerr's keys plot directly; any other value that is not a\n"
+    "number is an error (nothing is written).  gnuplot (pngcairo) draws the figure: title,\n"
+    "axis labels (default: the column names; give units with --xlabel/--ylabel), ticks, log\n"
+    "axes marked '(log scale)' with decade ticks, and the legend.  Series colours, in order:\n"
+    "blue, vermilion, green, purple, sky blue, orange, yellow, black (Okabe-Ito, colour-blind\n"
+    "safe), then dashed.  --script saves the gnuplot commands, data inline, to re-run by hand.";
 
 static const char *example =
     "  spectrum --mean --tsv kf.tsr | tsv-plot --x wavenumber --y value --by c --logx --logy -o E.png\n"
@@ -37,18 +42,21 @@ static int split(char *line, char **f)
     return n;
 }
 
-static double num(const char *s)
+// The number in a cell ("6" or "t=6"); 0 when it is not one.
+static int num(const char *s, double *v)
 {
     const char *eq = strchr(s, '=');
     if (eq) s = eq + 1;
     char *end;
-    double v = strtod(s, &end);
-    return end == s ? NAN : v;
+    *v = strtod(s, &end);
+    while (*end == ' ' || *end == '\r') end++;
+    return end != s && !*end;
 }
 
 int main(int argc, char **argv)
 {
     const char *xc = NULL, *yc = NULL, *by = NULL, *where = NULL, *out = NULL;
+    const char *title = NULL, *xlabel = NULL, *ylabel = NULL, *legend = NULL, *script = NULL;
     int logx = 0, logy = 0, w = 640, h = 400, quiet = 0;
     cli_opt opts[] = {
         { "x", 'x', OPT_STRING, &xc, "COL", "column for x (required)" },
@@ -57,6 +65,11 @@ int main(int argc, char **argv)
         { "where", 0, OPT_STRING, &where, "COL=VAL", "keep only rows whose COL equals VAL" },
         { "logx", 0, OPT_FLAG, &logx, NULL, "logarithmic x axis (drops x <= 0)" },
         { "logy", 0, OPT_FLAG, &logy, NULL, "logarithmic y axis (drops y <= 0)" },
+        { "title", 't', OPT_STRING, &title, "TEXT", "figure title (default: 'Y against X')" },
+        { "xlabel", 0, OPT_STRING, &xlabel, "TEXT", "x axis label, with units (default: the column name)" },
+        { "ylabel", 0, OPT_STRING, &ylabel, "TEXT", "y axis label, with units (default: the column name)" },
+        { "legend", 0, OPT_STRING, &legend, "TEXT", "legend title; series are then named by their value alone" },
+        { "script", 0, OPT_STRING, &script, "FILE", "also save the gnuplot script (data inline)" },
         { "width", 0, OPT_INT, &w, "PX", "image width in pixels" },
         { "height", 0, OPT_INT, &h, "PX", "image height in pixels" },
         CLI_OPT_OUTPUT(&out, "the PNG to write (required)"),
@@ -137,47 +150,78 @@ int main(int argc, char **argv)
             ys[s] = realloc(ys[s], scap[s] * sizeof(double));
             if (!xs[s] || !ys[s]) cli_die(EXIT_DATA, "out of memory");
         }
-        xs[s][cnt[s]] = num(f[ix]);
-        ys[s][cnt[s]] = num(f[iy]);
+        if (!num(f[ix], &xs[s][cnt[s]])) cli_die(EXIT_DATA, "row %ld, column '%s': '%s' is not a number", row, xc, f[ix]);
+        if (!num(f[iy], &ys[s][cnt[s]])) cli_die(EXIT_DATA, "row %ld, column '%s': '%s' is not a number", row, yc, f[iy]);
         cnt[s]++;
     }
     if (ns == 0) cli_die(EXIT_DATA, "no rows to plot");
-    // One plot range for all series: draw them concatenated with a NaN
-    // between series, which breaks the line.
-    size_t total = 0;
-    for (int s = 0; s < ns; s++) total += cnt[s] + 1;
-    image im;
-    eddy_err e;
-    if (image_new(&im, w, h, &e)) cli_die(EXIT_DATA, "%s", e.msg);
-    const int ml = 10, mt = 10;
-    double range[4];
-    // Common range first (all points as one series), then each series in
-    // its colour over that range.
-    double *X = malloc(total * sizeof *X), *Y = malloc((size_t)ns * total * sizeof *Y);
-    if (!X || !Y) cli_die(EXIT_DATA, "out of memory");
-    size_t k = 0;
+    // The script: one datablock per series (points a log axis cannot show
+    // are left out), then one plot command naming each series.
+    sbuf g = { 0 };
+    double range[4] = { INFINITY, -INFINITY, INFINITY, -INFINITY };
+    size_t kept = 0;
     for (int s = 0; s < ns; s++) {
-        for (size_t i = 0; i < cnt[s]; i++, k++) {
-            X[k] = xs[s][i];
-            for (int t = 0; t < ns; t++) Y[(size_t)t * total + k] = t == s ? ys[s][i] : NAN;
+        sb_printf(&g, "$s%d << EOD\n", s);
+        for (size_t i = 0; i < cnt[s]; i++) {
+            double x = xs[s][i], y = ys[s][i];
+            if (!isfinite(x) || !isfinite(y) || (logx && x <= 0) || (logy && y <= 0)) {
+                sb_printf(&g, "\n");   // a gap breaks the line
+                continue;
+            }
+            sb_printf(&g, "%.17g %.17g\n", x, y);
+            range[0] = fmin(range[0], x), range[1] = fmax(range[1], x);
+            range[2] = fmin(range[2], y), range[3] = fmax(range[3], y);
+            kept++;
         }
-        X[k] = NAN;
-        for (int t = 0; t < ns; t++) Y[(size_t)t * total + k] = NAN;
-        k++;
+        sb_printf(&g, "EOD\n");
     }
-    render_lines(&im, ml, mt, w - 2 * ml, h - 2 * mt, X, Y, ns, total, logx, logy, range);
+    if (!kept) cli_die(EXIT_DATA, "no finite points to plot%s", logx || logy ? " (a log axis drops values <= 0)" : "");
+    char buf[1024];
+    if (!title) snprintf(buf, sizeof buf, "%s against %s", ylabel ? ylabel : yc, xlabel ? xlabel : xc), title = buf;
+    sb_printf(&g, "set title ");
+    sb_quote(&g, title);
+    sb_printf(&g, " noenhanced\n");
+    const char *axl[2] = { xlabel ? xlabel : xc, ylabel ? ylabel : yc };
+    int lg[2] = { logx, logy };
+    for (int a = 0; a < 2; a++) {
+        char lab[600];
+        snprintf(lab, sizeof lab, "%s%s", axl[a], lg[a] ? " (log scale)" : "");
+        sb_printf(&g, "set %clabel ", "xy"[a]);
+        sb_quote(&g, lab);
+        sb_printf(&g, " noenhanced\n");
+        if (lg[a]) sb_printf(&g, "set logscale %c 10\nset format %c '10^{%%L}'\nset m%ctics 10\n", "xy"[a], "xy"[a], "xy"[a]);
+        else sb_printf(&g, "set m%ctics\n", "xy"[a]);
+    }
+    sb_printf(&g, "set grid xtics ytics mxtics mytics lc rgb '#e0e0e0' lw 0.5, lc rgb '#f0f0f0' lw 0.5\n");
+    // One series needs no legend: the y label names it.
+    if (by) sb_printf(&g, "set key outside right top vertical box opaque reverse Left samplen 3 spacing 1.1 width 1\n");
+    else sb_printf(&g, "unset key\n");
+    if (legend) { sb_printf(&g, "set key title "); sb_quote(&g, legend); sb_printf(&g, " noenhanced\n"); }
+    if (range[0] == range[1]) sb_printf(&g, "set xrange [%.17g:%.17g]\n", range[0] - 0.5, range[0] + 0.5);
+    sb_printf(&g, "plot");
+    for (int s = 0; s < ns; s++) {
+        char nm[600];
+        if (!by) snprintf(nm, sizeof nm, "%s", yc);
+        else if (legend) snprintf(nm, sizeof nm, "%s", names[s]);
+        else snprintf(nm, sizeof nm, "%s=%s", by, names[s]);
+        sb_printf(&g, "%s $s%d using 1:2 with linespoints pt 7 ps 0.4 lw 1.5 lc rgb '%s' dt %d title ", s ? ", \\\n    " : " ", s,
+                  okabe_ito[s % 8], 1 + (s / 8) % 5);
+        sb_quote(&g, nm);
+        sb_printf(&g, " noenhanced");
+    }
+    sb_printf(&g, "\n");
     if (!strcmp(out, "-")) cli_stdout_binary();
-    if (image_save_png(&im, out, &e)) cli_die(EXIT_DATA, "%s", e.msg);
+    eddy_err e;
+    if (render_png(&g, w, h, out, script, &e)) cli_die(EXIT_DATA, "%s", e.msg);
+    sb_free(&g);
     if (!quiet) {
-        fprintf(stderr, "tsv-plot: x %s [%.6g, %.6g]%s, y %s [%.6g, %.6g]%s; series:", xc,
-                logx ? pow(10, range[0]) : range[0], logx ? pow(10, range[1]) : range[1], logx ? " log" : "", yc,
-                logy ? pow(10, range[2]) : range[2], logy ? pow(10, range[3]) : range[3], logy ? " log" : "");
+        fprintf(stderr, "tsv-plot: x %s [%.6g, %.6g]%s, y %s [%.6g, %.6g]%s; series:", xc, range[0], range[1],
+                logx ? " log" : "", yc, range[2], range[3], logy ? " log" : "");
         for (int s = 0; s < ns; s++) fprintf(stderr, " %s%s%s (%zu points)", by ? by : "all", by ? "=" : "", names[s], cnt[s]);
         fputc('\n', stderr);
     }
-    free(X); free(Y); free(line);
+    free(line);
     for (int s = 0; s < ns; s++) { free(xs[s]); free(ys[s]); free(names[s]); }
     free(xs); free(ys); free(names); free(cnt); free(scap);
-    image_free(&im);
     return 0;
 }
