@@ -61,7 +61,9 @@ static const char *description =
     "leave them empty).  Truth and prediction are resampled with the same indices, so two\n"
     "identical sets give [0, 0]; for unpaired sets of equal size (generation against test\n"
     "paths) the pairing is arbitrary and the interval is that of independent resampling.\n"
-    "Replicate b depends on (S, b) alone.\n"
+    "Replicate b depends on (S, b) alone.  A spectral error is a sum of absolute differences:\n"
+    "resampling adds its own noise to them, so its replicates lie mostly above the estimate\n"
+    "(by about the floor below); read its interval as the spread at this count.\n"
     "Noise floor: the same metric between two disjoint sets of true paths of the size\n"
     "compared (relerr A.tsr B.tsr, e.g. two seeds of the generator; tsr-cat -r to cut a\n"
     "set to size) is the smallest value sampling alone explains at that size; the PDD\n"
@@ -288,7 +290,7 @@ int main(int argc, char **argv)
         { "members", 'k', OPT_LONG, &members, "K", "pred records per truth record (0: 1, or counted when both are files)" },
         { "dims", 0, OPT_STRING, &dims, "LIST", "axis names for both streams, overriding dims attributes" },
         { "summary", 0, OPT_FLAG, &summary, NULL, "only the averaged rows (no per-sample rows)" },
-        { "standardize", 0, OPT_STRING, &stdz, "SPEC", "standardise both streams per channel: 'truth' or m0:s0,m1:s1,... (seed 001 B.5)" },
+        { "standardize", 0, OPT_STRING, &stdz, "SPEC", "(u - m_c)/s_c on both streams: 'truth' or m0:s0,m1:s1,..." },
         { "stats", 0, OPT_STRING, &stats, "FILE", "print FILE's per-channel mean:std,... (for --standardize) and exit" },
         { "bootstrap", 'b', OPT_STRING, &boot_s, "N", "bootstrap replicates over truth paths: 2.5-97.5 % intervals (lo, hi)" },
         CLI_OPT_SEED(&seed, "seed of the bootstrap replicates"),
@@ -544,6 +546,11 @@ int main(int argc, char **argv)
         free(rep); free(col); free(val);
     }
 
+    // One write of the whole table (up to 1 MiB) rather than 4 KiB pieces: a
+    // reader that stops early (relerr ... | head, under pipefail) then meets
+    // a finished writer instead of killing it by SIGPIPE mid-table.
+    static char outbuf[1 << 20];
+    setvbuf(stdout, outbuf, _IOFBF, sizeof outbuf);
     printf(nboot > 0 ? "metric\tkey\tvalue\tlo\thi\n" : "metric\tkey\tvalue\n");
     for (size_t j = 0; j < nv; j++) {
         if (j == nmain) // spec_err rows after the single-sample metrics, as before
