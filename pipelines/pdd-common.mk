@@ -134,6 +134,16 @@ $(2)/metrics.tsv: $(OUT)/norm.txt $(OUT)/test.tsr $(OUT)/q.tsr $(foreach l,$(LAM
 endef
 $(foreach k,$(SEED_LIST),$(eval $(call TRAINING,$(k),$(call sdir,$(k)))))
 
+# PENDING pd-sample simulate --frames (seed 001 Table 1's long-rollout
+# spectral error).  Once pd-sample can roll out N frames and keep those from
+# frame M on, as records of one sample length (T frames) each, consecutive
+# per path, the rule is, in TRAINING, for the PDD model and the DDPM-cond one:
+#   $(2)/long.tsr: $(2)/pdd.model $(OUT)/test.tsr
+#   	$$(T)/pd-sample -m $$< simulate --lambda 0 --frames $$$$((11 * T)) --keep-from $$$$((10 * T)) ...
+# and metrics.tsv gains 'ev long test $(2)/long' read with relerr --members
+# (each segment a member: the PSDs average over all of them), with the count
+# of diverged paths beside it.  Until then the report says so.
+
 # The paper's (costly) sampler on the first training only, on NPAPER paths.
 $(OUT)/gen-paper.tsr: $(OUT)/pdd.model
 	$(T)/pd-sample -m $< generate -n $(NPAPER) $(SAMPLER) $(GEN_PAPER) --seed 7 -j $(J) -o $@ 2> $(OUT)/gen-paper.cost
