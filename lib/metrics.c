@@ -2,6 +2,9 @@
 
 #include <math.h>
 #include <stdlib.h>
+#include <string.h>
+
+#include "rng.h"
 
 void met_acc_add(met_acc *a, const double *u, const double *v, size_t n)
 {
@@ -89,4 +92,51 @@ double met_crps_sum(const double *ens, int K, const double *y, size_t n, double 
         total += mae / K - pair / ((double)K * K);
     }
     return total;
+}
+
+void met_moments_add(met_moments *m, const double *u, size_t n)
+{
+    if (n == 0) return;
+    double mb = 0, m2b = 0;
+    for (size_t i = 0; i < n; i++) mb += u[i];
+    mb /= (double)n;
+    for (size_t i = 0; i < n; i++) m2b += (u[i] - mb) * (u[i] - mb);
+    double na = m->n, nb = (double)n, nt = na + nb, d = mb - m->mean;
+    m->mean += d * nb / nt;
+    m->m2 += m2b + d * d * na * nb / nt;
+    m->n = nt;
+}
+
+double met_moments_std(const met_moments *m) { return m->n > 0 ? sqrt(m->m2 / m->n) : NAN; }
+
+void met_bootstrap_counts(unsigned long long seed, unsigned long long replicate, size_t n, double *counts)
+{
+    eddy_rng r;
+    // The last key word keeps these streams apart from any sampler's.
+    rng_init(&r, seed, replicate, 0, 0x626f6f74 /* "boot" */);
+    for (size_t i = 0; i < n; i++) counts[i] = 0;
+    for (size_t i = 0; i < n; i++) {
+        size_t j = (size_t)(rng_uniform(&r) * (double)n);
+        counts[j < n ? j : n - 1] += 1;
+    }
+}
+
+double met_quantile(double *x, size_t n, double p)
+{
+    if (n == 0) return NAN;
+    qsort(x, n, sizeof(double), cmp_double);
+    double h = p * (double)(n - 1);
+    size_t i = (size_t)floor(h);
+    if (i + 1 >= n) return x[n - 1];
+    return x[i] + (h - (double)i) * (x[i + 1] - x[i]);
+}
+
+void met_weighted_rows(const double *X, const double *w, size_t n, size_t m, double *out)
+{
+    memset(out, 0, m * sizeof(double));
+    for (size_t i = 0; i < n; i++) {
+        if (w[i] == 0) continue;
+        const double *x = X + i * m;
+        for (size_t j = 0; j < m; j++) out[j] += w[i] * x[j];
+    }
 }

@@ -38,4 +38,28 @@ double met_ens_var_sum(const double *ens /* (K, n) */, int K, size_t n, const do
 double met_crps_sum(const double *ens /* (K, n) */, int K, const double *y /* (n) */, size_t n,
                     double *work /* (K) */);
 
+// Mean and second central moment of a growing set of values, merged batch by
+// batch (Chan, Golub & LeVeque's pairwise update), so a channel's mean and
+// standard deviation over a whole training set come out in one pass without
+// the cancellation of Σu² − n·mean².
+typedef struct {
+    double n, mean, m2;        // count, mean, Σ (u − mean)²
+} met_moments;
+
+void met_moments_add(met_moments *m, const double *u /* (n) */, size_t n);
+// Population standard deviation sqrt(m2 / n); NaN when empty.
+double met_moments_std(const met_moments *m);
+
+// Bootstrap resampling over n units: counts[i] is how often unit i is drawn
+// in n draws with replacement, from the stream (seed, replicate) alone, so
+// replicate b is the same whatever else is computed.
+void met_bootstrap_counts(unsigned long long seed, unsigned long long replicate, size_t n,
+                          double *counts /* (n) */);
+// The p-quantile (0 ≤ p ≤ 1) of x by linear interpolation between order
+// statistics, NumPy's default: x sorted in place.
+double met_quantile(double *x /* (n) */, size_t n, double p);
+// out = Σ_i w[i] · X[i, :], rows with w[i] = 0 skipped.
+void met_weighted_rows(const double *X /* (n, m) */, const double *w /* (n) */, size_t n, size_t m,
+                       double *out /* (m) */);
+
 #endif

@@ -3,10 +3,12 @@
 # the figures ($(FIGS)) and these variables:
 #   DATA                   generator command of the paths (recursive: it may name $(T)),
 #                          run with --count --seed -j -q -o for train.tsr and test.tsr
-#   NTRAIN NTEST           paths in train.tsr and test.tsr
+#   NTRAIN NTEST           paths in train.tsr and test.tsr (seed 001: 100 test paths; ci and
+#                          demo fewer, which their reports state)
 #   SYS PRESET CH          title, rg-coarsen preset, channel indices ("0 1")
 #   ARCH STEPS BATCH       pd-train network and optimisation
-#   NGEN                   generated paths (a multiple of the test paths: relerr pairs them)
+#   NGEN                   generated paths (a multiple of the test paths: relerr pairs them;
+#                          NTEST for the protocol)
 #   NPAPER                 paths for the paper's (costly) sampler; ours is compared on the same
 #   SAMPLER                options of every reverse-lambda run
 #   GEN GEN_PAPER          generation: accelerated (ours) and the paper's sampler
@@ -14,9 +16,22 @@
 #   DDPMSIM                reverse sampler of the DDPM-cond simulation baseline
 #   LAMS                   lambdas of the simulation lambda-dependence (with 0 and 0.2)
 #   PAPER_*                the seed's numbers for the table
+# and may set on the command line:
+#   SEEDS                  trainings with different seeds (default 1): the report gives
+#                          mean +- std across them, as seed 001's tables (5 there)
+#   BOOT                   bootstrap replicates of every interval (default 1000)
 #
 # data -> train (PDD, DDPM-cond, DDPM-gen) -> simulate at every lambda of LAMS
 # -> generate -> super-resolve from lambda 0.2 -> evaluate -> $(OUT)/results.md.
+#
+# Evaluation protocol (seed 001 section 4 and appendix B.5): train, test and
+# floor paths come from generator seeds 1, 2 and 4 (each path's initial state
+# is drawn from the streams of (seed, path index), so the three sets are
+# disjoint); every metric compared with the paper is computed by relerr
+# --standardize with the training set's per-channel mean and std (norm.txt),
+# with a 2.5-97.5 % bootstrap interval over paths (--bootstrap $(BOOT)) and
+# beside its noise floor: the same metric between the test paths and the
+# floor paths, two disjoint physics sets of the size compared.
 SHELL := bash
 .SHELLFLAGS := -eu -o pipefail -c
 .DELETE_ON_ERROR:
@@ -29,6 +44,19 @@ J ?= 2
 # the caller says otherwise.
 export OMP_WAIT_POLICY ?= passive
 T := $(BIN)
+SEEDS ?= 1
+BOOT ?= 1000
+ifeq ($(filter-out 0,$(shell [ "$(SEEDS)" -ge 1 ] 2>/dev/null && echo 1 || echo 0)),)
+  $(error SEEDS must be a whole number of trainings, at least 1 (got '$(SEEDS)'))
+endif
+ifeq ($(filter-out 0,$(shell [ "$(BOOT)" -ge 1 ] 2>/dev/null && echo 1 || echo 0)),)
+  $(error BOOT must be a whole number of bootstrap replicates, at least 1 (got '$(BOOT)'))
+endif
+SEED_LIST := $(shell seq 1 $(SEEDS))
+# Training k's folder: the first in $(OUT) itself (its streams feed the
+# figures and the sampler comparison), the others in $(OUT)/seedK.
+sdir = $(if $(filter 1,$(1)),$(OUT),$(OUT)/seed$(1))
+SDIRS := $(foreach k,$(SEED_LIST),$(call sdir,$(k)))
 
 all: $(OUT)/results.md
 
@@ -38,13 +66,14 @@ $(OUT)/train.tsr:
 $(OUT)/test.tsr:
 	@mkdir -p $(@D)
 	$(DATA) --count $(NTEST) --seed 2 -j $(J) -q -o $@
-
-$(OUT)/pdd.model: $(OUT)/train.tsr
-	$(T)/pd-train $(ARCH) --steps $(STEPS) --batch $(BATCH) --seed 11 -j $(J) -q --log $(OUT)/pdd.loss.tsv -o $@ $<
-$(OUT)/ddpm-cond.model: $(OUT)/train.tsr
-	$(T)/pd-train --objective ddpm-cond $(ARCH) --steps $(STEPS) --batch $(BATCH) --seed 12 -j $(J) -q --log $(OUT)/ddpm-cond.loss.tsv -o $@ $<
-$(OUT)/ddpm-gen.model: $(OUT)/train.tsr
-	$(T)/pd-train --objective ddpm-gen $(ARCH) --steps $(STEPS) --batch $(BATCH) --seed 13 -j $(J) -q --log $(OUT)/ddpm-gen.loss.tsv -o $@ $<
+# The noise floor's second physics set: as many paths as the test set.
+$(OUT)/floor.tsr:
+	@mkdir -p $(@D)
+	$(DATA) --count $(NTEST) --seed 4 -j $(J) -q -o $@
+# Seed 001 B.5's shared normalisation: the training set's per-channel mean
+# and std, applied to truth and prediction alike.
+$(OUT)/norm.txt: $(OUT)/train.tsr
+	$(T)/relerr --stats $< > $@.tmp && mv $@.tmp $@
 
 # Simulation at each lambda from coarse-grained true frames (sigma = 0), and
 # its reference C_lambda u (no noise).
@@ -52,37 +81,91 @@ $(OUT)/ref-0.tsr: $(OUT)/test.tsr
 	cp $< $@
 $(OUT)/ref-%.tsr: $(OUT)/test.tsr
 	$(T)/rg-coarsen --preset $(PRESET) --lambda $* --no-noise -o $@ $<
-$(OUT)/sim-%.tsr: $(OUT)/pdd.model $(OUT)/test.tsr
-	$(T)/pd-sample -m $< simulate --lambda $* -j $(J) -q -o $@ $(OUT)/test.tsr
-# The super-resolution input: a noisy rollout at lambda 0.2, its increment
-# noise the coloured Sigma_lambda(k) of the path score (L96 small: the
-# paper's white sigma_lambda gives X five times the power above k = 16, 76
-# times an exact lambda-0.2 sample's, and takes the SR spectral error from
-# 0.41/0.55 to 0.56/0.65).  And, to tell the sampler from its input, an exact
-# lambda-0.2 sample of the test paths (C u + noise).
-$(OUT)/lr.tsr: $(OUT)/pdd.model $(OUT)/test.tsr
-	$(T)/pd-sample -m $< simulate --lambda 0.2 --noise sigma --seed 5 -j $(J) -q -o $@ $(OUT)/test.tsr
 $(OUT)/q.tsr: $(OUT)/test.tsr
 	$(T)/rg-coarsen --preset $(PRESET) --lambda 0.2 --seed 3 -o $@ $<
-$(OUT)/ddpm-sim.tsr: $(OUT)/ddpm-cond.model $(OUT)/test.tsr
-	$(T)/pd-sample -m $< simulate --lambda 0 $(SAMPLER) $(DDPMSIM) --seed 6 -j $(J) -o $@ $(OUT)/test.tsr 2> $(OUT)/ddpm-sim.cost
-$(OUT)/gen.tsr: $(OUT)/pdd.model
-	$(T)/pd-sample -m $< generate -n $(NGEN) $(SAMPLER) $(GEN) --seed 7 -j $(J) -o $@ 2> $(OUT)/gen.cost
-$(OUT)/gen-paper.tsr: $(OUT)/pdd.model
-	$(T)/pd-sample -m $< generate -n $(NPAPER) $(SAMPLER) $(GEN_PAPER) --seed 7 -j $(J) -o $@ 2> $(OUT)/gen-paper.cost
-$(OUT)/ddpm-gen.tsr: $(OUT)/ddpm-gen.model
-	$(T)/pd-sample -m $< generate -n $(NGEN) $(SAMPLER) $(GEN) --seed 8 -j $(J) -o $@ 2> $(OUT)/ddpm-gen.cost
 # Super-resolution subtracts each path's (t, x) mean per channel after every
 # update, as the reference code does: the rg process freezes the mean mode, so
 # it would keep the LR rollout's, which drifts (L96 small: the X mean square
 # falls from 6.7 to 4.8 over 64 frames at lambda 0.2; SR 0.41 -> 0.32).
 SR_MEAN := --remove-mean
-$(OUT)/sr.tsr: $(OUT)/pdd.model $(OUT)/lr.tsr
-	$(T)/pd-sample -m $< super-resolve --lambda 0.2 $(SAMPLER) $(SR) $(SR_MEAN) --seed 9 -j $(J) -o $@ $(OUT)/lr.tsr 2> $(OUT)/sr.cost
-$(OUT)/sr-q.tsr: $(OUT)/pdd.model $(OUT)/q.tsr
-	$(T)/pd-sample -m $< super-resolve --lambda 0.2 $(SAMPLER) $(SR) $(SR_MEAN) --seed 9 -j $(J) -q -o $@ $(OUT)/q.tsr
+
+# Everything that depends on a training, for training k ($(1)) in folder
+# $(2): the three models (seeds 11-13 for the first, k11-k13 for training k),
+# the simulations, generations and super-resolutions, and metrics.tsv, every
+# relerr comparison of that training (name, metric, key, value, lo, hi).
+# The sample seeds stay the same across trainings: the spread measured is
+# that of the training alone, as seed 001's.
+define TRAINING
+$(2)/pdd.model: $(OUT)/train.tsr
+	@mkdir -p $$(@D)
+	$$(T)/pd-train $$(ARCH) --steps $$(STEPS) --batch $$(BATCH) --seed $(if $(filter 1,$(1)),11,$(1)11) -j $$(J) -q --log $(2)/pdd.loss.tsv -o $$@ $$<
+$(2)/ddpm-cond.model: $(OUT)/train.tsr
+	@mkdir -p $$(@D)
+	$$(T)/pd-train --objective ddpm-cond $$(ARCH) --steps $$(STEPS) --batch $$(BATCH) --seed $(if $(filter 1,$(1)),12,$(1)12) -j $$(J) -q --log $(2)/ddpm-cond.loss.tsv -o $$@ $$<
+$(2)/ddpm-gen.model: $(OUT)/train.tsr
+	@mkdir -p $$(@D)
+	$$(T)/pd-train --objective ddpm-gen $$(ARCH) --steps $$(STEPS) --batch $$(BATCH) --seed $(if $(filter 1,$(1)),13,$(1)13) -j $$(J) -q --log $(2)/ddpm-gen.loss.tsv -o $$@ $$<
+$(2)/sim-%.tsr: $(2)/pdd.model $(OUT)/test.tsr
+	$$(T)/pd-sample -m $$< simulate --lambda $$* -j $$(J) -q -o $$@ $(OUT)/test.tsr
+# The super-resolution input: a noisy rollout at lambda 0.2, its increment
+# noise the coloured Sigma_lambda(k) of the path score (L96 small: the
+# paper's white sigma_lambda gives X five times the power above k = 16, 76
+# times an exact lambda-0.2 sample's, and takes the SR spectral error from
+# 0.41/0.55 to 0.56/0.65).  And, to tell the sampler from its input, an exact
+# lambda-0.2 sample of the test paths (C u + noise), q.tsr.
+$(2)/lr.tsr: $(2)/pdd.model $(OUT)/test.tsr
+	$$(T)/pd-sample -m $$< simulate --lambda 0.2 --noise sigma --seed 5 -j $$(J) -q -o $$@ $(OUT)/test.tsr
+$(2)/ddpm-sim.tsr: $(2)/ddpm-cond.model $(OUT)/test.tsr
+	$$(T)/pd-sample -m $$< simulate --lambda 0 $$(SAMPLER) $$(DDPMSIM) --seed 6 -j $$(J) -o $$@ $(OUT)/test.tsr 2> $(2)/ddpm-sim.cost
+$(2)/gen.tsr: $(2)/pdd.model
+	$$(T)/pd-sample -m $$< generate -n $$(NGEN) $$(SAMPLER) $$(GEN) --seed 7 -j $$(J) -o $$@ 2> $(2)/gen.cost
+$(2)/ddpm-gen.tsr: $(2)/ddpm-gen.model
+	$$(T)/pd-sample -m $$< generate -n $$(NGEN) $$(SAMPLER) $$(GEN) --seed 8 -j $$(J) -o $$@ 2> $(2)/ddpm-gen.cost
+$(2)/sr.tsr: $(2)/pdd.model $(2)/lr.tsr
+	$$(T)/pd-sample -m $$< super-resolve --lambda 0.2 $$(SAMPLER) $$(SR) $$(SR_MEAN) --seed 9 -j $$(J) -o $$@ $(2)/lr.tsr 2> $(2)/sr.cost
+$(2)/sr-q.tsr: $(2)/pdd.model $(OUT)/q.tsr
+	$$(T)/pd-sample -m $$< super-resolve --lambda 0.2 $$(SAMPLER) $$(SR) $$(SR_MEAN) --seed 9 -j $$(J) -q -o $$@ $(OUT)/q.tsr
+$(2)/metrics.tsv: $(OUT)/norm.txt $(OUT)/test.tsr $(OUT)/q.tsr $(foreach l,$(LAMS),$(OUT)/ref-$(l).tsr $(2)/sim-$(l).tsr) \
+                  $(foreach s,ddpm-sim gen ddpm-gen lr sr sr-q,$(2)/$(s).tsr)
+	@$$(EVAL_SH); { ev sim0 test $(2)/sim-0; ev ddpmsim test $(2)/ddpm-sim; ev gen test $(2)/gen; \
+	  ev ddpmgen test $(2)/ddpm-gen; ev sr test $(2)/sr; ev lr test $(2)/lr; ev srq test $(2)/sr-q; ev q test q; \
+	  ev lrq q $(2)/lr; for l in $$(LAMS); do ev lam-$$$$l ref-$$$$l $(2)/sim-$$$$l; ev lam0-$$$$l test $(2)/sim-$$$$l; done; \
+	  } > $$@.tmp && mv $$@.tmp $$@
+endef
+$(foreach k,$(SEED_LIST),$(eval $(call TRAINING,$(k),$(call sdir,$(k)))))
+
+# PENDING pd-sample simulate --frames (seed 001 Table 1's long-rollout
+# spectral error).  Once pd-sample can roll out N frames and keep those from
+# frame M on, as records of one sample length (T frames) each, consecutive
+# per path, the rule is, in TRAINING, for the PDD model and the DDPM-cond one:
+#   $(2)/long.tsr: $(2)/pdd.model $(OUT)/test.tsr
+#   	$$(T)/pd-sample -m $$< simulate --lambda 0 --frames $$$$((11 * T)) --keep-from $$$$((10 * T)) ...
+# and metrics.tsv gains 'ev long test $(2)/long' read with relerr --members
+# (each segment a member: the PSDs average over all of them), with the count
+# of diverged paths beside it.  Until then the report says so.
+
+# The paper's (costly) sampler on the first training only, on NPAPER paths.
+$(OUT)/gen-paper.tsr: $(OUT)/pdd.model
+	$(T)/pd-sample -m $< generate -n $(NPAPER) $(SAMPLER) $(GEN_PAPER) --seed 7 -j $(J) -o $@ 2> $(OUT)/gen-paper.cost
 $(OUT)/sr-paper.tsr: $(OUT)/pdd.model $(OUT)/lr-p.tsr
 	$(T)/pd-sample -m $< super-resolve --lambda 0.2 $(SAMPLER) $(SR_PAPER) $(SR_MEAN) --seed 9 -j $(J) -o $@ $(OUT)/lr-p.tsr 2> $(OUT)/sr-paper.cost
+# The floors: the same comparisons between the test paths and the floor
+# paths (coarse-grained alike for the lambda table, an exact lambda-0.2
+# sample of both for the LR rows), at the test set's size and at NPAPER.
+$(OUT)/qfloor.tsr: $(OUT)/floor.tsr
+	$(T)/rg-coarsen --preset $(PRESET) --lambda 0.2 --seed 13 -o $@ $<
+$(OUT)/floorref-0.tsr: $(OUT)/floor.tsr
+	cp $< $@
+$(OUT)/floorref-%.tsr: $(OUT)/floor.tsr
+	$(T)/rg-coarsen --preset $(PRESET) --lambda $* --no-noise -o $@ $<
+$(OUT)/floor.tsv: $(OUT)/norm.txt $(OUT)/test.tsr $(OUT)/floor.tsr $(OUT)/q.tsr $(OUT)/qfloor.tsr $(OUT)/test-p.tsr \
+                  $(OUT)/floor-p.tsr $(foreach l,$(LAMS),$(OUT)/ref-$(l).tsr $(OUT)/floorref-$(l).tsr)
+	@$(EVAL_SH); { ev floor test floor; ev floorp test-p floor-p; ev qfloor q qfloor; \
+	  for l in $(LAMS); do ev lam-$$l ref-$$l floorref-$$l; done; } > $@.tmp && mv $@.tmp $@
+# The sampler comparison, first training: paper's and ours on the same NPAPER paths.
+$(OUT)/sampler.tsv: $(OUT)/norm.txt $(OUT)/test-p.tsr $(OUT)/gen-paper.tsr $(OUT)/gen-p.tsr $(OUT)/sr-paper.tsr $(OUT)/sr-p.tsr
+	@$(EVAL_SH); { ev genpaper test-p gen-paper; ev genours test-p gen-p; ev srpaper test-p sr-paper; \
+	  ev srours test-p sr-p; } > $@.tmp && mv $@.tmp $@
 # The first NPAPER paths of a stream (sample keys are per path, so these are
 # what a run with NPAPER paths would give).
 $(OUT)/%-p.tsr: $(OUT)/%.tsr
@@ -108,45 +191,103 @@ $(OUT)/lambda-l2.png: $(OUT)/lambda.tsv
 	$(T)/tsv-plot --where metric=rel_l2 --x lambda --y value --xlabel "λ (RG scale of the sampled path)" \
 	  --ylabel "relative L2 error at t=5 (vs. the λ-reference)" --title "Simulation error against λ" -q -o $@ $<
 
-# The report: every number below comes from relerr on the streams above.
-REPORT_SH = m() { $(T)/relerr "$$1" "$$2" | awk -F'\t' -v k="$$3" -v key="$$4" '$$1 == k && $$2 == key { printf "%.3g", $$3 }'; }; \
-  spec() { local out= c; for c in $(CH); do out+=$${out:+/}$$(m "$$1" "$$2" spec_err c=$$c); done; echo "$$out"; }; \
-  cost() { sed -n 's/^pd-sample: [a-z-]*: nfe \([0-9]*\), \([0-9.e+-]*\) s per sample$$/\1 | \2/p' "$$1" | tail -n 1; }; \
-  O=$(OUT)
+# relerr on one pair, standardised with the training set's statistics, with
+# bootstrap intervals: rows NAME, metric, key, value, lo, hi.  A bare stream
+# name is one of $(OUT).
+EVAL_SH = ev() { local a=$$2 b=$$3; case $$a in */*) ;; *) a=$(OUT)/$$a ;; esac; case $$b in */*) ;; *) b=$(OUT)/$$b ;; esac; \
+  $(T)/relerr --standardize "$$(cat $(OUT)/norm.txt)" --bootstrap $(BOOT) --seed 1 --summary "$$a.tsr" "$$b.tsr" | \
+    awk -F'\t' -v n="$$1" -v OFS='\t' 'NR > 1 { print n, $$0 }'; }
+
+# The report: every number below comes from relerr, through metrics.tsv,
+# floor.tsv and sampler.tsv.
+#   g FILE NAME METRIC KEY COL      one field (4 value, 5 lo, 6 hi)
+#   cell NAME METRIC KEY            the trainings' value, mean +- std over them when
+#                                   SEEDS > 1, and the first training's interval
+#   fcell / scell NAME METRIC KEY   the same from floor.tsv / sampler.tsv (one value)
+#   spec F NAME, l2 F NAME          F per channel, joined by ' / '
+#   apart F1 N1 F2 N2 FLOOR METRIC KEY   'lower'/'higher' (the first against the second) when
+#                                   their intervals do not overlap and they differ by more
+#                                   than the floor at that count, else 'same'
+#   verdict ... LABEL1 LABEL2       apart per channel, in words
+#   above NAME                      per channel: is the error's interval above the floor's?
+REPORT_SH = O=$(OUT); nch=$(words $(CH)); \
+  g() { awk -F'\t' -v n="$$2" -v m="$$3" -v k="$$4" -v c="$$5" '$$1 == n && $$2 == m && $$3 == k { print $$c; f = 1 } END { exit !f }' "$$1" \
+        || { echo "results: no $$3 $$4 for $$2 in $$1" >&2; exit 1; }; }; \
+  cell() { local d vals=; for d in $(SDIRS); do vals+=" $$(g $$d/metrics.tsv "$$1" "$$2" "$$3" 4)"; done; \
+    echo $$vals | awk -v lo="$$(g $$O/metrics.tsv "$$1" "$$2" "$$3" 5)" -v hi="$$(g $$O/metrics.tsv "$$1" "$$2" "$$3" 6)" \
+      '{ for (i = 1; i <= NF; i++) s += $$i; m = s / NF; if (NF == 1) { printf "%.3g [%.3g, %.3g]", m, lo, hi; exit } \
+         for (i = 1; i <= NF; i++) v += ($$i - m) ^ 2; printf "%.3g ± %.2g [%.3g, %.3g]", m, sqrt(v / (NF - 1)), lo, hi }'; }; \
+  one() { printf '%.3g [%.3g, %.3g]' "$$(g $$1 "$$2" "$$3" "$$4" 4)" "$$(g $$1 "$$2" "$$3" "$$4" 5)" "$$(g $$1 "$$2" "$$3" "$$4" 6)"; }; \
+  fcell() { one $$O/floor.tsv "$$@"; }; scell() { one $$O/sampler.tsv "$$@"; }; \
+  l2k() { if [ $$nch -gt 1 ]; then echo "c=$$1,t=5"; else echo t=5; fi; }; \
+  spec() { local out= c; for c in $(CH); do out+=$${out:+ / }$$($$1 "$$2" spec_err c=$$c); done; echo "$$out"; }; \
+  l2() { local out= c; for c in $(CH); do out+=$${out:+ / }$$($$1 "$$2" rel_l2 $$(l2k $$c)); done; echo "$$out"; }; \
+  apart() { awk -v a="$$(g $$1 "$$2" "$$6" "$$7" 4)" -v al="$$(g $$1 "$$2" "$$6" "$$7" 5)" -v ah="$$(g $$1 "$$2" "$$6" "$$7" 6)" \
+    -v b="$$(g $$3 "$$4" "$$6" "$$7" 4)" -v bl="$$(g $$3 "$$4" "$$6" "$$7" 5)" -v bh="$$(g $$3 "$$4" "$$6" "$$7" 6)" \
+    -v f="$$(g $$O/floor.tsv "$$5" "$$6" "$$7" 4)" \
+    'BEGIN { d = a - b; if (d < 0) d = -d; print ((al > bh || bl > ah) && d > f) ? (a < b ? "lower" : "higher") : "same" }'; }; \
+  verdict() { local out= c w; for c in $(CH); do w=$$(apart "$$1" "$$2" "$$3" "$$4" "$$5" spec_err "c=$$c"); \
+    out+="$${out:+; }c$$c: $$(case $$w in lower) echo "$$6 lower";; higher) echo "$$7 lower";; *) echo "cannot be told apart at this count";; esac)"; \
+    done; echo "$$out"; }; \
+  above() { local out= c; for c in $(CH); do out+="$${out:+; }c$$c: "$$(awk -v l="$$(g $$O/metrics.tsv "$$1" spec_err c=$$c 5)" \
+    -v v="$$(g $$O/metrics.tsv "$$1" spec_err c=$$c 4)" -v f="$$(g $$O/floor.tsv floor spec_err c=$$c 4)" \
+    -v fh="$$(g $$O/floor.tsv floor spec_err c=$$c 6)" 'BEGIN { print (v > f && l > fh) ? "above the floor" : "at the floor: this count cannot resolve it" }'); done; echo "$$out"; }; \
+  cost() { sed -n 's/^pd-sample: [a-z-]*: nfe \([0-9]*\), \([0-9.e+-]*\) s per sample$$/\1 | \2/p' "$$1" | tail -n 1; }
 
 PSD_PNG := $(foreach c,$(CH),$(OUT)/psd-c$(c).png)
 $(OUT)/results.md: $(OUT)/lambda.tsv $(OUT)/psd.tsv $(FIGS) $(PSD_PNG) $(OUT)/lambda-l2.png \
-                   $(OUT)/gen-paper.tsr $(OUT)/sr-paper.tsr $(OUT)/test-p.tsr $(OUT)/gen-p.tsr $(OUT)/sr-p.tsr \
-                   $(OUT)/sr-q.tsr
+                   $(foreach d,$(SDIRS),$(d)/metrics.tsv) $(OUT)/floor.tsv $(OUT)/sampler.tsv
 	@$(REPORT_SH); { \
 	echo "# Predictor-Driven Diffusion on $(SYS), SCALE=$(SCALE)"; echo; \
-	echo "Every number of ours is measured by this pipeline (relerr). L2: relative L2 at frame index 5,"; \
-	echo "the first predicted frame after the 5 given (seed 001's 'sixth step'). Spectral error: PSD over"; \
+	echo "Every number of ours is measured by this pipeline (relerr --standardize, seed 001 B.5: truth and"; \
+	echo "prediction standardised per channel with the training set's mean and std, $$(cat $$O/norm.txt | tr , ' ')"; \
+	echo "as mean:std per channel). L2: relative L2 per channel at frame index 5, the first predicted frame"; \
+	echo "after the 5 given (seed 001's 'sixth step'), averaged over the $(NTEST) test paths. Spectral error: PSD over"; \
 	echo "space and time per path, averaged over paths, sum|P - Q|/sum|P|, per channel ($(CH) joined by /)."; \
-	echo "Paper: seed 001 Tables 1-3 (mean of 5 trainings). Training: $(STEPS) steps of batch $(BATCH), $(ARCH)."; echo; \
-	echo "| Table | metric | ours PDD | ours DDPM | paper PDD | paper DDPM |"; \
-	echo "|---|---|---|---|---|---|"; \
-	echo "| 1 | simulation L2 (step 6), lambda 0 | $$(m $$O/test.tsr $$O/sim-0.tsr rel_l2 t=5) | $$(m $$O/test.tsr $$O/ddpm-sim.tsr rel_l2 t=5) | $(PAPER_SIM_L2) |"; \
-	echo "| 1 | simulation spectral error, lambda 0 | $$(spec $$O/test.tsr $$O/sim-0.tsr) | $$(spec $$O/test.tsr $$O/ddpm-sim.tsr) | $(PAPER_SIM_SPEC) |"; \
-	echo "| 2 | generation spectral error | $$(spec $$O/test.tsr $$O/gen.tsr) | $$(spec $$O/test.tsr $$O/ddpm-gen.tsr) | $(PAPER_GEN) |"; \
-	echo; echo "| Table 3 | ours SR | ours LR input (lambda 0.2 rollout) | paper SR | paper LR |"; echo "|---|---|---|---|---|"; \
-	echo "| super-resolution spectral error vs lambda-0 truth | $$(spec $$O/test.tsr $$O/sr.tsr) | $$(spec $$O/test.tsr $$O/lr.tsr) | $(PAPER_SR) | $(PAPER_LR) |"; \
-	echo "| the same from an exact lambda-0.2 sample (C u + noise) instead of the rollout | $$(spec $$O/test.tsr $$O/sr-q.tsr) | $$(spec $$O/test.tsr $$O/q.tsr) | | |"; \
-	echo; echo "Super-resolution options: $(SR) $(SR_MEAN); the LR rollout's spectral error against an exact lambda-0.2 sample: $$(spec $$O/q.tsr $$O/lr.tsr)."; \
+	echo "Brackets: 2.5-97.5 % bootstrap interval over paths ($(BOOT) replicates). Floor: the same metric"; \
+	echo "between the test paths and $(NTEST) other physics paths (generator seeds 2 and 4; training seed 1),"; \
+	echo "the value sampling alone gives at this count; a spectral error at its floor is all the count can"; \
+	echo "resolve. The L2 floor is that of unrelated paths (no skill). The bootstrap replicates of a"; \
+	echo "spectral error lie above it (resampling adds its own sampling noise), so compare values with the"; \
+	echo "floor and with each other's intervals, not a value with its own interval."; \
+	echo "Test paths: $(NTEST)$(if $(filter 100,$(NTEST)),, (seed 001 uses 100; SCALE=$(SCALE) shrinks the count))."; \
+	echo "Paper: seed 001 Tables 1-3 (mean ± std of 5 trainings). Ours: $(SEEDS) training(s)$(if $(filter-out 1,$(SEEDS)), (mean ± std across them; interval of the first)),"; \
+	echo "$(STEPS) steps of batch $(BATCH), $(ARCH)."; echo; \
+	echo "| Table | metric | ours PDD | ours DDPM | floor ($(NTEST) paths) | paper PDD | paper DDPM |"; \
+	echo "|---|---|---|---|---|---|---|"; \
+	echo "| 1 | simulation L2 (step 6), lambda 0 | $$(l2 cell sim0) | $$(l2 cell ddpmsim) | $$(l2 fcell floor) | $(PAPER_SIM_L2) |"; \
+	echo "| 1 | short-rollout spectral error (first frames from true initial frames), lambda 0 | $$(spec cell sim0) | $$(spec cell ddpmsim) | $$(spec fcell floor) | $(PAPER_SIM_SPEC) |"; \
+	echo "| 2 | generation spectral error | $$(spec cell gen) | $$(spec cell ddpmgen) | $$(spec fcell floor) | $(PAPER_GEN) |"; \
+	echo; echo "Long-rollout spectral error: pending pd-sample --frames (seed 001's Table 1 quantity: roll the"; \
+	echo "predictor out >= 11 sample lengths from each test path, drop the first 10, PSD of the rest). The"; \
+	echo "Table 1 spectral error above is the short rollout's, not the paper's quantity."; \
+	echo; echo "| Table 3 | ours SR | ours LR input (lambda 0.2 rollout) | floor ($(NTEST) paths) | paper SR | paper LR |"; echo "|---|---|---|---|---|---|"; \
+	echo "| super-resolution spectral error vs lambda-0 truth | $$(spec cell sr) | $$(spec cell lr) | $$(spec fcell floor) | $(PAPER_SR) | $(PAPER_LR) |"; \
+	echo "| the same from an exact lambda-0.2 sample (C u + noise) instead of the rollout | $$(spec cell srq) | $$(spec cell q) | $$(spec fcell floor) | | |"; \
+	echo; echo "Super-resolution options: $(SR) $(SR_MEAN); the LR rollout's spectral error against an exact lambda-0.2"; \
+	echo "sample: $$(spec cell lrq) (floor $$(spec fcell qfloor))."; \
+	echo; echo "Resolution at this count (first training; apart = intervals disjoint and the difference larger than"; \
+	echo "the floor). Super-resolution against its LR input: $$(verdict $$O/metrics.tsv sr $$O/metrics.tsv lr floor SR LR)."; \
+	echo "Errors against their floor (the error's interval wholly above the floor's): simulation $$(above sim0);"; \
+	echo "generation $$(above gen); super-resolution $$(above sr)."; \
 	echo; echo "Simulation against lambda (seed 001 Fig. 7): reference C_lambda u (no noise), sigma = 0."; echo; \
-	echo "| lambda | L2 (step 6) vs C_lambda u | spectral error vs C_lambda u | spectral error vs lambda-0 truth |"; echo "|---|---|---|---|"; \
+	echo "| lambda | L2 (step 6) vs C_lambda u | spectral error vs C_lambda u | floor | spectral error vs lambda-0 truth |"; echo "|---|---|---|---|---|"; \
 	for l in $(LAMS); do \
-	  echo "| $$l | $$(m $$O/ref-$$l.tsr $$O/sim-$$l.tsr rel_l2 t=5) | $$(spec $$O/ref-$$l.tsr $$O/sim-$$l.tsr) | $$(spec $$O/test.tsr $$O/sim-$$l.tsr) |"; done; \
-	echo; echo "Sampler cost and accuracy: the paper's sampler (uniform lambda grid, 1e-3 apart, ETD predictor)"; \
-	echo "against ours (rho schedule, exact per-mode Gaussian step); both with the score options below."; \
+	  echo "| $$l | $$(l2 cell lam-$$l) | $$(spec cell lam-$$l) | $$(spec fcell lam-$$l) | $$(spec cell lam0-$$l) |"; done; \
+	echo; echo "Sampler cost and accuracy (first training): the paper's sampler (uniform lambda grid, 1e-3 apart,"; \
+	echo "ETD predictor) against ours (rho schedule, exact per-mode Gaussian step); both with the score options"; \
+	echo "below, on the same $(NPAPER) paths (floor at $(NPAPER) paths: $$(spec fcell floorp))."; \
 	echo "NFE = score evaluations per batch of paths; seconds per sample path on this (shared) machine."; echo; \
 	echo "| task | sampler | options | spectral error | NFE | s per sample |"; echo "|---|---|---|---|---|---|"; \
-	echo "| generation, $(NPAPER) paths | paper | $(GEN_PAPER) | $$(spec $$O/test-p.tsr $$O/gen-paper.tsr) | $$(cost $$O/gen-paper.cost) |"; \
-	echo "| generation, $(NPAPER) paths | ours | $(GEN) | $$(spec $$O/test-p.tsr $$O/gen-p.tsr) | $$(cost $$O/gen.cost) |"; \
-	echo "| super-resolution, $(NPAPER) paths | paper | $(SR_PAPER) $(SR_MEAN) | $$(spec $$O/test-p.tsr $$O/sr-paper.tsr) | $$(cost $$O/sr-paper.cost) |"; \
-	echo "| super-resolution, $(NPAPER) paths | ours | $(SR) $(SR_MEAN) | $$(spec $$O/test-p.tsr $$O/sr-p.tsr) | $$(cost $$O/sr.cost) |"; \
-	echo "| DDPM generation | ours | $(GEN) | $$(spec $$O/test.tsr $$O/ddpm-gen.tsr) | $$(cost $$O/ddpm-gen.cost) |"; \
-	echo "| DDPM simulation | ours | $(DDPMSIM) | $$(spec $$O/test.tsr $$O/ddpm-sim.tsr) | $$(cost $$O/ddpm-sim.cost) |"; \
+	echo "| generation, $(NPAPER) paths | paper | $(GEN_PAPER) | $$(spec scell genpaper) | $$(cost $$O/gen-paper.cost) |"; \
+	echo "| generation, $(NPAPER) paths | ours | $(GEN) | $$(spec scell genours) | $$(cost $$O/gen.cost) |"; \
+	echo "| super-resolution, $(NPAPER) paths | paper | $(SR_PAPER) $(SR_MEAN) | $$(spec scell srpaper) | $$(cost $$O/sr-paper.cost) |"; \
+	echo "| super-resolution, $(NPAPER) paths | ours | $(SR) $(SR_MEAN) | $$(spec scell srours) | $$(cost $$O/sr.cost) |"; \
+	echo "| DDPM generation, $(NGEN) paths | ours | $(GEN) | $$(spec cell ddpmgen) | $$(cost $$O/ddpm-gen.cost) |"; \
+	echo "| DDPM simulation, $(NTEST) paths | ours | $(DDPMSIM) | $$(spec cell ddpmsim) | $$(cost $$O/ddpm-sim.cost) |"; \
+	echo; echo "Paper's sampler against ours, per channel (apart = intervals disjoint and the difference larger than"; \
+	echo "the floor at $(NPAPER) paths): generation $$(verdict $$O/sampler.tsv genpaper $$O/sampler.tsv genours floorp paper ours);"; \
+	echo "super-resolution $$(verdict $$O/sampler.tsv srpaper $$O/sampler.tsv srours floorp paper ours)."; \
 	echo; echo "Common sampler options: $(or $(SAMPLER),none (the defaults: --score coloured --gauss-below 0.1 --clamp 5 --max-clamped 0.01))."; echo; \
 	echo "Figures: $(notdir $(FIGS) $(PSD_PNG)) lambda-l2.png; PSD series in order: $(PSD_SRC)."; \
 	} > $@.tmp && mv $@.tmp $@

@@ -1,5 +1,6 @@
 // relerr: error metrics of a predicted stream against the true one (SPEC §4),
 // as TSV, one row per metric.
+#include <errno.h>
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
@@ -14,13 +15,16 @@ static const char *description =
     "Compares PRED with TRUTH record by record.  Axes come from the dims attribute (see\n"
     "rg-coarsen --help; --dims overrides it for both streams); shapes, dims and L must match.\n"
     "A sample is one path: one record, or one index of its batch axes (axes other than\n"
-    "t, c, y, x).  Fields must be <f4 or <f8 without NaN or Inf.  Output: TSV on stdout,\n"
-    "header 'metric<TAB>key<TAB>value', values with 10 significant digits.\n"
+    "t, c, y, x).  Fields must be <f4 or <f8 without NaN or Inf; a record with no values\n"
+    "(zero frames, points or paths) is an error.  Output: TSV on stdout, header\n"
+    "'metric<TAB>key<TAB>value' (plus '<TAB>lo<TAB>hi' with --bootstrap), values with 10\n"
+    "significant digits.\n"
     "\n"
     "Metrics (u truth, v prediction):\n"
     "  rel_l2   t=N   ||u_t - v_t||_2 / ||u_t||_2 at frame t, norms pooled over channels and\n"
     "                 space, averaged over samples (seed 001 reports t=6); 'mean' averages\n"
-    "                 the frames.\n"
+    "                 the frames.  With more than one channel also per channel:\n"
+    "           c=C,t=N / c=C,mean   the same with the norms over channel C alone.\n"
     "  d_fro    sample=I / mean   ||U_i - V_i||_F / ||U_i||_F over the whole path, then the\n"
     "                 mean over samples (seed 000's D_Fro).\n"
     "  rel_max  sample=I / mean   max|U_i - V_i| / max|U_i|, then the mean over samples.\n"
@@ -33,6 +37,38 @@ static const char *description =
     "                 is the mean square).  The mean mode (omega=0, k=0, the squared path\n"
     "                 mean) is INCLUDED; no window, no detrending, no burn-in: cut the burn-in\n"
     "                 off the streams first.\n"
+    "\n"
+    "Raw or standardised.  Without --standardize every metric is on the raw fields (the\n"
+    "definitions above).  Seed 001 (appendix B.5) computes both of its metrics 'after\n"
+    "standardizing u and v with shared normalization parameters': --standardize SPEC maps\n"
+    "channel c of BOTH streams to (u - m_c)/s_c before anything is computed, with one shared\n"
+    "(m_c, s_c) per channel, where SPEC is\n"
+    "  m0:s0,m1:s1,...  the constants, one pair per channel (written by --stats on the\n"
+    "                 training set: relerr --stats train.tsr > norm.txt, then\n"
+    "                 relerr --standardize $(cat norm.txt) ...); or\n"
+    "  truth          the mean and std of the TRUTH operand itself (a file, read twice).\n"
+    "Then spec_err (per channel already) changes only in its mean mode (the shift moves it;\n"
+    "the scale cancels), and rel_l2 c=C,t=N is seed 001's per-channel L2 of eq. 63; rel_l2\n"
+    "t=N pools the standardised channels, so each weighs by its variance, not its units.\n"
+    "--stats FILE (one operand) prints the per-channel mean and population std over every\n"
+    "value of FILE in that form and exits.\n"
+    "\n"
+    "Intervals.  --bootstrap N (with --seed S) draws N bootstrap replicates over the truth\n"
+    "paths (a truth path carries its prediction, or its K members, along), recomputes every\n"
+    "mean row (rel_l2, d_fro mean, rel_max mean, mse, the ensemble rows) and every spec_err\n"
+    "(the averaged PSDs of truth and prediction recomputed from the resampled paths) and\n"
+    "prints the 2.5 and 97.5 % quantiles of the replicates as lo and hi (per-sample rows\n"
+    "leave them empty).  Truth and prediction are resampled with the same indices, so two\n"
+    "identical sets give [0, 0]; for unpaired sets of equal size (generation against test\n"
+    "paths) the pairing is arbitrary and the interval is that of independent resampling.\n"
+    "Replicate b depends on (S, b) alone.  A spectral error is a sum of absolute differences:\n"
+    "resampling adds its own noise to them, so its replicates lie mostly above the estimate\n"
+    "(by about the floor below); read its interval as the spread at this count.\n"
+    "Noise floor: the same metric between two disjoint sets of true paths of the size\n"
+    "compared (relerr A.tsr B.tsr, e.g. two seeds of the generator; tsr-cat -r to cut a\n"
+    "set to size) is the smallest value sampling alone explains at that size; the PDD\n"
+    "pipelines print it beside every spectral error and L2 mean.\n"
+    "\n"
     "Ensembles: when PRED holds K records per TRUTH record (consecutive: records i*K ..\n"
     "i*K+K-1 belong to truth record i), K is given by --members or, when both operands\n"
     "are regular files, found by counting.  Then the metrics above treat every member as\n"
@@ -48,17 +84,26 @@ static const char *description =
 
 static const char *example =
     "  relerr truth.tsr pred.tsr\n"
-    "  relerr truth.tsr ens.tsr --members 8 | awk '$1==\"crps\"'";
+    "  relerr truth.tsr ens.tsr --members 8 | awk '$1==\"crps\"'\n"
+    "  relerr --stats train.tsr > norm.txt\n"
+    "  relerr --standardize $(cat norm.txt) --bootstrap 1000 --summary test.tsr gen.tsr";
 
-// Accumulators over the whole comparison.
+// A reported mean is linear in per-unit sums (a unit is one truth path with
+// its K predictions): value = Σ_u w_u S[u][slot] / (Σ_u w_u · denom), w = 1
+// for the estimate and the bootstrap counts for a replicate.
 typedef struct {
-    size_t T, C, nspec;
-    double *relt;      // (T) Σ over samples of rel L2 at frame t
-    double *ens_relt, *ens_spreadt;   // (T)
-    size_t nsamples, ntruth;
-    double dfro, relmax, se, nvalues, crps;
-    double *P, *Q;     // (C, nspec) spectra sums
-    size_t nP, nQ;
+    const char *metric;
+    char key[48];
+    size_t slot;
+    double denom;
+} mrow;
+
+typedef struct {
+    size_t T, C, D, K, nspec, nslots;
+    size_t nunits, cap;
+    double *S;         // (cap, nslots) per-unit sums
+    double *P, *Q;     // (cap or 1, C, nspec) per-unit spectra (Q summed over members)
+    int keep_units;    // per-unit spectra kept (bootstrap); else one running sum
 } acc;
 
 static void die_rec(long i, const char *what) { cli_die(EXIT_DATA, "truth record %ld: %s", i, what); }
@@ -70,18 +115,6 @@ static int spec_shape(const layout *l, int *n)
     if (l->nspace == 2) n[rank++] = l->ny;
     n[rank++] = l->nx;
     return rank;
-}
-
-// Adds the power spectra of every sample and channel of rec into S.
-static void add_spectra(const layout *l, const tsr_record *rec, double *S, double *buf, size_t nspec, long idx)
-{
-    int n[3], rank = spec_shape(l, n);
-    eddy_err e;
-    for (size_t p = 0; p < l->npaths; p++)
-        for (size_t c = 0; c < l->C; c++) {
-            layout_gather(l, rec, p, c, buf);
-            if (spec_power_acc(buf, rank, n, S + c * nspec, &e)) cli_die(EXIT_DATA, "record %ld: %s", idx, e.msg);
-        }
 }
 
 static size_t count_records(const char *path)
@@ -122,25 +155,183 @@ static void check_same(const tsr_record *u, const layout *lu, const tsr_record *
         cli_die(EXIT_DATA, "truth record %ld is on a domain of length L=%g but pred record %ld on L=%g", i, lu->L, j, lv->L);
 }
 
+// A record whose fields hold no value gives averages over nothing (NaN):
+// refused, naming the record.
+static void check_values(const layout *l, const char *which, long i)
+{
+    if (l->T == 0 || l->D == 0 || l->npaths == 0 || l->C == 0)
+        cli_die(EXIT_DATA, "%s record %ld holds no values (%zu frames, %zu channels, %zu points, %zu paths; dims %s)",
+                which, i, l->T, l->C, l->D, l->npaths, l->dims);
+}
+
+// Reads record and layout, checked; 0 at the end of the stream.
+static int read_field(tsr_reader *r, tsr_record *rec, const char *dims, layout *l, const char *which, long i)
+{
+    eddy_err e;
+    int rc = tsr_read(r, rec, &e);
+    if (rc < 0) cli_die(EXIT_DATA, "%s", e.msg);
+    if (rc == 0) return 0;
+    if (field_check(rec, &e) || layout_of(rec, dims, l, &e)) cli_die(EXIT_DATA, "%s record %ld: %s", which, i, e.msg);
+    check_values(l, which, i);
+    return 1;
+}
+
+// Per-channel mean and population std over every value of a stream.
+static size_t channel_stats(const char *path, const char *dims, double **mean, double **sd)
+{
+    tsr_reader *r = cli_reader(path, NULL);
+    tsr_record rec;
+    tsr_record_init(&rec);
+    met_moments *m = NULL;
+    size_t C = 0;
+    layout l, l0 = { 0 };
+    double *buf = NULL;
+    long i = 0;
+    while (read_field(r, &rec, dims, &l, "record", i)) {
+        if (i == 0) {
+            l0 = l;
+            C = l.C;
+            m = calloc(C, sizeof *m);
+        } else if (l.C != C) {
+            cli_die(EXIT_DATA, "record %ld has %zu channels but record 0 has %zu", i, l.C, C);
+        }
+        buf = realloc(buf, l.T * l.D * sizeof(double));
+        if (!m || !buf) cli_die(EXIT_DATA, "out of memory");
+        for (size_t p = 0; p < l.npaths; p++)
+            for (size_t c = 0; c < C; c++) {
+                layout_gather(&l, &rec, p, c, buf);
+                met_moments_add(&m[c], buf, l.T * l.D);
+            }
+        i++;
+    }
+    (void)l0;
+    if (i == 0) cli_die(EXIT_DATA, "%s: no records", path);
+    *mean = malloc(C * sizeof(double));
+    *sd = malloc(C * sizeof(double));
+    for (size_t c = 0; c < C; c++) {
+        (*mean)[c] = m[c].mean;
+        (*sd)[c] = met_moments_std(&m[c]);
+    }
+    free(m);
+    free(buf);
+    tsr_record_free(&rec);
+    tsr_reader_close(r);
+    return C;
+}
+
+// "m0:s0,m1:s1,..." -> pairs; the count of channels it gives.
+static size_t parse_norm(const char *spec, double **mean, double **sd)
+{
+    size_t n = 1;
+    for (const char *q = spec; *q; q++) n += *q == ',';
+    *mean = malloc(n * sizeof(double));
+    *sd = malloc(n * sizeof(double));
+    const char *q = spec;
+    for (size_t c = 0; c < n; c++) {
+        char *end;
+        (*mean)[c] = strtod(q, &end);
+        if (end == q || *end != ':')
+            cli_die(EXIT_USAGE, "option --standardize: '%s' is not 'truth' or MEAN:STD[,MEAN:STD...]", spec);
+        q = end + 1;
+        (*sd)[c] = strtod(q, &end);
+        if (end == q || (*end && *end != ','))
+            cli_die(EXIT_USAGE, "option --standardize: '%s' is not 'truth' or MEAN:STD[,MEAN:STD...]", spec);
+        if (!isfinite((*mean)[c]) || !isfinite((*sd)[c]) || !((*sd)[c] > 0))
+            cli_die(EXIT_USAGE, "option --standardize: channel %zu needs a finite mean and a positive finite std", c);
+        q = *end ? end + 1 : end;
+    }
+    return n;
+}
+
+static void unit_reserve(acc *A)
+{
+    if (A->nunits < A->cap) return;
+    A->cap = A->cap ? 2 * A->cap : 64;
+    A->S = realloc(A->S, A->cap * A->nslots * sizeof(double));
+    if (!A->S) cli_die(EXIT_DATA, "out of memory");
+    if (A->keep_units) {
+        size_t m = A->C * A->nspec;
+        A->P = realloc(A->P, A->cap * m * sizeof(double));
+        A->Q = realloc(A->Q, A->cap * m * sizeof(double));
+        if (!A->P || !A->Q) cli_die(EXIT_DATA, "out of memory");
+    }
+}
+
+// Every reported value of one replicate (w the unit weights): the mean rows,
+// then spec_err per channel.
+static void evaluate(const acc *A, const mrow *rows, size_t nrows, const double *w, double *Pbar, double *Qbar,
+                     double *sums, double *out)
+{
+    double wt = 0;
+    for (size_t u = 0; u < A->nunits; u++) wt += w[u];
+    met_weighted_rows(A->S, w, A->nunits, A->nslots, sums);
+    for (size_t r = 0; r < nrows; r++) out[r] = sums[rows[r].slot] / (wt * rows[r].denom);
+    size_t m = A->C * A->nspec;
+    if (A->keep_units) {
+        met_weighted_rows(A->P, w, A->nunits, m, Pbar);
+        met_weighted_rows(A->Q, w, A->nunits, m, Qbar);
+    } else {
+        memcpy(Pbar, A->P, m * sizeof(double));
+        memcpy(Qbar, A->Q, m * sizeof(double));
+    }
+    // Q sums K members per unit: the same division for both leaves the
+    // relative difference that of the two averages.
+    for (size_t i = 0; i < m; i++) Qbar[i] /= (double)A->K;
+    for (size_t c = 0; c < A->C; c++)
+        out[nrows + c] = met_spec_err(Pbar + c * A->nspec, Qbar + c * A->nspec, A->nspec);
+}
+
 int main(int argc, char **argv)
 {
-    const char *dims = NULL;
-    long members = 0;
+    const char *dims = NULL, *stdz = NULL, *stats = NULL, *boot_s = NULL;
+    long members = 0, nboot = 0, seed = 0;
     int summary = 0;
     cli_opt opts[] = {
         { "members", 'k', OPT_LONG, &members, "K", "pred records per truth record (0: 1, or counted when both are files)" },
         { "dims", 0, OPT_STRING, &dims, "LIST", "axis names for both streams, overriding dims attributes" },
         { "summary", 0, OPT_FLAG, &summary, NULL, "only the averaged rows (no per-sample rows)" },
+        { "standardize", 0, OPT_STRING, &stdz, "SPEC", "(u - m_c)/s_c on both streams: 'truth' or m0:s0,m1:s1,..." },
+        { "stats", 0, OPT_STRING, &stats, "FILE", "print FILE's per-channel mean:std,... (for --standardize) and exit" },
+        { "bootstrap", 'b', OPT_STRING, &boot_s, "N", "bootstrap replicates over truth paths: 2.5-97.5 % intervals (lo, hi)" },
+        CLI_OPT_SEED(&seed, "seed of the bootstrap replicates"),
         CLI_OPT_END,
     };
-    cli_spec spec = { "relerr", "[options] TRUTH PRED", "error metrics of a prediction against the truth (TSV)",
+    cli_spec spec = { "relerr", "[options] TRUTH PRED | --stats FILE", "error metrics of a prediction against the truth (TSV)",
                       description, example, opts };
     int nops;
     char **ops;
     cli_parse(&spec, argc, argv, &nops, &ops);
+    // A string, so that an explicit 0 is told from the option's absence.
+    if (boot_s) {
+        char *end;
+        errno = 0;
+        nboot = strtol(boot_s, &end, 10);
+        if (end == boot_s || *end || errno) cli_die(EXIT_USAGE, "option --bootstrap: '%s' is not an integer", boot_s);
+        if (nboot < 1) cli_die(EXIT_USAGE, "option --bootstrap: %ld replicates; give at least 1", nboot);
+    }
+    if (seed < 0) cli_die(EXIT_USAGE, "option --seed: %ld is negative", seed);
+    if (stats) {
+        if (nops) cli_die(EXIT_USAGE, "--stats takes no operands (got %d)", nops);
+        double *m, *sd;
+        size_t C = channel_stats(stats, dims, &m, &sd);
+        for (size_t c = 0; c < C; c++) printf("%s%.10g:%.10g", c ? "," : "", m[c], sd[c]);
+        printf("\n");
+        if (fflush(stdout) || ferror(stdout)) cli_die(EXIT_DATA, "writing stdout failed");
+        return 0;
+    }
     if (nops != 2) cli_die(EXIT_USAGE, "need two operands, TRUTH and PRED (got %d)", nops);
     if (!strcmp(ops[0], "-") && !strcmp(ops[1], "-")) cli_die(EXIT_USAGE, "TRUTH and PRED cannot both be stdin");
     if (members < 0) cli_die(EXIT_USAGE, "option --members: %ld is negative", members);
+    double *nm = NULL, *ns = NULL;
+    size_t nC = 0;
+    if (stdz && !strcmp(stdz, "truth")) {
+        if (!regular(ops[0])) cli_die(EXIT_USAGE, "--standardize truth reads TRUTH twice: it must be a file");
+        nC = channel_stats(ops[0], dims, &nm, &ns);
+        for (size_t c = 0; c < nC; c++)
+            if (!(ns[c] > 0)) cli_die(EXIT_DATA, "%s: channel %zu is constant; it cannot be standardised", ops[0], c);
+    } else if (stdz) {
+        nC = parse_norm(stdz, &nm, &ns);
+    }
     size_t K = (size_t)members;
     if (K == 0) {
         K = 1;
@@ -158,65 +349,89 @@ int main(int argc, char **argv)
     for (size_t k = 0; k < K; k++) tsr_record_init(&v[k]);
     eddy_err e;
     acc A = { 0 };
+    A.K = K;
+    A.keep_units = nboot > 0;
     long it = 0, ip = 0;
-    layout l0 = { 0 };
-    double *buf = NULL, *bufv = NULL, *mean = NULL, *ens = NULL, *work = malloc(K * sizeof(double));
+    layout l0 = { 0 }, lu;
+    double *buf = NULL, *cb = NULL, *vp = NULL, *mean = NULL, *ens = NULL, *work = malloc(K * sizeof(double));
+    // Slot layout of a unit's sums.
+    size_t s_relt = 0, s_relct = 0, s_relm = 0, s_relcm = 0, s_dfro = 0, s_rmax = 0, s_se = 0, s_ens = 0,
+           s_spread = 0, s_ensm = 0, s_spreadm = 0, s_crps = 0;
     char *rows = NULL;   // per-sample rows, printed after the means
-    size_t rows_len = 0;
+    size_t rows_len = 0, nsamples = 0;
     FILE *rowf = open_memstream(&rows, &rows_len);
-    int rc;
-    while ((rc = tsr_read(rt, &u, &e)) == 1) {
-        layout lu;
-        if (field_check(&u, &e) || layout_of(&u, dims, &lu, &e)) die_rec(it, e.msg);
+    while (read_field(rt, &u, dims, &lu, "truth", it)) {
         for (size_t k = 0; k < K; k++, ip++) {
-            int r2 = tsr_read(rp, &v[k], &e);
-            if (r2 < 0) cli_die(EXIT_DATA, "%s", e.msg);
-            if (r2 == 0)
-                cli_die(EXIT_DATA, "PRED ends after %ld records but TRUTH has at least %ld (x %zu members)", ip, it + 1, K);
             layout lv;
-            if (field_check(&v[k], &e) || layout_of(&v[k], dims, &lv, &e))
-                cli_die(EXIT_DATA, "pred record %ld: %s", ip, e.msg);
+            if (!read_field(rp, &v[k], dims, &lv, "pred", ip))
+                cli_die(EXIT_DATA, "PRED ends after %ld records but TRUTH has at least %ld (x %zu members)", ip, it + 1, K);
             check_same(&u, &lu, &v[k], &lv, it, ip);
         }
         if (it == 0) {
             l0 = lu;
             A.T = lu.T;
             A.C = lu.C;
+            A.D = lu.D;
+            if (stdz && nC != A.C)
+                cli_die(EXIT_DATA, "--standardize gives %zu channel(s) but the records have %zu", nC, A.C);
             int n[3], rank = spec_shape(&lu, n);
             A.nspec = spec_half_size(rank, n);
-            A.relt = calloc(A.T, sizeof(double));
-            A.ens_relt = calloc(A.T, sizeof(double));
-            A.ens_spreadt = calloc(A.T, sizeof(double));
-            A.P = calloc(A.C * A.nspec, sizeof(double));
-            A.Q = calloc(A.C * A.nspec, sizeof(double));
+            size_t T = A.T, C = A.C, sl = 0;
+            s_relt = sl; sl += T;
+            s_relm = sl; sl += 1;
+            s_relct = sl; sl += C > 1 ? C * T : 0;
+            s_relcm = sl; sl += C > 1 ? C : 0;
+            s_dfro = sl++; s_rmax = sl++; s_se = sl++;
+            if (K > 1) {
+                s_ens = sl; sl += T;
+                s_spread = sl; sl += T;
+                s_ensm = sl++; s_spreadm = sl++; s_crps = sl++;
+            }
+            A.nslots = sl;
+            if (!A.keep_units) {
+                A.P = calloc(C * A.nspec, sizeof(double));
+                A.Q = calloc(C * A.nspec, sizeof(double));
+            }
             size_t pathn = lu.T * lu.C * lu.D;
             buf = malloc(pathn * sizeof(double));
-            bufv = malloc(pathn * sizeof(double));
+            cb = malloc(lu.T * lu.D * sizeof(double));
+            vp = malloc(K * pathn * sizeof(double));
             mean = malloc(lu.C * lu.D * sizeof(double));
             ens = malloc(K * lu.C * lu.D * sizeof(double));
-            if (!buf || !bufv || !mean || !ens || !A.P || !A.Q || !work) cli_die(EXIT_DATA, "out of memory");
+            if (!buf || !cb || !vp || !mean || !ens || !work || (!A.keep_units && (!A.P || !A.Q)))
+                cli_die(EXIT_DATA, "out of memory");
         } else if (lu.T != l0.T || lu.C != l0.C || lu.D != l0.D || lu.ny != l0.ny || strcmp(lu.dims, l0.dims)) {
             die_rec(it, "shape differs from truth record 0 (spectra and per-frame averages need one shape)");
         }
-        size_t fd = lu.C * lu.D;   // values per frame of one path
+        size_t T = A.T, C = A.C, D = A.D, fd = C * D, ms = C * A.nspec;
+        int n[3], rank = spec_shape(&lu, n);
         for (size_t p = 0; p < lu.npaths; p++) {
-            // Gather the truth path as (T, C, D), each member likewise.
-            for (size_t c = 0; c < lu.C; c++) {
-                layout_gather(&lu, &u, p, c, bufv);
-                for (size_t t = 0; t < lu.T; t++) memcpy(buf + t * fd + c * lu.D, bufv + t * lu.D, lu.D * sizeof(double));
+            unit_reserve(&A);
+            double *S = A.S + A.nunits * A.nslots;
+            double *Pu = A.keep_units ? A.P + A.nunits * ms : A.P, *Qu = A.keep_units ? A.Q + A.nunits * ms : A.Q;
+            memset(S, 0, A.nslots * sizeof(double));
+            if (A.keep_units) {
+                memset(Pu, 0, ms * sizeof(double));
+                memset(Qu, 0, ms * sizeof(double));
             }
-            double *vp = malloc(K * lu.T * fd * sizeof(double));
-            if (!vp) cli_die(EXIT_DATA, "out of memory");
-            for (size_t k = 0; k < K; k++)
-                for (size_t c = 0; c < lu.C; c++) {
-                    layout_gather(&lu, &v[k], p, c, bufv);
-                    for (size_t t = 0; t < lu.T; t++)
-                        memcpy(vp + (k * lu.T + t) * fd + c * lu.D, bufv + t * lu.D, lu.D * sizeof(double));
+            // Each path (truth, then every member) as (T, C, D), standardised
+            // when asked, its spectra taken on the way.
+            for (size_t k = 0; k <= K; k++) {
+                const tsr_record *rec = k == 0 ? &u : &v[k - 1];
+                double *dst = k == 0 ? buf : vp + (k - 1) * T * fd;
+                for (size_t c = 0; c < C; c++) {
+                    layout_gather(&lu, rec, p, c, cb);
+                    if (stdz)
+                        for (size_t i = 0; i < T * D; i++) cb[i] = (cb[i] - nm[c]) / ns[c];
+                    if (spec_power_acc(cb, rank, n, (k == 0 ? Pu : Qu) + c * A.nspec, &e))
+                        cli_die(EXIT_DATA, "%s record %ld: %s", k ? "pred" : "truth", k ? ip - (long)K + (long)k - 1 : it, e.msg);
+                    for (size_t t = 0; t < T; t++) memcpy(dst + t * fd + c * D, cb + t * D, D * sizeof(double));
                 }
+            }
             for (size_t k = 0; k < K; k++) {
-                const double *w = vp + k * lu.T * fd;
+                const double *w = vp + k * T * fd;
                 met_acc whole = { 0 };
-                for (size_t t = 0; t < lu.T; t++) {
+                for (size_t t = 0; t < T; t++) {
                     met_acc fr = { 0 };
                     met_acc_add(&fr, buf + t * fd, w + t * fd, fd);
                     double r = met_acc_rel_l2(&fr);
@@ -225,80 +440,131 @@ int main(int argc, char **argv)
                         snprintf(m, sizeof m, "path %zu frame %zu is identically zero: relative L2 undefined", p, t);
                         die_rec(it, m);
                     }
-                    A.relt[t] += r;
+                    S[s_relt + t] += r;
+                    S[s_relm] += r / (double)T;
+                    if (C > 1)
+                        for (size_t c = 0; c < C; c++) {
+                            double rc = met_rel_l2(buf + t * fd + c * D, w + t * fd + c * D, D);
+                            if (isnan(rc)) {
+                                char m[160];
+                                snprintf(m, sizeof m, "path %zu frame %zu channel %zu is identically zero: relative L2 undefined", p, t, c);
+                                die_rec(it, m);
+                            }
+                            S[s_relct + c * T + t] += rc;
+                            S[s_relcm + c] += rc / (double)T;
+                        }
                     met_acc_add(&whole, buf + t * fd, w + t * fd, fd);
                 }
-                double sample = (double)(A.nsamples);
-                A.dfro += met_acc_rel_l2(&whole);
-                A.relmax += met_acc_rel_max(&whole);
-                A.se += whole.diff2;
-                A.nvalues += (double)(lu.T * fd);
+                S[s_dfro] += met_acc_rel_l2(&whole);
+                S[s_rmax] += met_acc_rel_max(&whole);
+                S[s_se] += whole.diff2;
                 if (!summary) {
-                    fprintf(rowf, "d_fro\tsample=%.0f\t%.10g\n", sample, met_acc_rel_l2(&whole));
-                    fprintf(rowf, "rel_max\tsample=%.0f\t%.10g\n", sample, met_acc_rel_max(&whole));
+                    fprintf(rowf, "d_fro\tsample=%zu\t%.10g%s\n", nsamples, met_acc_rel_l2(&whole), nboot > 0 ? "\t\t" : "");
+                    fprintf(rowf, "rel_max\tsample=%zu\t%.10g%s\n", nsamples, met_acc_rel_max(&whole), nboot > 0 ? "\t\t" : "");
                 }
-                A.nsamples++;
+                nsamples++;
             }
             if (K > 1) {
-                for (size_t t = 0; t < lu.T; t++) {
-                    for (size_t k = 0; k < K; k++) memcpy(ens + k * fd, vp + (k * lu.T + t) * fd, fd * sizeof(double));
+                for (size_t t = 0; t < T; t++) {
+                    for (size_t k = 0; k < K; k++) memcpy(ens + k * fd, vp + (k * T + t) * fd, fd * sizeof(double));
                     met_ens_mean(ens, (int)K, fd, mean);
                     double ref = 0;
                     for (size_t i = 0; i < fd; i++) ref += buf[t * fd + i] * buf[t * fd + i];
-                    A.ens_relt[t] += met_rel_l2(buf + t * fd, mean, fd);
-                    A.ens_spreadt[t] += sqrt(met_ens_var_sum(ens, (int)K, fd, mean) / ref);
-                    A.crps += met_crps_sum(ens, (int)K, buf + t * fd, fd, work);
+                    double er = met_rel_l2(buf + t * fd, mean, fd), sp = sqrt(met_ens_var_sum(ens, (int)K, fd, mean) / ref);
+                    S[s_ens + t] += er;
+                    S[s_spread + t] += sp;
+                    S[s_ensm] += er / (double)T;
+                    S[s_spreadm] += sp / (double)T;
+                    S[s_crps] += met_crps_sum(ens, (int)K, buf + t * fd, fd, work);
                 }
             }
-            free(vp);
-            A.ntruth++;
+            A.nunits++;
         }
-        add_spectra(&lu, &u, A.P, buf, A.nspec, it);
-        A.nP += lu.npaths;
-        for (size_t k = 0; k < K; k++) add_spectra(&lu, &v[k], A.Q, buf, A.nspec, ip - (long)K + (long)k);
-        A.nQ += K * lu.npaths;
         it++;
     }
-    if (rc < 0) cli_die(EXIT_DATA, "%s", e.msg);
     if (it == 0) cli_die(EXIT_DATA, "TRUTH has no records");
     tsr_record extra;
     tsr_record_init(&extra);
-    rc = tsr_read_header_only(rp, &extra, &e);
+    int rc = tsr_read_header_only(rp, &extra, &e);
     if (rc < 0) cli_die(EXIT_DATA, "%s", e.msg);
     if (rc == 1)
         cli_die(EXIT_DATA, "PRED has more records than TRUTH (%ld) x members (%zu)%s", it, K,
                 members ? "" : "; give --members K for an ensemble read from a pipe");
     fclose(rowf);
 
-    printf("metric\tkey\tvalue\n");
-    double ns = (double)A.nsamples, nt = (double)A.ntruth, relmean = 0, ensmean = 0, spreadmean = 0;
-    for (size_t t = 0; t < A.T; t++) {
-        printf("rel_l2\tt=%zu\t%.10g\n", t, A.relt[t] / ns);
-        relmean += A.relt[t] / ns / (double)A.T;
-    }
-    printf("rel_l2\tmean\t%.10g\n", relmean);
-    printf("d_fro\tmean\t%.10g\n", A.dfro / ns);
-    printf("rel_max\tmean\t%.10g\n", A.relmax / ns);
-    printf("mse\tall\t%.10g\n", A.se / A.nvalues);
-    for (size_t c = 0; c < A.C; c++) {
-        for (size_t m = 0; m < A.nspec; m++) {
-            A.P[c * A.nspec + m] /= (double)A.nP;
-            A.Q[c * A.nspec + m] /= (double)A.nQ;
+    // The rows, in print order; spec_err rows follow them.
+    size_t T = A.T, C = A.C, nr = 0, maxr = 2 * T + 2 * (C * T + C) + 16;
+    mrow *R = calloc(maxr, sizeof *R);
+    double dK = (double)K, vals = (double)(T * C * A.D);
+#define ROW(m, d, sl, ...) do { R[nr].metric = m; snprintf(R[nr].key, sizeof R[nr].key, __VA_ARGS__); \
+        R[nr].slot = (sl); R[nr].denom = (d); nr++; } while (0)
+    for (size_t t = 0; t < T; t++) ROW("rel_l2", dK, s_relt + t, "t=%zu", t);
+    ROW("rel_l2", dK, s_relm, "mean");
+    if (C > 1)
+        for (size_t c = 0; c < C; c++) {
+            for (size_t t = 0; t < T; t++) ROW("rel_l2", dK, s_relct + c * T + t, "c=%zu,t=%zu", c, t);
+            ROW("rel_l2", dK, s_relcm + c, "c=%zu,mean", c);
         }
-        printf("spec_err\tc=%zu\t%.10g\n", c, met_spec_err(A.P + c * A.nspec, A.Q + c * A.nspec, A.nspec));
-    }
+    ROW("d_fro", dK, s_dfro, "mean");
+    ROW("rel_max", dK, s_rmax, "mean");
+    ROW("mse", dK * vals, s_se, "all");
+    size_t nmain = nr;
     if (K > 1) {
-        for (size_t t = 0; t < A.T; t++) {
-            printf("ens_rel_l2\tt=%zu\t%.10g\n", t, A.ens_relt[t] / nt);
-            printf("ens_spread\tt=%zu\t%.10g\n", t, A.ens_spreadt[t] / nt);
-            ensmean += A.ens_relt[t] / nt / (double)A.T;
-            spreadmean += A.ens_spreadt[t] / nt / (double)A.T;
+        for (size_t t = 0; t < T; t++) {
+            ROW("ens_rel_l2", 1, s_ens + t, "t=%zu", t);
+            ROW("ens_spread", 1, s_spread + t, "t=%zu", t);
         }
-        printf("ens_rel_l2\tmean\t%.10g\n", ensmean);
-        printf("ens_spread\tmean\t%.10g\n", spreadmean);
-        printf("crps\tall\t%.10g\n", A.crps / (nt * (double)A.T * (double)(A.C * l0.D)));
-        printf("members\tall\t%zu\n", K);
+        ROW("ens_rel_l2", 1, s_ensm, "mean");
+        ROW("ens_spread", 1, s_spreadm, "mean");
+        ROW("crps", vals, s_crps, "all");
     }
+#undef ROW
+    size_t nv = nr + C, ms = C * A.nspec;
+    double *Pbar = malloc(ms * sizeof(double)), *Qbar = malloc(ms * sizeof(double));
+    double *sums = malloc(A.nslots * sizeof(double)), *est = malloc(nv * sizeof(double));
+    double *w = malloc(A.nunits * sizeof(double));
+    if (!Pbar || !Qbar || !sums || !est || !w) cli_die(EXIT_DATA, "out of memory");
+    for (size_t i = 0; i < A.nunits; i++) w[i] = 1;
+    evaluate(&A, R, nr, w, Pbar, Qbar, sums, est);
+    double *lo = NULL, *hi = NULL;
+    if (nboot > 0) {
+        double *rep = malloc((size_t)nboot * nv * sizeof(double)), *col = malloc((size_t)nboot * sizeof(double));
+        double *val = malloc(nv * sizeof(double));
+        lo = malloc(nv * sizeof(double));
+        hi = malloc(nv * sizeof(double));
+        if (!rep || !col || !val || !lo || !hi) cli_die(EXIT_DATA, "out of memory");
+        for (long b = 0; b < nboot; b++) {
+            met_bootstrap_counts((unsigned long long)seed, (unsigned long long)b, A.nunits, w);
+            evaluate(&A, R, nr, w, Pbar, Qbar, sums, val);
+            for (size_t j = 0; j < nv; j++) rep[(size_t)b * nv + j] = val[j];
+        }
+        for (size_t j = 0; j < nv; j++) {
+            for (long b = 0; b < nboot; b++) col[b] = rep[(size_t)b * nv + j];
+            lo[j] = met_quantile(col, (size_t)nboot, 0.025);
+            hi[j] = met_quantile(col, (size_t)nboot, 0.975);
+        }
+        free(rep); free(col); free(val);
+    }
+
+    // One write of the whole table (up to 1 MiB) rather than 4 KiB pieces: a
+    // reader that stops early (relerr ... | head, under pipefail) then meets
+    // a finished writer instead of killing it by SIGPIPE mid-table.
+    static char outbuf[1 << 20];
+    setvbuf(stdout, outbuf, _IOFBF, sizeof outbuf);
+    printf(nboot > 0 ? "metric\tkey\tvalue\tlo\thi\n" : "metric\tkey\tvalue\n");
+    for (size_t j = 0; j < nv; j++) {
+        if (j == nmain) // spec_err rows after the single-sample metrics, as before
+            for (size_t c = 0; c < C; c++) {
+                printf("spec_err\tc=%zu\t%.10g", c, est[nr + c]);
+                if (nboot > 0) printf("\t%.10g\t%.10g", lo[nr + c], hi[nr + c]);
+                printf("\n");
+            }
+        if (j >= nr) break;
+        printf("%s\t%s\t%.10g", R[j].metric, R[j].key, est[j]);
+        if (nboot > 0) printf("\t%.10g\t%.10g", lo[j], hi[j]);
+        printf("\n");
+    }
+    if (K > 1) printf("members\tall\t%zu%s\n", K, nboot > 0 ? "\t\t" : "");
     fwrite(rows, 1, rows_len, stdout);
     free(rows);
     if (fflush(stdout) || ferror(stdout)) cli_die(EXIT_DATA, "writing stdout failed");

@@ -18,6 +18,7 @@ static const char *description =
     "             seed-001 spectral error is computed on this (see relerr).  Output\n"
     "             (c, w, k) or (c, w, ky, kx), w the signed frequency index in FFT order.\n"
     "  auto       energy for 2-D fields, psd for 1-D (the default).\n"
+    "A record with no values (zero frames, points or paths) is an error.\n"
     "The mean mode (k = 0) is kept in every mode.  energy and psd average over every frame\n"
     "and batch index of a record, per channel; spacetime averages over batch indices.  With\n"
     "--mean one record (or table) averages over all records, which must share a shape.\n"
@@ -215,6 +216,10 @@ int main(int argc, char **argv)
     while ((rc = tsr_read(rd, &rec, &e)) == 1) {
         layout l;
         if (field_check(&rec, &e) || layout_of(&rec, dims, &l, &e)) cli_die(EXIT_DATA, "record %ld: %s", idx, e.msg);
+        // An average over no values is NaN: refused, naming the record.
+        if (l.T == 0 || l.D == 0 || l.C == 0 || l.npaths == 0)
+            cli_die(EXIT_DATA, "record %ld holds no values (%zu frames, %zu channels, %zu points, %zu paths; dims %s)", idx,
+                    l.T, l.C, l.D, l.npaths, l.dims);
         if (!mean || idx == 0) {
             job_start(&j, &l, mode, idx);
             free(buf);

@@ -119,3 +119,132 @@ v = float(sys.argv[1]); assert abs(v / want - 1) < 1e-6, (v, want)' "$(val "$out
     assert_output --partial "|FFT(u)/n|^2"
     assert_output --partial "crps"
 }
+
+# Seed 001 B.5, computed independently in NumPy: standardise both streams
+# with the training set's per-channel mean and std, then the per-channel
+# spectral error of the path-averaged |FFT_{t,x}|^2 (two-sided, unfolded) and
+# the per-channel and pooled relative L2 per frame, averaged over paths.
+@test "relerr --standardize: seed 001's metrics agree with NumPy on a fixture" {
+    py 'r = np.random.default_rng(5)
+tr = r.standard_normal((6, 8, 2, 16)) * np.array([3.0, 0.2])[:, None] + np.array([2.5, 0.1])[:, None]
+u = r.standard_normal((3, 8, 2, 16)) * np.array([3.0, 0.2])[:, None] + np.array([2.5, 0.1])[:, None]
+v = u + r.standard_normal(u.shape) * np.array([1.0, 0.1])[:, None] + np.array([0.7, 0.0])[:, None]
+for n, a in (("tr", tr), ("u", u), ("v", v)):
+    for i in range(len(a)): np.save(f"{n}{i}.npy", a[i])'
+    npy2tsr -a dims=t,c,x tr0.npy tr1.npy tr2.npy tr3.npy tr4.npy tr5.npy > tr.tsr
+    npy2tsr -a dims=t,c,x u0.npy u1.npy u2.npy > u.tsr
+    npy2tsr -a dims=t,c,x v0.npy v1.npy v2.npy > v.tsr
+    run relerr --stats tr.tsr
+    assert_success
+    norm=$output
+    py 'tr = np.stack([np.load(f"tr{i}.npy") for i in range(6)])
+m = tr.mean(axis=(0, 1, 3)); s = tr.std(axis=(0, 1, 3))
+got = [[float(x) for x in p.split(":")] for p in sys.argv[1].split(",")]
+assert np.allclose(got, np.stack([m, s], 1), rtol=1e-9), (got, m, s)' "$norm"
+    run relerr --standardize "$norm" --summary u.tsr v.tsr
+    assert_success
+    out=$output
+    py 'tr = np.stack([np.load(f"tr{i}.npy") for i in range(6)])
+m = tr.mean(axis=(0, 1, 3))[:, None]; s = tr.std(axis=(0, 1, 3))[:, None]
+u = (np.stack([np.load(f"u{i}.npy") for i in range(3)]) - m) / s
+v = (np.stack([np.load(f"v{i}.npy") for i in range(3)]) - m) / s
+rows = dict(((l.split("\t")[0], l.split("\t")[1]), float(l.split("\t")[2])) for l in sys.argv[1].splitlines()[1:])
+for c in range(2):
+    P = (np.abs(np.fft.fft2(u[:, :, c, :])) ** 2).mean(0)
+    Q = (np.abs(np.fft.fft2(v[:, :, c, :])) ** 2).mean(0)
+    want = np.abs(P - Q).sum() / P.sum()
+    assert abs(rows["spec_err", f"c={c}"] / want - 1) < 1e-9, (c, rows["spec_err", f"c={c}"], want)
+    for t in (0, 5):
+        want = np.mean(np.linalg.norm(u[:, t, c] - v[:, t, c], axis=1) / np.linalg.norm(u[:, t, c], axis=1))
+        assert abs(rows["rel_l2", f"c={c},t={t}"] / want - 1) < 1e-9, (c, t)
+for t in (0, 5):
+    want = np.mean(np.linalg.norm((u[:, t] - v[:, t]).reshape(3, -1), axis=1) / np.linalg.norm(u[:, t].reshape(3, -1), axis=1))
+    assert abs(rows["rel_l2", f"t={t}"] / want - 1) < 1e-9, t
+# the raw metric differs (the mean mode and the pooling change)
+' "$out"
+    run relerr --summary u.tsr v.tsr
+    assert_success
+    [ "$(val "$output" spec_err c=0)" != "$(val "$out" spec_err c=0)" ]
+    # truth: the truth operand's own statistics, the same as passing them
+    run relerr --stats u.tsr
+    a=$(relerr --standardize "$output" --summary u.tsr v.tsr)
+    b=$(relerr --standardize truth --summary u.tsr v.tsr)
+    py 'a = [l.split("\t") for l in sys.argv[1].splitlines()[1:]]; b = [l.split("\t") for l in sys.argv[2].splitlines()[1:]]
+assert [r[:2] for r in a] == [r[:2] for r in b]
+assert all(abs(float(x[2]) - float(y[2])) <= 1e-8 * abs(float(y[2])) for x, y in zip(a, b))' "$a" "$b"
+}
+
+@test "relerr --standardize / --stats: bad specifications are usage errors, a channel mismatch a data error" {
+    for bad in 1 '1:0' '1:-2' 'a:b' '1:2,' '1:nan' '1:2:3'; do
+        run relerr --standardize "$bad" x.tsr x.tsr
+        assert_failure 2
+        assert_output --partial "--standardize"
+    done
+    run relerr --standardize 0:1 x.tsr x.tsr
+    assert_failure 1
+    assert_output --partial "1 channel(s) but the records have 2"
+    run relerr --standardize truth - x.tsr < x.tsr
+    assert_failure 2
+    run relerr --stats x.tsr x.tsr
+    assert_failure 2
+}
+
+@test "relerr --bootstrap: identical sets give [0, 0]; intervals bracket spread; same seed same bytes" {
+    npy2tsr -a dims=t,c,x u.npy v.npy u.npy v.npy > four.tsr
+    run relerr --bootstrap 200 --seed 3 --summary four.tsr four.tsr
+    assert_success
+    assert_line --index 0 $'metric\tkey\tvalue\tlo\thi'
+    run awk -F'\t' 'NR > 1 && ($3 != 0 || $4 != 0 || $5 != 0)' <<< "$output"
+    assert_output ""
+    # a prediction whose error differs per path: lo < hi, lo <= mean <= hi for the L2 means
+    npy2tsr -a dims=t,c,x v.npy u.npy u.npy u.npy > mix.tsr
+    run relerr --bootstrap 200 --seed 3 --summary four.tsr mix.tsr
+    assert_success
+    run awk -F'\t' '$1 ~ /^(d_fro|rel_l2)$/ && $2 == "mean" && !($4 < $5 && $4 <= $3 && $3 <= $5)' <<< "$output"
+    assert_output ""
+    a=$(relerr --bootstrap 50 --seed 9 four.tsr mix.tsr)
+    b=$(relerr --bootstrap 50 --seed 9 four.tsr mix.tsr)
+    [ "$a" = "$b" ]
+    # per-sample rows carry empty interval columns
+    run awk -F'\t' '$2 ~ /^sample=/ && (NF != 5 || $4 != "" || $5 != "")' <<< "$a"
+    assert_output ""
+}
+
+@test "relerr --bootstrap: a count of 0 or below, or a negative seed, is a usage error" {
+    for n in 0 -1 -5; do
+        run relerr --bootstrap "$n" x.tsr x.tsr
+        assert_failure 2
+        assert_output --partial "--bootstrap"
+    done
+    run relerr --bootstrap 10 --seed -1 x.tsr x.tsr
+    assert_failure 2
+}
+
+# The noise floor: two disjoint sets of true paths of size n.  Their spectral
+# error is sampling noise alone, so it falls like 1/sqrt(n): from n = 16 to
+# 64 by about 2 (1.74-2.22 over three generator seeds; averaged over the
+# disjoint pairs 256 paths give and both channels).
+@test "relerr: the floor of two halves of one physics set shrinks like 1/sqrt(n)" {
+    l96-gen --K 8 --J 4 --spinup 2 --frames 16 --count 256 --seed 1 -q -o h.tsr
+    floor() {
+        local n=$1 i
+        for ((i = 0; i < 256; i += 2 * n)); do
+            tsr-cat -r $i:$((i + n)) -o a.tsr h.tsr
+            tsr-cat -r $((i + n)):$((i + 2 * n)) -o b.tsr h.tsr
+            relerr --standardize truth --summary a.tsr b.tsr | awk -F'\t' '$1 == "spec_err" { print $3 }'
+        done | awk '{ s += $1; n++ } END { print s / n }'
+    }
+    f16=$(floor 16) f64=$(floor 64)
+    py 'a, b = float(sys.argv[1]), float(sys.argv[2]); assert 1.5 < a / b < 2.7, (a, b, a / b)' "$f16" "$f64"
+}
+
+@test "relerr: records with zero frames are an error, not NaN" {
+    npy e.npy 'np.zeros((0, 2, 32))'
+    npy2tsr -a dims=t,c,x e.npy > e.tsr
+    run relerr e.tsr e.tsr
+    assert_failure 1
+    assert_output --partial "holds no values (0 frames"
+    run relerr --stats e.tsr
+    assert_failure 1
+    assert_output --partial "holds no values"
+}

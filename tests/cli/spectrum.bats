@@ -102,3 +102,15 @@ for r in csv.DictReader(open("S.tsv"), delimiter="\t"):
     assert_failure 1
     assert_output --partial "shape differs"
 }
+
+@test "spectrum: records with zero frames are an error, not NaN" {
+    npy e.npy 'np.zeros((0, 2, 32))'
+    npy2tsr -a dims=t,c,x e.npy > e.tsr
+    for m in psd spacetime; do
+        run spectrum --mode $m --tsv e.tsr
+        assert_failure 1
+        assert_output --partial "record 0 holds no values (0 frames"
+        run spectrum --mode $m --mean --tsv e.tsr
+        assert_failure 1
+    done
+}

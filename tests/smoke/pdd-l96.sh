@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
-# Smoke: the PDD Lorenz-96 pipeline at SCALE=ci runs end to end (tests/smoke/pdd-smoke.bash).
+# Smoke: the PDD Lorenz-96 pipeline at SCALE=ci runs end to end with two
+# trainings (SEEDS=2: mean ± std across them), tests/smoke/pdd-smoke.bash.
 source "$(dirname "$0")/pdd-smoke.bash"
-pdd_smoke l96
+pdd_smoke l96 2

@@ -1,27 +1,50 @@
 # Sourced by tests/smoke/pdd-SYSTEM.sh (not a smoke test itself: no .sh).
-# pdd_smoke SYSTEM: runs pipelines/pdd-SYSTEM.mk at SCALE=ci end to end and
-# checks that every measured cell of its report holds numbers and every
-# figure is a PNG (the values themselves mean nothing at this scale: tiny
-# nets, a few steps).
+# pdd_smoke SYSTEM [SEEDS]: runs pipelines/pdd-SYSTEM.mk at SCALE=ci end to
+# end (SEEDS trainings, default 1) and checks that every measured cell of its
+# report holds a value with its bootstrap interval (and mean ± std across
+# trainings when SEEDS > 1), every floor is a number, the verdicts are
+# stated, and every figure is a PNG (the values themselves mean nothing at
+# this scale: tiny nets, a few steps).
 pdd_smoke() {
-    local sys=$1
+    local sys=$1 seeds=${2:-1}
     set -euo pipefail
     cd "$(dirname "${BASH_SOURCE[0]}")/../.."
     out=$(mktemp -d)
     trap 'rm -rf "$out"' EXIT
-    make -s -f "pipelines/pdd-$sys.mk" SCALE=ci OUT="$out" BIN="${BIN:-bin}" J=2 >/dev/null
+    make -s -f "pipelines/pdd-$sys.mk" SCALE=ci SEEDS="$seeds" OUT="$out" BIN="${BIN:-bin}" J=2 >/dev/null
     local r=$out/results.md
     grep -q '^| 1 | simulation L2 (step 6), lambda 0 | [0-9]' "$r"
-    # the measured cells: columns 3-4 of Tables 1-2, 2-3 of Table 3, 2-4 of the
-    # lambda table, 4-6 of the cost table; both super-resolution rows present
-    awk -F'|' '
-        function num(c, f) { gsub(/ /, "", c); if (c !~ /^[-+0-9.e]+(\/[-+0-9.e]+)*$/) { print "bad " f ": " $0; bad = 1 } }
-        /^\| [12] \|/                { num($4, "ours PDD"); num($5, "ours DDPM") }
-        /^\| super-resolution spectral/ { num($3, "SR"); num($4, "LR"); sr++ }
-        /^\| the same from an exact/    { num($3, "SR from q"); num($4, "q"); sr++ }
-        /^\| 0(\.[0-9]+)? \|/        { num($3, "L2"); num($4, "spec"); num($5, "spec0") }
-        /^\| (generation|super-res|DDPM)[^|]*\| (paper|ours) \|/ { num($5, "spec"); num($6, "nfe"); num($7, "seconds") }
+    # the measured cells: columns 3-5 of Tables 1-2, 2-4 of Table 3, 2-5 of the
+    # lambda table, 4-6 of the cost table; both super-resolution rows present.
+    # A measured cell is "v [lo, hi]" per channel (joined by " / "), with
+    # "mean ± std" in place of v for the trainings' cells when SEEDS > 1; a
+    # floor or sampler cell is always "v [lo, hi]".
+    awk -F'|' -v seeds="$seeds" '
+        function num(c, f, multi,   n, i, t, k, per) {
+            n = split(c, part, " / ")
+            for (i = 1; i <= n; i++) {
+                t = part[i]; gsub(/^ +| +$/, "", t)
+                per = (multi && seeds > 1) ? "^[-+0-9.e]+ ± [-+0-9.e]+ \\[[-+0-9.e]+, [-+0-9.e]+\\]$" : "^[-+0-9.e]+ \\[[-+0-9.e]+, [-+0-9.e]+\\]$"
+                if (t !~ per) { print "bad " f " (" t "): " $0; bad = 1 }
+            }
+        }
+        /^\| [12] \|/                { num($4, "ours PDD", 1); num($5, "ours DDPM", 1); num($6, "floor", 0) }
+        /^\| super-resolution spectral/ { num($3, "SR", 1); num($4, "LR", 1); num($5, "floor", 0); sr++ }
+        /^\| the same from an exact/    { num($3, "SR from q", 1); num($4, "q", 1); num($5, "floor", 0); sr++ }
+        /^\| 0(\.[0-9]+)? \|/        { num($3, "L2", 1); num($4, "spec", 1); num($5, "floor", 0); num($6, "spec0", 1) }
+        /^\| (generation|super-res)[^|]*\| (paper|ours) \|/ { num($5, "spec", 0) }
+        /^\| DDPM[^|]*\| ours \|/      { num($5, "spec", 1) }
+        /^\| (generation|super-res|DDPM)[^|]*\| (paper|ours) \|/ {
+            for (i = 6; i <= 7; i++) { t = $i; gsub(/ /, "", t); if (t !~ /^[0-9.e+-]+$/) { print "bad cost: " $0; bad = 1 } } }
         END { if (sr != 2) { print "super-resolution rows: " sr " of 2"; bad = 1 }; exit bad }' "$r"
+    # the protocol statements: test-path count, the long rollout pending, and
+    # a verdict per channel for super-resolution and the sampler comparison
+    grep -q '^Test paths: 2 (seed 001 uses 100; SCALE=ci shrinks the count)' "$r"
+    grep -q '^Long-rollout spectral error: pending pd-sample --frames' "$r"
+    local nch
+    nch=$(sed -n 's/.*per channel (\([0-9 ]*\) joined by.*/\1/p' "$r" | wc -w)
+    [ "$(grep -o 'c[0-9]: \(SR lower\|LR lower\|paper lower\|ours lower\|cannot be told apart at this count\)' "$r" | wc -l)" -eq $((3 * nch)) ]
+    [ "$(grep -o 'c[0-9]: \(above the floor\|at the floor: this count cannot resolve it\)' "$r" | wc -l)" -eq $((3 * nch)) ]
     [ "$(grep -c '^| 0' "$r")" -eq 2 ]
     [ "$(grep -c '| \(paper\|ours\) |' "$r")" -eq 6 ]
     local f

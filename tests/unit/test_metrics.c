@@ -72,10 +72,56 @@ static void test_crps_normal(void)
     free(ens); free(work);
 }
 
+// Moments merged batch by batch equal the two-pass values, with a large
+// offset that would ruin Σu² − n·mean².
+static void test_moments(void)
+{
+    double u[7] = { 1e8 + 1, 1e8 + 2, 1e8 + 4, 1e8 + 8, 1e8 + 16, 1e8 + 32, 1e8 + 64 };
+    met_moments m = { 0 };
+    met_moments_add(&m, u, 3);
+    met_moments_add(&m, u + 3, 0);
+    met_moments_add(&m, u + 3, 4);
+    double mean = 0, v = 0;
+    for (int i = 0; i < 7; i++) mean += (u[i] - 1e8) / 7;
+    for (int i = 0; i < 7; i++) v += (u[i] - 1e8 - mean) * (u[i] - 1e8 - mean) / 7;
+    CHECK_CLOSE(m.mean - 1e8, mean, 1e-7, "merged mean");
+    CHECK_CLOSE(met_moments_std(&m), sqrt(v), 1e-7, "merged population std");
+    met_moments z = { 0 };
+    CHECK(isnan(met_moments_std(&z)), "empty std is NaN");
+}
+
+static void test_bootstrap_tools(void)
+{
+    double c1[50], c2[50], c3[50];
+    met_bootstrap_counts(7, 3, 50, c1);
+    met_bootstrap_counts(7, 3, 50, c2);
+    met_bootstrap_counts(7, 4, 50, c3);
+    double s = 0, same = 1, diff = 0, zeros = 0;
+    for (int i = 0; i < 50; i++) {
+        s += c1[i];
+        same = same && c1[i] == c2[i];
+        diff += c1[i] != c3[i];
+        zeros += c1[i] == 0;
+    }
+    CHECK(s == 50, "n draws");
+    CHECK(same, "replicate depends on (seed, replicate) alone");
+    CHECK(diff > 0, "replicates differ");
+    CHECK(zeros > 5 && zeros < 35, "about a share 1/e of the units left out");
+    double x[5] = { 5, 1, 4, 2, 3 };
+    CHECK_CLOSE(met_quantile(x, 5, 0.5), 3, 0, "median");
+    CHECK_CLOSE(met_quantile(x, 5, 0.025), 1.1, 1e-15, "2.5 % by linear interpolation (numpy)");
+    CHECK_CLOSE(met_quantile(x, 5, 1), 5, 0, "maximum");
+    double X[6] = { 1, 2, 3, 4, 5, 6 }, w[3] = { 2, 0, 1 }, o[2];
+    met_weighted_rows(X, w, 3, 2, o);
+    CHECK(o[0] == 7 && o[1] == 10, "weighted rows");
+}
+
 int main(void)
 {
     RUN(test_hand_cases);
     RUN(test_crps_small);
     RUN(test_crps_normal);
+    RUN(test_moments);
+    RUN(test_bootstrap_tools);
     return check_done();
 }
