@@ -6,6 +6,7 @@
 
 #include "checkpoint.h"
 #include "rng.h"
+#include "scratch.h"
 #include "vesde.h"
 
 enum { KEY_TRAIN = 0x7e5de };     // purpose word of the training noise
@@ -135,14 +136,6 @@ void cs_data_free(cs_data *d)
 
 // ---- score
 
-static int grow(float **p, size_t n)
-{
-    float *q = realloc(*p, n * sizeof *q);
-    if (!q) return -1;
-    *p = q;
-    return 0;
-}
-
 double cs_c_in(double sigma_data, double sigma)
 {
     return sigma_data > 0 ? 1.0 / sqrt(sigma * sigma + sigma_data * sigma_data) : 1.0;
@@ -154,10 +147,7 @@ int cs_score(void *ctx, const float *x, int B, double t, float *out, eddy_err *e
     size_t n = (size_t)B * c->H * c->W;
     double sigma = vesde_std(c->sigma0, t);
     if (c->sigma_data > 0) {
-        if (B > c->cap) {
-            if (grow(&c->out, n)) return eddy_fail(e, "out of memory");
-            c->cap = B;
-        }
+        if (scratch_grow(&c->out, &c->cap, n, sizeof *c->out)) return eddy_fail(e, "out of memory");
         double ci = cs_c_in(c->sigma_data, sigma);
         for (size_t i = 0; i < n; i++) c->out[i] = (float)(x[i] * ci);
         x = c->out;
@@ -193,12 +183,10 @@ int cs_train_step(fno *m, adam *opt, const cs_data *d, const long *idx, int B,
                   const cs_train_opts *o, long step, cs_batch *bt, double *loss, eddy_err *e)
 {
     size_t hw = (size_t)d->H * d->W, n = (size_t)B * hw;
-    if (B > bt->cap) {
-        if (grow(&bt->xt, n) || grow(&bt->z, n) || grow(&bt->V, n) || grow(&bt->Y, n) ||
-            grow(&bt->out, n) || grow(&bt->dout, n))
+    float **buf[] = {&bt->xt, &bt->z, &bt->V, &bt->Y, &bt->out, &bt->dout};
+    for (int k = 0; k < 6; k++)
+        if (scratch_grow(buf[k], &bt->cap[k], n, sizeof(float)))
             return eddy_fail(e, "out of memory (batch %d at %d×%d)", B, d->H, d->W);
-        bt->cap = B;
-    }
     float *cond = malloc((size_t)B * sizeof *cond);
     if (!cond) return eddy_fail(e, "out of memory");
     #pragma omp parallel for schedule(static)

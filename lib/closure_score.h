@@ -61,7 +61,7 @@ typedef struct {
     double sigma_data;        // > 0: the net sees x_t / sqrt(σ_t² + sigma_data²)
     const float *V, *Y;       // (B, H, W) conditions of the batch being sampled
     float *out;               // scratch (B, H, W) of the scaled input; grown by cs_score
-    int cap;
+    size_t cap;               // floats of out (lib/scratch.h)
 } cs_ctx;
 
 // The input scale of the noisy term (EDM's c_in): 1/sqrt(σ² + sigma_data²),
@@ -93,7 +93,7 @@ double cs_draw_t(const cs_train_opts *o, eddy_rng *r);
 // item).  Returns the batch loss in *loss.  Scratch grows as needed.
 typedef struct {
     float *xt, *z, *V, *Y, *out, *dout;
-    int cap;
+    size_t cap[6];            // floats of each buffer, in that order (lib/scratch.h)
 } cs_batch;
 
 int cs_train_step(fno *m, adam *opt, const cs_data *d, const long *idx, int B,

@@ -10,6 +10,7 @@
 #include "fft.h"
 #include "layout.h"
 #include "rng.h"
+#include "scratch.h"
 
 enum { PURPOSE_LAMBDA = 0x1a, PURPOSE_EPS = 0x2b };
 
@@ -310,19 +311,12 @@ void pdd_net_unstandardise(const pdd_net *n, double *u, long nframes)
 
 static int ensure(pdd_net *n, long nb, eddy_err *e)
 {
-    if (nb <= n->cap) return 0;
-    long S = pdd_geom_points(&n->g), ci = in_channels(n), co = n->g.C;
-    free(n->fin); free(n->fout); free(n->fdin); free(n->fdout); free(n->fcond);
-    n->fin = malloc(nb * S * ci * sizeof(float));
-    n->fdin = malloc(nb * S * ci * sizeof(float));
-    n->fout = malloc(nb * S * co * sizeof(float));
-    n->fdout = malloc(nb * S * co * sizeof(float));
-    n->fcond = malloc(nb * sizeof(float));
-    if (!n->fin || !n->fdin || !n->fout || !n->fdout || !n->fcond) {
-        n->cap = 0;
-        return eddy_fail(e, "out of memory for a batch of %ld windows", nb);
-    }
-    n->cap = nb;
+    size_t S = (size_t)pdd_geom_points(&n->g), ci = (size_t)in_channels(n), co = (size_t)n->g.C;
+    float **buf[] = {&n->fin, &n->fdin, &n->fout, &n->fdout, &n->fcond};
+    size_t need[] = {nb * S * ci, nb * S * ci, nb * S * co, nb * S * co, (size_t)nb};
+    for (int k = 0; k < 5; k++)
+        if (scratch_grow(buf[k], &n->cap[k], need[k], sizeof(float)))
+            return eddy_fail(e, "out of memory for a batch of %ld windows", nb);
     return 0;
 }
 

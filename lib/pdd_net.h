@@ -47,7 +47,7 @@ typedef struct {
     // scratch, grown on demand
     float *fin, *fout, *fdin, *fdout, *fcond;
     double *dwin, *dtmp;
-    long cap;
+    size_t cap[5];              // floats of fin, fdin, fout, fdout, fcond (lib/scratch.h)
 } pdd_net;
 
 typedef struct {
