@@ -24,8 +24,11 @@ pdd_smoke() {
         END { if (sr != 2) { print "super-resolution rows: " sr " of 2"; bad = 1 }; exit bad }' "$r"
     [ "$(grep -c '^| 0' "$r")" -eq 2 ]
     [ "$(grep -c '| \(paper\|ours\) |' "$r")" -eq 6 ]
-    local f
-    for f in $(sed -n 's/^Figures: \(.*\); PSD.*/\1/p' "$r"); do
+    # the report names its figures (at least the lambda and PSD ones); each is a PNG
+    local f figs
+    figs=$(sed -n 's/^Figures: \(.*\); PSD.*/\1/p' "$r")
+    [ "$(wc -w <<< "$figs")" -ge 2 ] || { echo "no Figures: line in $r"; exit 1; }
+    for f in $figs; do
         [ "$(head -c 4 "$out/$f" | tail -c 3)" = PNG ] || { echo "not a PNG: $f"; exit 1; }
     done
     echo "pdd-$sys smoke: ok"
