@@ -179,23 +179,27 @@ double cs_draw_t(const cs_train_opts *o, eddy_rng *r)
     return vesde_draw_t(r, o->t_min, t_hi);
 }
 
-int cs_train_step(fno *m, adam *opt, const cs_data *d, const long *idx, int B,
-                  const cs_train_opts *o, long step, cs_batch *bt, double *loss, eddy_err *e)
+int cs_objective_grad(void *ctx, const train_batch *tb, double *loss, eddy_err *e)
 {
+    cs_objective *ob = ctx;
+    const cs_data *d = ob->d;
+    const cs_train_opts *o = &ob->opts;
+    cs_batch *bt = &ob->bt;
+    int B = tb->nb;
     size_t hw = (size_t)d->H * d->W, n = (size_t)B * hw;
-    float **buf[] = {&bt->xt, &bt->z, &bt->V, &bt->Y, &bt->out, &bt->dout};
-    for (int k = 0; k < 6; k++)
-        if (scratch_grow(buf[k], &bt->cap[k], n, sizeof(float)))
+    float **buf[] = {&bt->xt, &bt->z, &bt->V, &bt->Y, &bt->out, &bt->dout, &bt->cond};
+    size_t need[] = {n, n, n, n, n, n, (size_t)B};
+    for (int k = 0; k < 7; k++)
+        if (scratch_grow(buf[k], &bt->cap[k], need[k], sizeof(float)))
             return eddy_fail(e, "out of memory (batch %d at %d×%d)", B, d->H, d->W);
-    float *cond = malloc((size_t)B * sizeof *cond);
-    if (!cond) return eddy_fail(e, "out of memory");
     #pragma omp parallel for schedule(static)
     for (int b = 0; b < B; b++) {
+        int pos = tb->b0 + b;           // position in the whole batch: keys the noise
         eddy_rng r;
-        rng_init(&r, o->seed, (uint64_t)step, (uint64_t)b, KEY_TRAIN);
+        rng_init(&r, tb->seed, (uint64_t)tb->step, (uint64_t)pos, KEY_TRAIN);
         double t = cs_draw_t(o, &r), sigma = vesde_std(o->sigma0, t);
-        cond[b] = (float)t;
-        size_t k = (size_t)idx[b] * hw;
+        bt->cond[b] = (float)t;
+        size_t k = (size_t)tb->idx[pos] * hw;
         float *xt = bt->xt + b * hw;
         vesde_perturb(&r, sigma, d->U + k, bt->z + b * hw, xt, hw);
         if (o->sigma_data > 0) {
@@ -206,28 +210,23 @@ int cs_train_step(fno *m, adam *opt, const cs_data *d, const long *idx, int B,
         memcpy(bt->Y + b * hw, d->Y + k, hw * sizeof(float));
     }
     const float *in[3] = {bt->xt, bt->V, bt->Y};
-    if (fno_forward(m, in, cond, B, d->H, d->W, bt->out, e)) {
-        free(cond);
-        return -1;
-    }
-    free(cond);
+    if (fno_forward(ob->m, in, bt->cond, B, d->H, d->W, bt->out, e)) return -1;
     // The net's output is σ_t·s_θ, so the loss (σ_t s_θ + z)² is (out + z)².
-    double scale = 1.0 / B / (o->reduce_mean ? (double)hw : 1.0), sum = 0;
+    double scale = 1.0 / tb->B / (o->reduce_mean ? (double)hw : 1.0), sum = 0;
     memset(bt->dout, 0, n * sizeof(float));
     for (int b = 0; b < B; b++)
         sum += vesde_dsm_loss(1.0, bt->out + b * hw, bt->z + b * hw, hw, scale, bt->dout + b * hw);
-    if (!isfinite(sum)) return eddy_fail(e, "loss is not finite at step %ld", step);
-    fno_zero_grad(m);
-    if (fno_backward(m, bt->dout, NULL, FNO_GRAD_PARAMS, e)) return -1;
-    if (o->clip > 0) fno_clip_grad(m, o->clip);
-    adam_step(opt, m->params, m->grads);
+    if (!isfinite(sum)) return eddy_fail(e, "loss is not finite (%g)", sum);
+    if (fno_backward(ob->m, bt->dout, NULL, FNO_GRAD_PARAMS, e)) return -1;
     *loss = sum;
     return 0;
 }
 
-void cs_batch_free(cs_batch *bt)
+void cs_objective_free(cs_objective *ob)
 {
+    cs_batch *bt = &ob->bt;
     free(bt->xt), free(bt->z), free(bt->V), free(bt->Y), free(bt->out), free(bt->dout);
+    free(bt->cond);
     memset(bt, 0, sizeof *bt);
 }
 
@@ -246,6 +245,14 @@ int cs_header_check(const tsr_record *hdr, const fno *m, cs_info *info, eddy_err
     if (!(info->sigma0 > 1) || !(info->u_scale > 0) || !(info->v_scale > 0) ||
         !(info->sigma_data >= 0))
         return eddy_fail(e, "bad closure.sigma0 / u_scale / v_scale / sigma_data in the header");
+    info->t_min = 2e-5, info->t_max = 2, info->t_focus = 0, info->focus_frac = 0.5;
+    if (tsr_attr_double(hdr, "closure.t_min", &info->t_min, e) < 0 ||
+        tsr_attr_double(hdr, "closure.t_max", &info->t_max, e) < 0 ||
+        tsr_attr_double(hdr, "closure.t_focus", &info->t_focus, e) < 0 ||
+        tsr_attr_double(hdr, "closure.focus_frac", &info->focus_frac, e) < 0)
+        return -1;
+    const char *red = tsr_attr_get(hdr, "closure.reduce");
+    info->reduce_mean = red && !strcmp(red, "mean");
     const char *c = tsr_attr_get(hdr, "closure.cond");
     info->with_obs = c && !strcmp(c, "v+obs");
     const char *res = tsr_attr_get(hdr, "closure.residual");
@@ -267,6 +274,68 @@ void cs_scale(float *x, size_t n, double s)
 {
     if (s == 1) return;
     for (size_t i = 0; i < n; i++) x[i] = (float)(x[i] * s);
+}
+
+int cs_header_make(tsr_record *hdr, const tsr_record *meta, cs_info *info, double L, int H,
+                   int W, long seed, eddy_err *e)
+{
+    if (info->u_scale == 0) info->u_scale = pow(L, 4);
+    if (info->v_scale == 0) info->v_scale = pow(L, 2);
+    if (!(info->u_scale > 0) || !(info->v_scale > 0))
+        return eddy_fail(e, "the unit scales must be > 0");
+    tsr_attrs_copy(hdr, meta);
+    tsr_attr_del(hdr, "history");
+    tsr_attr_del(hdr, "channels");
+    tsr_attr_del(hdr, "dims");
+    tsr_attr_set(hdr, "kind", CS_KIND);
+    tsr_attr_set_double(hdr, "closure.sigma0", info->sigma0);
+    tsr_attr_set_double(hdr, "closure.u_scale", info->u_scale);
+    tsr_attr_set_double(hdr, "closure.v_scale", info->v_scale);
+    tsr_attr_set(hdr, "closure.cond", info->with_obs ? "v+obs" : "v");
+    tsr_attr_set_double(hdr, "closure.t_min", info->t_min);
+    tsr_attr_set_double(hdr, "closure.t_max", info->t_max);
+    tsr_attr_set(hdr, "closure.reduce", info->reduce_mean ? "mean" : "sum");
+    if (info->residual) tsr_attr_set(hdr, "closure.residual", "1");
+    if (info->t_focus > 0) {
+        tsr_attr_set_double(hdr, "closure.t_focus", info->t_focus);
+        tsr_attr_set_double(hdr, "closure.focus_frac", info->focus_frac);
+    }
+    tsr_attr_setf(hdr, "closure.train_grid", "%dx%d", H, W);
+    tsr_attr_setf(hdr, "closure.seed", "%ld", seed);
+    return 0;
+}
+
+int cs_fit_sigma_data(cs_info *info, tsr_record *hdr, const float *U, size_t n, eddy_err *e)
+{
+    double ss = 0;
+    for (size_t i = 0; i < n; i++) ss += (double)U[i] * U[i];
+    info->sigma_data = sqrt(ss / (double)n);
+    if (!(info->sigma_data > 0)) return eddy_fail(e, "--precond: the training term is identically 0");
+    tsr_attr_set_double(hdr, "closure.sigma_data", info->sigma_data);
+    return 0;
+}
+
+void cs_units_to_net(const cs_info *info, float *U, float *V, float *Y, size_t n)
+{
+    if (U) cs_scale(U, n, info->u_scale);
+    if (Y) cs_scale(Y, n, info->u_scale);
+    if (V) cs_scale(V, n, info->v_scale);
+    if (U && Y && info->residual)
+        for (size_t i = 0; i < n; i++) U[i] -= Y[i];
+}
+
+void cs_units_from_net(const cs_info *info, float *x, const float *Y, size_t n)
+{
+    if (info->residual)
+        for (size_t i = 0; i < n; i++) x[i] += Y[i];
+    cs_scale(x, n, 1 / info->u_scale);
+}
+
+cs_train_opts cs_train_opts_of(const cs_info *info)
+{
+    return (cs_train_opts){.sigma0 = info->sigma0, .t_min = info->t_min, .t_max = info->t_max,
+                           .t_focus = info->t_focus, .focus_frac = info->focus_frac,
+                           .sigma_data = info->sigma_data, .reduce_mean = info->reduce_mean};
 }
 
 int cs_model_load(const char *path, fno *m, tsr_record *hdr, cs_info *info, eddy_err *e)

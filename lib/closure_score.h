@@ -19,6 +19,7 @@
 #include "err.h"
 #include "fno.h"
 #include "rng.h"
+#include "train.h"
 #include "tsr.h"
 
 #define CS_KIND "closure-score"
@@ -81,36 +82,62 @@ typedef struct {
     double t_focus, focus_frac;
     double sigma_data;        // input scaling, as in cs_ctx
     int reduce_mean;          // 0: sum over grid points (reference), 1: mean
-    double clip;              // > 0: clip the gradient norm before the update
-    uint64_t seed;
 } cs_train_opts;
 
 // The training noise level: t ~ U(t_min, t_max), or with probability
 // focus_frac (when t_focus > 0) t ~ U(t_min, t_focus).
 double cs_draw_t(const cs_train_opts *o, eddy_rng *r);
 
-// One Adam step on the batch idx[0..B) of d; noise keyed by (seed, step,
-// item).  Returns the batch loss in *loss.  Scratch grows as needed.
+// The VE-SDE denoising objective (a lib/train.h train_objective_fn): for
+// batch positions [b0, b0+nb), t per item (cs_draw_t) and the noise keyed by
+// (seed, step, position, purpose), the loss Σ_b ||σ_t s_θ + z||² / B (summed
+// over grid points, or their mean with reduce_mean) and its gradient added
+// to m->grads.  Scratch grows as needed.
 typedef struct {
-    float *xt, *z, *V, *Y, *out, *dout;
-    size_t cap[6];            // floats of each buffer, in that order (lib/scratch.h)
+    float *xt, *z, *V, *Y, *out, *dout, *cond;
+    size_t cap[7];            // elements of each buffer, in that order (lib/scratch.h)
 } cs_batch;
 
-int cs_train_step(fno *m, adam *opt, const cs_data *d, const long *idx, int B,
-                  const cs_train_opts *o, long step, cs_batch *bt, double *loss, eddy_err *e);
-void cs_batch_free(cs_batch *bt);
+typedef struct {
+    fno *m;
+    const cs_data *d;         // frames in the net's units (cs_units_apply)
+    cs_train_opts opts;
+    cs_batch bt;              // scratch
+} cs_objective;
 
-// What a tool needs to know of a trained model, from its checkpoint header.
+int cs_objective_grad(void *ctx, const train_batch *b, double *loss, eddy_err *e);
+void cs_objective_free(cs_objective *ob);
+
+// The model's settings, stored in its header as closure.* attributes.
 // The network works in scaled units, U·u_scale and V·v_scale (Y like U):
 // fno-train's default is the reference's units (L⁴ for the terms, L² for
 // the vorticity, i.e. the unit square), where σ₀ = 26 and T = 0.1 were tuned.
 typedef struct {
     double sigma0;
     int with_obs;
-    double u_scale, v_scale;
+    double u_scale, v_scale;  // 0 in cs_header_make: L⁴ and L²
     double sigma_data;        // closure.sigma_data, 0 when absent
     int residual;             // closure.residual: the model samples U − Y; add Y back
+    double t_min, t_max;      // training times (closure.t_min, t_max)
+    double t_focus, focus_frac;   // closure.t_focus (0: off), closure.focus_frac
+    int reduce_mean;          // closure.reduce: 0 sum, 1 mean
 } cs_info;
+
+// A new model's header: the data's attributes (meta; history, channels and
+// dims dropped), kind, and every closure.* setting of info (u_scale and
+// v_scale of 0 are set to L⁴ and L² first), the training grid and seed.
+int cs_header_make(tsr_record *hdr, const tsr_record *meta, cs_info *info, double L, int H,
+                   int W, long seed, eddy_err *e);
+// --precond: info->sigma_data = the rms of the net-units training term U
+// (n values; its mean is 0 up to sampling), also stored in hdr.
+int cs_fit_sigma_data(cs_info *info, tsr_record *hdr, const float *U, size_t n, eddy_err *e);
+// Physical units → the net's, in place (any of U, V, Y may be NULL): U and Y
+// times u_scale, V times v_scale; for a residual model U becomes U − Y.
+void cs_units_to_net(const cs_info *info, float *U, float *V, float *Y, size_t n);
+// The opposite for a sample x drawn in net units given the net-units Y.
+void cs_units_from_net(const cs_info *info, float *x, const float *Y, size_t n);
+// The training objective's options from a model's settings.
+cs_train_opts cs_train_opts_of(const cs_info *info);
 
 // Checks that a checkpoint header describes a closure score model.
 int cs_header_check(const tsr_record *hdr, const fno *m, cs_info *info, eddy_err *e);
