@@ -123,26 +123,19 @@ void pdd_windows_adjoint(const pdd_geom *g, int B, int nw, const double *gwin, d
 
 // ---------------------------------------------------------------- loss
 
-double pdd_increment_loss(const pdd_geom *g, int B, const double *u, const double *f,
-                          const double *v, double *gf)
+double pdd_window_loss(long nw, long frame, const double *target, const double *f,
+                       const double *v, double count, double *gf)
 {
-    long S = pdd_geom_points(g), frame = (long)g->C * S;
-    int T = g->T;
-    double count = (double)B * (T - 1) * frame, total = 0;
-    for (int b = 0; b < B; b++) {
-        double acc = 0;
-        #pragma omp parallel for reduction(+ : acc) schedule(static)
-        for (int n = 0; n < T - 1; n++) {
-            const double *u0 = u + ((long)b * T + n) * frame, *u1 = u0 + frame;
-            const double *fn = f + ((long)b * (T - 1) + n) * frame;
-            double *gn = gf ? gf + ((long)b * (T - 1) + n) * frame : NULL;
-            for (long i = 0; i < frame; i++) {
-                double r = u1[i] - u0[i] - fn[i];
-                acc += r * r;
-                if (gn) gn[i] = -r / (v[b] * count);
-            }
+    double total = 0;
+    for (long j = 0; j < nw; j++) {
+        const double *t = target + j * frame, *fj = f + j * frame;
+        double *gj = gf ? gf + j * frame : NULL, acc = 0;
+        for (long i = 0; i < frame; i++) {
+            double r = t[i] - fj[i];
+            acc += r * r;
+            if (gj) gj[i] = v ? -r / (v[j] * count) : -2 * r / count;
         }
-        total += acc / (2 * v[b]);
+        total += v ? acc / (2 * v[j]) : acc;
     }
     return total / count;
 }

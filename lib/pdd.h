@@ -81,13 +81,16 @@ typedef struct {
     int max_batch;   // windows per forward call (0: no limit), bounding activation memory
 } pdd_predictor;
 
-// ---- training loss (seed 001 Alg. 1)
-// loss = mean over (b, n, c, x) of (Δu - f)² / (2 v_b) with Δu_n = u_{n+1} - u_n,
-// n = 0..T-2.  u (B, T, C, S); f (B, T-1, C, S); v (B).  When gf is not
-// NULL it receives ∂loss/∂f (B, T-1, C, S).
-double pdd_increment_loss(const pdd_geom *g, int B, const double *u, const double *f,
-                          const double *v, double *gf);
-
+// ---- training losses (seed 001 Alg. 1; the DDPM baselines of its B.4)
+// Over nw windows j of `frame` values each, r = target - f:
+//   v != NULL (PDD):  Σ_j Σ_i r² / (2 v_j) / count, target the increment Δu of
+//                     window j, f the predicted one, v_j its point variance v_λ;
+//   v == NULL (DDPM): Σ_j Σ_i r² / count, target the noise ε, f the network's ε̂.
+// count is the number of values of the whole batch (the loss is the batch
+// mean; a share of a batch gives its contribution).  When gf is not NULL it
+// receives ∂loss/∂f (nw, frame).
+double pdd_window_loss(long nw, long frame, const double *target, const double *f,
+                       const double *v, double count, double *gf);
 // ---- the path score
 // ln p_λ(path) = -Σ_n ‖Δu_n - f(window_n)‖² / (2 v) (the initial density
 // r_λ left out) and its gradient s over the whole path (B, T, C, S), by one
