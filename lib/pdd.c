@@ -47,17 +47,22 @@ static double var_of(double beta, double a, double x)
     return -beta * beta * expm1(-2 * a * x) / (2 * a);
 }
 
+rg_params pdd_rg_params(const pdd_process *p, double lam, double floor)
+{
+    return (rg_params){p->alpha, p->beta, lam, floor};
+}
+
 double pdd_proc_c(const pdd_process *p, double k2, double lam)
 {
     if (p->kind == PDD_PROC_VP) return exp(-p->gamma * lam);
-    rg_params rp = {p->alpha, p->beta, lam, 0};
+    rg_params rp = pdd_rg_params(p, lam, 0);
     return rg_C(&rp, k2);
 }
 
 double pdd_proc_sigma(const pdd_process *p, double k2, double lam)
 {
     if (p->kind == PDD_PROC_VP) return var_of(p->beta, p->gamma, lam);
-    rg_params rp = {p->alpha, p->beta, lam, 0};
+    rg_params rp = pdd_rg_params(p, lam, 0);
     return rg_Sigma(&rp, k2);
 }
 
@@ -75,7 +80,7 @@ double pdd_point_var(const rg_op *op, const pdd_process *p, double lam)
 {
     if (lam < p->dlam) lam = p->dlam;
     if (p->kind == PDD_PROC_VP) return pdd_proc_sigma(p, 0, lam);
-    rg_params rp = {p->alpha, p->beta, lam, 0};
+    rg_params rp = pdd_rg_params(p, lam, 0);
     return rg_trace_per_point(op, &rp);
 }
 

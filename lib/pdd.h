@@ -49,6 +49,9 @@ typedef struct {
 pdd_process pdd_process_rg(double alpha, double beta);
 pdd_process pdd_process_vp(double gamma);
 
+// The lib/rg.h parameters of the RG process at λ, Σ floored at λ = floor
+// (0: no floor).
+rg_params pdd_rg_params(const pdd_process *p, double lam, double floor);
 // The lib/rg.h grid of a geometry (the RG operator does every spectral step).
 int pdd_rg_grid(const pdd_geom *g, const pdd_process *p, rg_grid *rgg);
 

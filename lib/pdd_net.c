@@ -540,7 +540,7 @@ int pdd_objective_grad(void *ctx, const train_batch *tb, double *loss, eddy_err 
     if (n->obj == PDD_OBJ_PDD) {
         for (int b = 0; b < B; b++) {
             double lb = lam[(long)b * nwp];
-            rg_params rp = {n->proc.alpha, n->proc.beta, lb, n->proc.dlam};
+            rg_params rp = pdd_rg_params(&n->proc, lb, n->proc.dlam);
             rg_noise key = {seed, (uint64_t)step, (uint64_t)(b0 + b) * T, RG_PURPOSE};
             if (rg_apply(n->op, &rp, u + b * npath, T, C, &key, e)) goto out;
             for (int k = 0; k < nwp; k++) v[(long)b * nwp + k] = pdd_point_var(n->op, &n->proc, lb);
