@@ -50,6 +50,9 @@ typedef enum { VESDE_SCHED_KARRAS, VESDE_SCHED_UNIFORM } vesde_schedule;
 int vesde_schedule_fill(vesde_schedule kind, double T, double t_min, double rho, int nsteps,
                         double *ts, eddy_err *e);
 int vesde_schedule_parse(const char *name, vesde_schedule *kind);
+// The samplers' defaults (ve-sample, closure-run) where *T or *nsteps is 0:
+// Karras T = 0.1, 10 steps (the accelerated sampler); uniform T = 1, 1000.
+void vesde_schedule_defaults(vesde_schedule kind, double *T, int *nsteps);
 const char *vesde_schedule_name(vesde_schedule kind);
 
 // ---- sampling

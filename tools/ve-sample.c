@@ -66,8 +66,7 @@ int main(int argc, char **argv)
     if (vesde_sampler_parse(sampler, &skind)) cli_die(EXIT_USAGE, "--sampler: em or heun, got '%s'", sampler);
     if (vesde_schedule_parse(schedule, &sched))
         cli_die(EXIT_USAGE, "--schedule: karras or uniform, got '%s'", schedule);
-    if (T == 0) T = sched == VESDE_SCHED_KARRAS ? 0.1 : 1.0;
-    if (steps == 0) steps = sched == VESDE_SCHED_KARRAS ? 10 : 1000;
+    vesde_schedule_defaults(sched, &T, &steps);
     if (K < 1 || batch < 1 || steps < 1) cli_die(EXIT_USAGE, "--samples, --batch and --steps must be >= 1");
     if (steps > 1000000) cli_die(EXIT_USAGE, "--steps %d is absurd", steps);
     double *ts = malloc((size_t)(steps + 1) * sizeof *ts);
