@@ -86,6 +86,60 @@ int cs_record_split(const tsr_record *rec, float *U, float *V, float *Y, eddy_er
     return 0;
 }
 
+int cs_record_make(tsr_record *o, const tsr_record *V, const tsr_record *U, const char *term,
+                   const cs_obs *ob, const tsr_record *yc, eddy_err *e)
+{
+    int N = (int)V->shape[V->rank - 1], T = V->rank == 3 ? (int)V->shape[0] : 1;
+    if (ob->obs_n > N) return eddy_fail(e, "--obs-n %d exceeds the %d² grid", ob->obs_n, N);
+    size_t hw = (size_t)N * N;
+    tsr_record_init(o);
+    tsr_attrs_copy(o, V);
+    uint64_t shp[4] = {(uint64_t)T, (uint64_t)N, (uint64_t)N, 3};
+    if (tsr_record_alloc(o, "closure", TSR_F4, 4, shp, e)) return -1;
+    float *obs = malloc((size_t)ob->obs_n * ob->obs_n * sizeof *obs), *Y = malloc(hw * sizeof *Y);
+    int rc = -1;
+    if (!obs || !Y) {
+        eddy_fail(e, "out of memory");
+        goto out;
+    }
+    const float *u = U->data, *v = V->data;
+    float *d = o->data;
+    for (int t = 0; t < T; t++) {
+        const float *ut = u + t * hw, *vt = v + t * hw;
+        for (size_t i = 0; i < hw; i++)
+            if (!isfinite(ut[i]) || !isfinite(vt[i])) {
+                eddy_fail(e, "non-finite value in frame %d", t);
+                goto out;
+            }
+        if (yc)
+            memcpy(Y, (const float *)yc->data + t * hw, hw * sizeof *Y);
+        else if (obs_sample(ut, N, ob->obs_n, obs, e) || obs_fill(obs, ob->obs_n, N, ob->fill, ob->box, Y, e)) {
+            eddy_wrap(e, "frame %d", t);
+            goto out;
+        }
+        for (size_t i = 0; i < hw; i++) {
+            float *px = d + (t * hw + i) * 3;
+            px[0] = ut[i], px[1] = vt[i], px[2] = Y[i];
+        }
+    }
+    // The record carries U's identity; V's attributes hold the run's physics.
+    tsr_attr_del(o, "units");
+    tsr_attr_set(o, "field", "closure");
+    tsr_attr_set(o, "term", term);
+    tsr_attr_set(o, "channels", "U,V,Y");
+    tsr_attr_set(o, "dims", "t,y,x,c");
+    tsr_attr_setf(o, "obs_n", "%d", yc ? 0 : ob->obs_n);
+    tsr_attr_set(o, "obs_fill", yc ? "coarse" : obs_fill_name(ob->fill));
+    if (ob->fill == OBS_FILL_BOX && !yc)
+        tsr_attr_setf(o, "obs_box", "%d", ob->box > 0 ? ob->box : obs_box_width(ob->obs_n, N));
+    tsr_attr_setf(o, "grid", "%d", N);
+    rc = 0;
+out:
+    free(obs), free(Y);
+    if (rc) tsr_record_free(o);
+    return rc;
+}
+
 int cs_data_read(cs_data *d, tsr_reader *r, const char *label, eddy_err *e)
 {
     tsr_record rec;

@@ -16,6 +16,7 @@
 #include <stdint.h>
 
 #include "adam.h"
+#include "closure_obs.h"
 #include "err.h"
 #include "fno.h"
 #include "rng.h"
@@ -53,6 +54,24 @@ void cs_data_free(cs_data *d);
 // Splits one "closure" record into its frames' U, V, Y (each (T, H, W)).
 int cs_record_split(const tsr_record *rec, float *U, float *V, float *Y, eddy_err *e);
 int cs_record_check(const tsr_record *rec, eddy_err *e);
+
+// The observations of a condition record: obs_n × obs_n points, filled back
+// to the grid (lib/closure_obs.h), box width (0: automatic).
+typedef struct {
+    int obs_n;
+    obs_fill_kind fill;
+    int box;
+} cs_obs;
+
+// Writes the condition record (the one cs_record_check reads) into o,
+// "closure" (T, N, N, 3) with channels U, V, Y, from the vorticity V and the
+// term U (f4 frames (T, N, N) or one (N, N) field of the same sample and
+// grid): Y is U observed and filled back by ob, or, when yc is not NULL,
+// yc's frames (the coarse term; obs_n = 0, obs_fill = coarse).  V's
+// attributes are kept (units dropped); field, term, channels, dims, obs_n,
+// obs_fill, obs_box and grid are set.  History is the caller's.
+int cs_record_make(tsr_record *o, const tsr_record *V, const tsr_record *U, const char *term,
+                   const cs_obs *ob, const tsr_record *yc, eddy_err *e);
 
 // ---- the score, as a vesde_score_fn
 typedef struct {
