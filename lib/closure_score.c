@@ -380,9 +380,51 @@ void cs_units_to_net(const cs_info *info, float *U, float *V, float *Y, size_t n
 
 void cs_units_from_net(const cs_info *info, float *x, const float *Y, size_t n)
 {
-    if (info->residual)
+    if (info->residual && Y)
         for (size_t i = 0; i < n; i++) x[i] += Y[i];
     cs_scale(x, n, 1 / info->u_scale);
+}
+
+int cs_sample_frames(fno *m, const cs_info *info, const vesde_sample_opts *so, int H, int W,
+                     int nt, const float *V, const float *Y, int K, int batch, long cbase,
+                     float *dst, void (*progress)(void *ctx, int done), void *progress_ctx,
+                     eddy_err *e)
+{
+    size_t hw = (size_t)H * W;
+    float *bv = malloc((size_t)batch * hw * sizeof *bv), *by = malloc((size_t)batch * hw * sizeof *by);
+    uint64_t *cid = malloc((size_t)batch * sizeof *cid), *sid = malloc((size_t)batch * sizeof *sid);
+    cs_ctx ctx = {.m = m, .sigma0 = info->sigma0, .sigma_data = info->sigma_data, .H = H, .W = W,
+                  .V = bv, .Y = by};
+    int rc = -1;
+    if (!bv || !by || !cid || !sid) {
+        eddy_fail(e, "out of memory");
+        goto out;
+    }
+    // Members are integrated together, frame by frame.
+    long total = (long)nt * K;
+    for (long j0 = 0; j0 < total; j0 += batch) {
+        int B = (int)(total - j0 < batch ? total - j0 : batch);
+        for (int b = 0; b < B; b++) {
+            long j = j0 + b, fr = j / K;
+            cid[b] = (uint64_t)(cbase + fr), sid[b] = (uint64_t)(j % K);
+            memcpy(bv + b * hw, V + fr * hw, hw * sizeof *bv);
+            memcpy(by + b * hw, Y + fr * hw, hw * sizeof *by);
+        }
+        float *x = dst + j0 * hw;
+        if (vesde_sample(so, cs_score, &ctx, B, hw, cid, sid, x, e)) goto out;
+        cs_units_from_net(info, x, by, (size_t)B * hw);
+        for (size_t i = 0; i < (size_t)B * hw; i++)
+            if (!isfinite(x[i])) {
+                eddy_fail(e, "the sampler produced a non-finite value");
+                goto out;
+            }
+        if (progress) progress(progress_ctx, B);
+    }
+    rc = 0;
+out:
+    cs_ctx_free(&ctx);
+    free(bv), free(by), free(cid), free(sid);
+    return rc;
 }
 
 cs_train_opts cs_train_opts_of(const cs_info *info)

@@ -22,6 +22,7 @@
 #include "rng.h"
 #include "train.h"
 #include "tsr.h"
+#include "vesde.h"
 
 #define CS_KIND "closure-score"
 
@@ -153,8 +154,19 @@ int cs_fit_sigma_data(cs_info *info, tsr_record *hdr, const float *U, size_t n, 
 // Physical units → the net's, in place (any of U, V, Y may be NULL): U and Y
 // times u_scale, V times v_scale; for a residual model U becomes U − Y.
 void cs_units_to_net(const cs_info *info, float *U, float *V, float *Y, size_t n);
-// The opposite for a sample x drawn in net units given the net-units Y.
+// The opposite for a sample x drawn in net units given the net-units Y (Y
+// NULL: x is not a residual sample, e.g. Y itself back to physical units).
 void cs_units_from_net(const cs_info *info, float *x, const float *Y, size_t n);
+// K samples of U for each of nt condition frames V, Y (H, W each; net units,
+// as cs_units_to_net leaves them) of condition indices cbase..cbase+nt-1:
+// dst (nt·K, H, W) frame-major (member k of frame f at f·K + k), in physical
+// units; batch samples integrated together; the noise of member k of
+// condition c is keyed (seed, c, k) by vesde_sample.  progress (may be NULL)
+// is told the samples done after every batch.  A non-finite sample is an error.
+int cs_sample_frames(fno *m, const cs_info *info, const vesde_sample_opts *so, int H, int W,
+                     int nt, const float *V, const float *Y, int K, int batch, long cbase,
+                     float *dst, void (*progress)(void *ctx, int done), void *progress_ctx,
+                     eddy_err *e);
 // The training objective's options from a model's settings.
 cs_train_opts cs_train_opts_of(const cs_info *info);
 
