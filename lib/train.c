@@ -12,6 +12,24 @@ void train_opts_default(train_opts *o)
     *o = (train_opts){.batch = 1, .ckpt_every = 1000, .seed = 42, .nranks = 1};
 }
 
+train_opts train_opts_cli(long nsamples, int batch, long steps, long ckpt_every, double clip,
+                          long seed, const char *out, const char *log_path)
+{
+    train_opts o;
+    train_opts_default(&o);
+    o.nsamples = nsamples, o.batch = batch, o.steps = steps, o.ckpt_every = ckpt_every;
+    o.clip = clip, o.seed = (uint64_t)seed, o.out = out, o.log_path = log_path;
+    return o;
+}
+
+int train_adam(adam *opt, size_t nparams, double lr, long decay_every, double gamma, eddy_err *e)
+{
+    adam_cfg ac;
+    adam_cfg_default(&ac);
+    ac.lr = lr, ac.decay_every = decay_every, ac.decay_gamma = gamma;
+    return adam_init(opt, &ac, nparams, e);
+}
+
 void train_epoch_order(long *perm, long n, uint64_t seed, long epoch)
 {
     eddy_rng r;

@@ -89,6 +89,11 @@ typedef struct {
 
 // Defaults: batch 1, steps 0, checkpoint every 1000, no clipping, seed 42, one process.
 void train_opts_default(train_opts *o);
+// The settings every trainer's command line gives (the rest default).
+train_opts train_opts_cli(long nsamples, int batch, long steps, long ckpt_every, double clip,
+                          long seed, const char *out, const char *log_path);
+// A fresh Adam for nparams parameters: rate lr, times gamma every decay_every steps (0: never).
+int train_adam(adam *opt, size_t nparams, double lr, long decay_every, double gamma, eddy_err *e);
 
 // The permutation of epoch `epoch` (perm of n indices).
 void train_epoch_order(long *perm, long n, uint64_t seed, long epoch);

@@ -8,7 +8,6 @@
 #include "cli.h"
 #include "closure_score.h"
 #include "model.h"
-#include "progress.h"
 #include "train.h"
 #include "vesde.h"
 
@@ -149,21 +148,10 @@ static void setup(const cs_data *d, long per_epoch, fno *m, adam *opt, tsr_recor
     tsr_attr_double(&d->meta, "L", &arch.L, &e);
     if (cs_config(&arch, &cfg, &e)) cli_die(EXIT_USAGE, "model: %s", e.msg);
     if (fno_create(m, &cfg, (uint64_t)seed, &e)) cli_die(EXIT_DATA, "%s", e.msg);
-    adam_cfg ac;
-    adam_cfg_default(&ac);
-    ac.lr = lr;
-    ac.decay_every = decay_epochs > 0 ? (long)decay_epochs * per_epoch : 0;
-    ac.decay_gamma = lr_gamma;
-    if (adam_init(opt, &ac, m->nparams, &e)) cli_die(EXIT_DATA, "%s", e.msg);
+    long decay = decay_epochs > 0 ? (long)decay_epochs * per_epoch : 0;
+    if (train_adam(opt, m->nparams, lr, decay, lr_gamma, &e)) cli_die(EXIT_DATA, "%s", e.msg);
     tsr_record_init(hdr);
     if (cs_header_make(hdr, &d->meta, info, arch.L, d->H, d->W, seed, &e)) cli_die(EXIT_USAGE, "%s", e.msg);
-}
-
-static void report(void *ctx, long step, double ema)
-{
-    char note[64];
-    snprintf(note, sizeof note, "loss %.4g", ema);
-    progress_update(ctx, (double)step, note);
 }
 
 int main(int argc, char **argv)
@@ -198,17 +186,8 @@ int main(int argc, char **argv)
     cs_objective ob = {.m = &m, .d = &d, .opts = cs_train_opts_of(&info)};
     model_ref ref = {&m, &hdr};
     train_model tm = {m.params, m.grads, m.nparams, cs_objective_grad, &ob, model_save, &ref};
-    progress p;
-    train_opts to;
-    train_opts_default(&to);
-    to.nsamples = d.n, to.batch = batch, to.steps = steps, to.ckpt_every = ckpt_every, to.clip = clip;
-    to.seed = (uint64_t)seed, to.out = out, to.log_path = log_path, to.report = report, to.report_ctx = &p;
-    progress_start(&p, "fno-train", (double)steps, quiet);
-    double ema;
-    if (train_run(&tm, &opt, &to, &ema, &e)) cli_die(EXIT_DATA, "%s", e.msg);
-    char note[64];
-    snprintf(note, sizeof note, "loss %.4g, %ld frames, %zu parameters", ema, d.n, m.nparams);
-    progress_end(&p, note);
+    train_opts to = train_opts_cli(d.n, batch, steps, ckpt_every, clip, seed, out, log_path);
+    cli_train("fno-train", &tm, &opt, &to, quiet, "frames");
     cs_objective_free(&ob);
     adam_free(&opt);
     fno_free(&m);

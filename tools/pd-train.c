@@ -7,7 +7,6 @@
 
 #include "cli.h"
 #include "pdd_net.h"
-#include "progress.h"
 #include "train.h"
 
 // pdd_paths_read in the shape cli_read_all calls.
@@ -114,11 +113,7 @@ static void setup(pdd_objective obj, pdd_paths *d, pdd_net *n, adam *opt, tsr_re
     if (pdd_net_create(n, obj, &g, &p, &arch, (uint64_t)seed, &e)) cli_die(EXIT_USAGE, "%s", e.msg);
     n->dt = d->dt;
     pdd_net_fit_standardisation(n, d->u, d->P);
-    adam_cfg ac;
-    adam_cfg_default(&ac);
-    ac.lr = lr;
-    ac.decay_every = decay_steps, ac.decay_gamma = lr_gamma;
-    if (adam_init(opt, &ac, n->m.nparams, &e)) cli_die(EXIT_DATA, "%s", e.msg);
+    if (train_adam(opt, n->m.nparams, lr, decay_steps, lr_gamma, &e)) cli_die(EXIT_DATA, "%s", e.msg);
     tsr_record_init(hdr);
     tsr_attrs_copy(hdr, &d->meta);
     tsr_attr_del(hdr, "history");
@@ -126,13 +121,6 @@ static void setup(pdd_objective obj, pdd_paths *d, pdd_net *n, adam *opt, tsr_re
     if (pdd_net_to_header(n, hdr, &e)) cli_die(EXIT_DATA, "%s", e.msg);
     tsr_attr_setf(hdr, "pdd.seed", "%ld", seed);
     tsr_attr_setf(hdr, "pdd.train_paths", "%ld", d->P);
-}
-
-static void report(void *ctx, long step, double ema)
-{
-    char note[64];
-    snprintf(note, sizeof note, "loss %.4g", ema);
-    progress_update(ctx, (double)step, note);
 }
 
 int main(int argc, char **argv)
@@ -167,17 +155,8 @@ int main(int argc, char **argv)
     pdd_train_ctx ob = {&n, d.u};
     pdd_net_ref ref = {&n, &hdr};
     train_model tm = pdd_net_train_model(&n, &ob, &ref);
-    progress p;
-    train_opts to;
-    train_opts_default(&to);
-    to.nsamples = d.P, to.batch = batch, to.steps = steps, to.ckpt_every = ckpt_every, to.clip = clip;
-    to.seed = (uint64_t)seed, to.out = out, to.log_path = log_path, to.report = report, to.report_ctx = &p;
-    progress_start(&p, "pd-train", (double)steps, quiet);
-    double ema;
-    if (train_run(&tm, &opt, &to, &ema, &e)) cli_die(EXIT_DATA, "%s", e.msg);
-    char note[96];
-    snprintf(note, sizeof note, "loss %.4g, %ld paths, %zu parameters", ema, d.P, n.m.nparams);
-    progress_end(&p, note);
+    train_opts to = train_opts_cli(d.P, batch, steps, ckpt_every, clip, seed, out, log_path);
+    cli_train("pd-train", &tm, &opt, &to, quiet, "paths");
     adam_free(&opt);
     pdd_net_free(&n);
     tsr_record_free(&hdr);
