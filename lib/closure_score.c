@@ -305,6 +305,9 @@ int cs_header_check(const tsr_record *hdr, const fno *m, cs_info *info, eddy_err
         tsr_attr_double(hdr, "closure.t_focus", &info->t_focus, e) < 0 ||
         tsr_attr_double(hdr, "closure.focus_frac", &info->focus_frac, e) < 0)
         return -1;
+    info->term = tsr_attr_get(hdr, "term"), info->obs_fill = tsr_attr_get(hdr, "obs_fill");
+    info->obs_n = 5;
+    if (tsr_attr_long(hdr, "obs_n", &info->obs_n, e) < 0) return -1;
     const char *red = tsr_attr_get(hdr, "closure.reduce");
     info->reduce_mean = red && !strcmp(red, "mean");
     const char *c = tsr_attr_get(hdr, "closure.cond");

@@ -141,6 +141,10 @@ typedef struct {
     double t_min, t_max;      // training times (closure.t_min, t_max)
     double t_focus, focus_frac;   // closure.t_focus (0: off), closure.focus_frac
     int reduce_mean;          // closure.reduce: 0 sum, 1 mean
+    // of the training data (cs_header_check; pointers into the header, NULL when absent)
+    const char *term;         // the term sampled (G, H)
+    long obs_n;               // observations per axis (5 when absent)
+    const char *obs_fill;     // their fill (obs_fill; "coarse": Y is the coarse term)
 } cs_info;
 
 // A new model's header: the data's attributes (meta; history, channels and

@@ -174,6 +174,19 @@ int pdd_net_to_header(const pdd_net *n, tsr_record *h, eddy_err *e)
     return 0;
 }
 
+int pdd_net_header_make(tsr_record *hdr, const pdd_net *n, const tsr_record *meta, long seed,
+                        long paths, eddy_err *e)
+{
+    tsr_record_init(hdr);
+    tsr_attrs_copy(hdr, meta);
+    tsr_attr_del(hdr, "history");
+    tsr_attr_del(hdr, "dims");
+    if (pdd_net_to_header(n, hdr, e)) return -1;
+    tsr_attr_setf(hdr, "pdd.seed", "%ld", seed);
+    tsr_attr_setf(hdr, "pdd.train_paths", "%ld", paths);
+    return 0;
+}
+
 static int attr_num(const tsr_record *h, const char *k, double *v, eddy_err *e)
 {
     int rc = tsr_attr_double(h, k, v, e);

@@ -77,6 +77,10 @@ const char *pdd_objective_name(pdd_objective o);
 // after ckpt_load filled n->m.
 int pdd_net_to_header(const pdd_net *n, tsr_record *hdr, eddy_err *e);
 int pdd_net_from_header(pdd_net *n, const tsr_record *hdr, eddy_err *e);
+// A new model's header: the data's attributes (meta; history and dims
+// dropped), pdd_net_to_header's, the seed and the number of training paths.
+int pdd_net_header_make(tsr_record *hdr, const pdd_net *n, const tsr_record *meta, long seed,
+                        long paths, eddy_err *e);
 
 // Loads a pd-train checkpoint (opt non-NULL: with the Adam state, required)
 // and checks its header; hdr receives every attribute.  Messages start with

@@ -107,13 +107,10 @@ static void load_model(fno *m, tsr_record *hdr, cs_info *ci, obs_fill_kind *fk)
 {
     eddy_err e;
     if (cs_model_load(model, m, hdr, ci, &e)) cli_die(EXIT_DATA, "%s", e.msg);
-    const char *mterm = tsr_attr_get(hdr, "term");
-    if (mterm && strcmp(mterm, term)) cli_die(EXIT_USAGE, "%s samples term %s, not %s", model, mterm, term);
+    if (ci->term && strcmp(ci->term, term)) cli_die(EXIT_USAGE, "%s samples term %s, not %s", model, ci->term, term);
     if (fno_grid_ok(&m->cfg, p.n, p.n, &e)) cli_die(EXIT_DATA, "grid %d: %s", p.n, e.msg);
-    long mobs = 5;
-    tsr_attr_long(hdr, "obs_n", &mobs, &e);
-    if (obs_n == 0) obs_n = (int)mobs;
-    if (!fill) fill = tsr_attr_get(hdr, "obs_fill") ? tsr_attr_get(hdr, "obs_fill") : "bicubic";
+    if (obs_n == 0) obs_n = (int)ci->obs_n;
+    if (!fill) fill = ci->obs_fill ? ci->obs_fill : "bicubic";
     if (!strcmp(fill, "coarse"))
         cli_die(EXIT_USAGE, "%s: its Y is the coarse term (closure-cond --y-coarse), which closure-run does not build; "
                 "couple a V-only or observation model", model);

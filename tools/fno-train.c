@@ -179,9 +179,9 @@ int main(int argc, char **argv)
     if (precond && !resume && cs_fit_sigma_data(&info, &hdr, d.U, nall, &e)) cli_die(EXIT_DATA, "%s", e.msg);
     if (fno_grid_ok(&m.cfg, d.H, d.W, &e)) cli_die(EXIT_DATA, "training grid: %s", e.msg);
     tsr_history_append(&hdr, cli_cmdline());
-    const char *term = tsr_attr_get(&d.meta, "term"), *hterm = tsr_attr_get(&hdr, "term");
-    if (term && hterm && strcmp(term, hterm))
-        cli_die(EXIT_DATA, "data hold term %s, the model was trained on %s", term, hterm);
+    const char *term = tsr_attr_get(&d.meta, "term");
+    if (resume && term && info.term && strcmp(term, info.term))
+        cli_die(EXIT_DATA, "data hold term %s, the model was trained on %s", term, info.term);
 
     cs_objective ob = {.m = &m, .d = &d, .opts = cs_train_opts_of(&info)};
     model_ref ref = {&m, &hdr};

@@ -114,13 +114,7 @@ static void setup(pdd_objective obj, pdd_paths *d, pdd_net *n, adam *opt, tsr_re
     n->dt = d->dt;
     pdd_net_fit_standardisation(n, d->u, d->P);
     if (train_adam(opt, n->m.nparams, lr, decay_steps, lr_gamma, &e)) cli_die(EXIT_DATA, "%s", e.msg);
-    tsr_record_init(hdr);
-    tsr_attrs_copy(hdr, &d->meta);
-    tsr_attr_del(hdr, "history");
-    tsr_attr_del(hdr, "dims");
-    if (pdd_net_to_header(n, hdr, &e)) cli_die(EXIT_DATA, "%s", e.msg);
-    tsr_attr_setf(hdr, "pdd.seed", "%ld", seed);
-    tsr_attr_setf(hdr, "pdd.train_paths", "%ld", d->P);
+    if (pdd_net_header_make(hdr, n, &d->meta, seed, d->P, &e)) cli_die(EXIT_DATA, "%s", e.msg);
 }
 
 int main(int argc, char **argv)

@@ -93,9 +93,9 @@ static void check_record(const tsr_record *rec, long ri)
     if (tsr_attr_double(rec, "L", &L, &e) == 0 && fabs(L - m.cfg.length[0]) > 1e-9 * L)
         cli_die(EXIT_DATA, "record %ld: domain length %g, the model was trained on %g", ri, L,
                 m.cfg.length[0]);
-    const char *term = tsr_attr_get(rec, "term"), *mterm = tsr_attr_get(&hdr, "term");
-    if (term && mterm && strcmp(term, mterm))
-        cli_die(EXIT_DATA, "record %ld: conditions for term %s, the model samples %s", ri, term, mterm);
+    const char *term = tsr_attr_get(rec, "term");
+    if (term && ci.term && strcmp(term, ci.term))
+        cli_die(EXIT_DATA, "record %ld: conditions for term %s, the model samples %s", ri, term, ci.term);
 }
 
 // Record `name` (T, H, W) of data x with the attributes of the condition record rec.
