@@ -1,5 +1,6 @@
-// The coupled (a-posteriori) run of a stochastic closure (seed 000, "Stochastic
-// closures from conditional diffusion models", its a-posteriori experiment):
+// The coupled (a-posteriori) run of a stochastic closure (Dong, Chen & Wu,
+// "Data-driven stochastic closure modeling via conditional diffusion model and
+// neural operator", its a-posteriori experiment):
 // three solvers side by side on one grid from the same vorticity — the
 // reference (the full equation with its stochastic forcing), the closure run
 // (one term removed and the stochastic forcing off, a fresh sample of the term

@@ -1,4 +1,6 @@
-// The conditional score model of the stochastic closure (SPEC §3.2): an FNO
+// The conditional score model of the stochastic closure (Dong, Chen & Wu,
+// "Data-driven stochastic closure modeling via conditional diffusion model and
+// neural operator"): an FNO
 // with one branch per input — the noisy term U_t (with the noise-level
 // embedding added after each of its layers), the coarse vorticity V and,
 // optionally, the filled sparse observations Y — fused by a pointwise MLP to

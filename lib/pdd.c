@@ -437,7 +437,7 @@ int pdd_prior_sample(pdd_sampler *s, int B, double lam, uint64_t seed, uint64_t 
 
 static double phi1(double x) { return fabs(x) < 1e-8 ? 1 + x / 2 : expm1(x) / x; }
 
-// Frame 0 ← 2 u_1 - u_2 for every path (seed 001 B.6): r_λ is not modelled.
+// Frame 0 ← 2 u_1 - u_2 for every path (Yasuda & Bischoff B.6): r_λ is not modelled.
 static void extrapolate0(const pdd_sampler *s, int B, double *u)
 {
     if (s->g.T < 3) return;

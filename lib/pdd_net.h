@@ -1,5 +1,5 @@
-// The FNO behind Predictor-Driven Diffusion and its DDPM baseline (seed 001
-// §3, B.2, B.4): model configuration and the attributes stored with it,
+// The FNO behind Predictor-Driven Diffusion and its DDPM baseline (Yasuda &
+// Bischoff, "Predictor-Driven Diffusion for Spatiotemporal Generation", §3, B.2, B.4): model configuration and the attributes stored with it,
 // per-channel standardisation, one training step of each objective, and the
 // network as the callbacks of lib/pdd.h (predictor, path score, DDPM score).
 //

@@ -1,4 +1,5 @@
-// The three uses of a pd-train model (seed 001 Alg. 2 and 3) and of its
+// The three uses of a pd-train model (Yasuda & Bischoff, "Predictor-Driven
+// Diffusion for Spatiotemporal Generation", Alg. 2 and 3) and of its
 // DDPM baselines (B.4), as pd-sample runs them: simulate in t at a fixed λ,
 // generate by reversing λ from the prior, super-resolve by reversing λ from
 // coarse-grained paths.  The policies live here: which λ grid, where it ends,
@@ -21,7 +22,7 @@ typedef struct {
     int noise;                // simulate: 1 draws the increment noise (σ_λ), 0 none
     int coloured;             // path score (and rollout noise) coloured by Σ_λ(k); 0: the paper's white v
     double gauss_below;       // pdd_score_ctx.gauss_below
-    int rho_schedule;         // 1: seed 000's ρ-schedule (default step EXACT); 0: the paper's uniform grid
+    int rho_schedule;         // 1: the ρ-schedule (Karras et al.) of Dong, Chen & Wu's sampler (default step EXACT); 0: the paper's uniform grid
     int nsteps;               // reverse steps (0: paper λmax/1e-3, ρ: 40)
     double rho;
     int step;                 // PDD_STEP_*, or -1: EXACT with ρ, ETD otherwise

@@ -1,4 +1,6 @@
-// The variance-exploding SDE of the stochastic closure (SPEC §3.2, seed 000):
+// The variance-exploding SDE of the stochastic closure (Dong, Chen & Wu,
+// "Data-driven stochastic closure modeling via conditional diffusion model and
+// neural operator"; README.md, fno-train):
 //
 //     dU = g(t) dW,   g(t) = σ₀^t,   σ_t² = ∫₀ᵗ g² = (σ₀^{2t} − 1) / (2 ln σ₀)
 //

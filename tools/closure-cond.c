@@ -1,5 +1,5 @@
 // closure-cond: turns ns-gen --closure output into the condition records of
-// the stochastic closure (SPEC §3.2): the term U, the vorticity V and the
+// the stochastic closure (lib/closure_score.h): the term U, the vorticity V and the
 // filled sparse observations Y of U, frame by frame; and, on request, the
 // term a coarse model computes from V itself, the baseline of V-only models.
 #include <math.h>

@@ -1,5 +1,4 @@
-// closure-run: the a-posteriori test of a stochastic closure (research/closure.md
-// §7): the coarse solver with one term removed and replaced by samples of the
+// closure-run: the a-posteriori test of a stochastic closure (lib/closure_run.h): the coarse solver with one term removed and replaced by samples of the
 // score model, against the full system on the same grid, and the same run with
 // no closure at all.
 #include <math.h>
@@ -24,7 +23,7 @@ static double spinup, T = 0, t_min = 1e-3, rho = 7;
 static long nsteps = 2000, every = 5, report = 500, seed = 0, sample_id = 0;
 static int obs_n = 0, box = 0, frame = -1, threads = 0, quiet = 0, steps_s = 0;
 
-// The closure preset (seed 000's flow) in the seed's units, L = 2π: the
+// The closure preset (Dong, Chen & Wu's flow) in the seed's units, L = 2π: the
 // reference's unit-square constants mapped by x → 2πx, t → 4π²t.
 static void preset(void)
 {
@@ -75,7 +74,7 @@ static const cli_spec spec = {
     "term added every K steps - conditioned on the closure run's own vorticity and,\n"
     "for a v+obs model, on observations of the true term taken from the reference\n"
     "at that step - held constant in between), and the same run with no closure.\n"
-    "Defaults are the closure preset (SPEC 1.1, L = 2 pi units); with --init the\n"
+    "Defaults are the closure preset (the flow of Dong, Chen & Wu in L = 2 pi units); with --init the\n"
     "constants L nu mu dt kf famp beta noise_a come from the record's attributes\n"
     "(as ns-gen writes them) where present.  Writes TSV to\n"
     "stdout: step, t, rel. L2 error of the vorticity with and without closure, and\n"

@@ -1,5 +1,5 @@
 // fno-train: trains the conditional score model of the stochastic closure
-// (SPEC §3.2) on closure-cond records with the VE-SDE denoising loss.
+// (lib/closure_score.h) on closure-cond records with the VE-SDE denoising loss.
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>

@@ -1,5 +1,5 @@
 // pd-sample: simulation, generation and super-resolution with a pd-train
-// model (SPEC §3.3, seed 001 Alg. 2 and 3), and the DDPM baseline's.
+// model (Yasuda & Bischoff, Alg. 2 and 3; lib/pdd_sample.h), and the DDPM baseline's.
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>

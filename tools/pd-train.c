@@ -1,5 +1,5 @@
-// pd-train: trains the FNO of Predictor-Driven Diffusion (SPEC §3.3, seed 001
-// Alg. 1) or of its DDPM baseline (seed 001 B.4) on spatiotemporal paths.
+// pd-train: trains the FNO of Predictor-Driven Diffusion (Yasuda & Bischoff,
+// Alg. 1; lib/pdd_net.h) or of its DDPM baseline (their B.4) on spatiotemporal paths.
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>

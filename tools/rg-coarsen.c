@@ -1,4 +1,4 @@
-// rg-coarsen: the RG coarse-graining of seed 001 (SPEC §2) on every frame of
+// rg-coarsen: the RG coarse-graining of Yasuda & Bischoff (lib/rg.h) on every frame of
 // every record of a stream.
 #include <math.h>
 #include <stdlib.h>
@@ -26,7 +26,7 @@ static const char description[] =
     "\n"
     "Noise of frame f of record r comes from the key (seed, r, f): the same bytes at any\n"
     "thread count.  A frame is the set of channels when c is the axis just before space.\n"
-    "Sigma is floored at its value at lambda = --lambda-floor (SPEC: 1e-3), so noise is added\n"
+    "Sigma is floored at its value at lambda = --lambda-floor (the paper: 1e-3), so noise is added\n"
     "even at lambda = 0; --no-noise gives the deterministic reference C_lambda u_0, and with\n"
     "lambda = 0 the exact identity.\n"
     "\n"
@@ -39,7 +39,7 @@ static const char description[] =
     "attribute passes through.  Fields are <f4 or <f8 and keep their dtype; NaN or Inf in\n"
     "the input is an error.\n"
     "\n"
-    "Presets (SPEC §2): l96 is alpha 0.1, beta sqrt(2); kolmogorov is alpha 0.3, beta sqrt(6).";
+    "Presets (the paper's): l96 is alpha 0.1, beta sqrt(2); kolmogorov is alpha 0.3, beta sqrt(6).";
 
 static const char example[] =
     "  l96-gen --samples 4 | rg-coarsen --preset l96 --lambda 0.2 > coarse.tsr\n"

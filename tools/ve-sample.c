@@ -1,5 +1,5 @@
 // ve-sample: draws closure samples from a trained conditional score model by
-// integrating the reverse VE-SDE (SPEC §3.2).
+// integrating the reverse VE-SDE (lib/closure_score.h, lib/vesde.h).
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>

@@ -358,7 +358,7 @@ static void test_loss_weights(void)
     CHECK(pdd_point_var(op, &p, 0.5) > pdd_point_var(op, &p, 0.2), "increasing in lambda");
     rg_op_free(op);
 
-    // The reference code (research/pdd.md §2.2 table) uses the FD symbol and a
+    // The PDD reference code (its printed var_t table) uses the FD symbol and a
     // Brownian k = 0 mode (variance β²λ/D more); its var_t must be ours plus that.
     p.fd_laplacian = 1;
     pdd_rg_grid(&g, &p, &rgg);
