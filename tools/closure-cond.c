@@ -76,38 +76,38 @@ static void coarse_record(const tsr_record *V, const char *term, int T, int N, l
 static const char *term = "G", *vname = "omega", *fill = "bicubic", *out = "-", *coarse = NULL;
 static int obs_n = 5, box = 0, grid = 0, y_coarse = 0;
 
-static const cli_opt opts[] = {
-    {"term", 't', OPT_STRING, &term, "NAME", "closure term to learn: the record name (G or H)"},
-    {"vorticity", 0, OPT_STRING, &vname, "NAME", "record name of the vorticity"},
-    {"obs-n", 'n', OPT_INT, &obs_n, "N", "observations on a uniform N×N grid of points (reference: 16)"},
-    {"fill", 0, OPT_STRING, &fill, "F", "observations to the grid: bicubic (periodic) or box"},
-    {"box", 0, OPT_INT, &box, "W", "box: odd width in grid points (0: 2*floor(grid/N)-1)"},
-    {"grid", 'g', OPT_INT, &grid, "M", "only records on the M×M grid (0: every grid)"},
-    {"coarse", 0, OPT_STRING, &coarse, "FILE", "also write the term computed from V on its own grid (G, H only)"},
-    {"y-coarse", 0, OPT_FLAG, &y_coarse, NULL, "Y is that term instead of observations (a V-only condition)"},
-    CLI_OPT_OUTPUT(&out, "output stream"),
-    CLI_OPT_END};
-static const cli_spec spec = {
-    "closure-cond", "[options] [FILE]",
-    "make closure conditions (term U, vorticity V, filled observations Y)",
-    "Pairs each vorticity record with the term record of the same sample and grid\n"
-    "(as ns-gen --closure writes them: frames (T, N, N)) and writes one record\n"
-    "'closure' of shape (T, N, N, 3), channels U, V, Y, where Y is U observed at\n"
-    "the N_obs × N_obs points (i L/N_obs, j L/N_obs) - read off the grid when\n"
-    "N_obs divides N, periodic bicubic otherwise - and filled back to the grid by\n"
-    "periodic bicubic interpolation (Keys, a = -1/2) or by a masked average over\n"
-    "a periodic box around the nearest grid points.  The points are the same\n"
-    "physical points at every resolution.  Attributes of the vorticity record are\n"
-    "kept; term, obs_n, obs_fill, channels=U,V,Y and dims=t,y,x,c are added.\n"
-    "--coarse writes, per output record, a record 'U' (T, N, N) of the term\n"
-    "evaluated from V on V's own grid without noise (G: nu Lap V; H: -u.grad V,\n"
-    "2/3-dealiased, from the attributes L and nu): what the coarse model computes\n"
-    "by itself, the baseline a V-only closure must beat (relerr against U).\n"
-    "--y-coarse puts that term in Y instead of filled observations (obs_n=0,\n"
-    "obs_fill=coarse): still a condition on V alone, on which fno-train --cond\n"
-    "v+obs --residual learns only what V does not predict.",
-    "  ns-gen --preset closure --closure --out-grid 64 | closure-cond --term H --obs-n 16 > cond.tsr",
-    opts};
+    static const cli_opt opts[] = {
+        {"term", 't', OPT_STRING, &term, "NAME", "closure term to learn: the record name (G or H)"},
+        {"vorticity", 0, OPT_STRING, &vname, "NAME", "record name of the vorticity"},
+        {"obs-n", 'n', OPT_INT, &obs_n, "N", "observations on a uniform N×N grid of points (reference: 16)"},
+        {"fill", 0, OPT_STRING, &fill, "F", "observations to the grid: bicubic (periodic) or box"},
+        {"box", 0, OPT_INT, &box, "W", "box: odd width in grid points (0: 2*floor(grid/N)-1)"},
+        {"grid", 'g', OPT_INT, &grid, "M", "only records on the M×M grid (0: every grid)"},
+        {"coarse", 0, OPT_STRING, &coarse, "FILE", "also write the term computed from V on its own grid (G, H only)"},
+        {"y-coarse", 0, OPT_FLAG, &y_coarse, NULL, "Y is that term instead of observations (a V-only condition)"},
+        CLI_OPT_OUTPUT(&out, "output stream"),
+        CLI_OPT_END};
+    static const cli_spec spec = {
+        "closure-cond", "[options] [FILE]",
+        "make closure conditions (term U, vorticity V, filled observations Y)",
+        "Pairs each vorticity record with the term record of the same sample and grid\n"
+        "(as ns-gen --closure writes them: frames (T, N, N)) and writes one record\n"
+        "'closure' of shape (T, N, N, 3), channels U, V, Y, where Y is U observed at\n"
+        "the N_obs × N_obs points (i L/N_obs, j L/N_obs) - read off the grid when\n"
+        "N_obs divides N, periodic bicubic otherwise - and filled back to the grid by\n"
+        "periodic bicubic interpolation (Keys, a = -1/2) or by a masked average over\n"
+        "a periodic box around the nearest grid points.  The points are the same\n"
+        "physical points at every resolution.  Attributes of the vorticity record are\n"
+        "kept; term, obs_n, obs_fill, channels=U,V,Y and dims=t,y,x,c are added.\n"
+        "--coarse writes, per output record, a record 'U' (T, N, N) of the term\n"
+        "evaluated from V on V's own grid without noise (G: nu Lap V; H: -u.grad V,\n"
+        "2/3-dealiased, from the attributes L and nu): what the coarse model computes\n"
+        "by itself, the baseline a V-only closure must beat (relerr against U).\n"
+        "--y-coarse puts that term in Y instead of filled observations (obs_n=0,\n"
+        "obs_fill=coarse): still a condition on V alone, on which fno-train --cond\n"
+        "v+obs --residual learns only what V does not predict.",
+        "  ns-gen --preset closure --closure --out-grid 64 | closure-cond --term H --obs-n 16 > cond.tsr",
+        opts};
 
 // The condition record of the pair (V, U) of record idx, and its coarse term
 // (wc, or Y with --y-coarse).

@@ -35,52 +35,52 @@ static void preset(void)
     spinup = 20 * s2;
 }
 
-static const cli_opt opts[] = {
-    {"model", 'm', OPT_STRING, &model, "FILE", "closure score model (fno-train; required)"},
-    {"term", 't', OPT_STRING, &term, "G|H", "term removed and sampled: G (nu Lap w + beta xi) or H (-u.grad w + beta xi)"},
-    {"init", 0, OPT_STRING, &init, "FILE", "initial vorticity: a record of this stream (default: spin-up)"},
-    {"vorticity", 0, OPT_STRING, &vname, "NAME", "record name of the vorticity in --init"},
-    {"frame", 0, OPT_INT, &frame, "I", "frame of the --init record (-1: the last)"},
-    {"spinup", 0, OPT_DOUBLE, &spinup, "T", "without --init: spin-up time from a Gaussian random field"},
-    {"n", 'N', OPT_INT, &p.n, "N", "grid points per axis"},
-    {"L", 0, OPT_DOUBLE, &p.L, "X", "domain length"},
-    {"nu", 0, OPT_DOUBLE, &p.nu, "X", "viscosity"},
-    {"dt", 0, OPT_DOUBLE, &p.dt, "X", "time step"},
-    {"famp", 0, OPT_DOUBLE, &p.famp, "X", "forcing amplitude"},
-    {"beta", 0, OPT_DOUBLE, &p.beta, "X", "stochastic forcing amplitude of the reference run"},
-    {"noise-a", 0, OPT_DOUBLE, &p.noise_a, "X", "spatial decay a of the stochastic forcing"},
-    {"steps", 0, OPT_LONG, &nsteps, "N", "solver steps of the coupled run"},
-    {"every", 'k', OPT_LONG, &every, "K", "a fresh closure sample every K steps (held in between)"},
-    {"report", 0, OPT_LONG, &report, "N", "compare with the reference every N steps"},
-    {"obs-n", 0, OPT_INT, &obs_n, "N", "observations of the true term on an N×N grid (0: the model's obs_n)"},
-    {"fill", 0, OPT_STRING, &fill, "F", "observation fill: bicubic or box (default: the model's obs_fill)"},
-    {"box", 0, OPT_INT, &box, "W", "box width (0: automatic)"},
-    {"sampler", 0, OPT_STRING, &sampler, "S", "em or heun"},
-    {"schedule", 0, OPT_STRING, &schedule, "S", "karras or uniform"},
-    {"T", 0, OPT_DOUBLE, &T, "T", "first diffusion time (0: 0.1 karras, 1 uniform)"},
-    {"sample-steps", 0, OPT_INT, &steps_s, "N", "reverse steps (0: 10 karras, 1000 uniform)"},
-    {"frames", 0, OPT_STRING, &frames_out, "FILE", "write the vorticity of the three runs at report times"},
-    CLI_OPT_SEED(&seed, "seed of the initial state, reference noise and samples"),
-    {"sample", 0, OPT_LONG, &sample_id, "I", "sample index keying the initial state and noise"},
-    CLI_OPT_THREADS(&threads),
-    CLI_OPT_QUIET(&quiet),
-    CLI_OPT_END};
-static const cli_spec spec = {
-    "closure-run", "[options] -m MODEL",
-    "coupled (a-posteriori) run of a stochastic closure against the full system",
-    "Runs three solvers side by side on the same grid from the same vorticity:\n"
-    "the reference (the full equation, with its stochastic forcing), the closure run\n"
-    "(the chosen term removed, the stochastic forcing off, and a fresh sample of the\n"
-    "term added every K steps - conditioned on the closure run's own vorticity and,\n"
-    "for a v+obs model, on observations of the true term taken from the reference\n"
-    "at that step - held constant in between), and the same run with no closure.\n"
-    "Defaults are the closure preset (the flow of Dong, Chen & Wu in L = 2 pi units); with --init the\n"
-    "constants L nu mu dt kf famp beta noise_a come from the record's attributes\n"
-    "(as ns-gen writes them) where present.  Writes TSV to\n"
-    "stdout: step, t, rel. L2 error of the vorticity with and without closure, and\n"
-    "the rel. L2 error of the latest sample against the true term.",
-    "  closure-run -m G.model --steps 2000 --every 5 > coupled.tsv",
-    opts};
+    static const cli_opt opts[] = {
+        {"model", 'm', OPT_STRING, &model, "FILE", "closure score model (fno-train; required)"},
+        {"term", 't', OPT_STRING, &term, "G|H", "term removed and sampled: G (nu Lap w + beta xi) or H (-u.grad w + beta xi)"},
+        {"init", 0, OPT_STRING, &init, "FILE", "initial vorticity: a record of this stream (default: spin-up)"},
+        {"vorticity", 0, OPT_STRING, &vname, "NAME", "record name of the vorticity in --init"},
+        {"frame", 0, OPT_INT, &frame, "I", "frame of the --init record (-1: the last)"},
+        {"spinup", 0, OPT_DOUBLE, &spinup, "T", "without --init: spin-up time from a Gaussian random field"},
+        {"n", 'N', OPT_INT, &p.n, "N", "grid points per axis"},
+        {"L", 0, OPT_DOUBLE, &p.L, "X", "domain length"},
+        {"nu", 0, OPT_DOUBLE, &p.nu, "X", "viscosity"},
+        {"dt", 0, OPT_DOUBLE, &p.dt, "X", "time step"},
+        {"famp", 0, OPT_DOUBLE, &p.famp, "X", "forcing amplitude"},
+        {"beta", 0, OPT_DOUBLE, &p.beta, "X", "stochastic forcing amplitude of the reference run"},
+        {"noise-a", 0, OPT_DOUBLE, &p.noise_a, "X", "spatial decay a of the stochastic forcing"},
+        {"steps", 0, OPT_LONG, &nsteps, "N", "solver steps of the coupled run"},
+        {"every", 'k', OPT_LONG, &every, "K", "a fresh closure sample every K steps (held in between)"},
+        {"report", 0, OPT_LONG, &report, "N", "compare with the reference every N steps"},
+        {"obs-n", 0, OPT_INT, &obs_n, "N", "observations of the true term on an N×N grid (0: the model's obs_n)"},
+        {"fill", 0, OPT_STRING, &fill, "F", "observation fill: bicubic or box (default: the model's obs_fill)"},
+        {"box", 0, OPT_INT, &box, "W", "box width (0: automatic)"},
+        {"sampler", 0, OPT_STRING, &sampler, "S", "em or heun"},
+        {"schedule", 0, OPT_STRING, &schedule, "S", "karras or uniform"},
+        {"T", 0, OPT_DOUBLE, &T, "T", "first diffusion time (0: 0.1 karras, 1 uniform)"},
+        {"sample-steps", 0, OPT_INT, &steps_s, "N", "reverse steps (0: 10 karras, 1000 uniform)"},
+        {"frames", 0, OPT_STRING, &frames_out, "FILE", "write the vorticity of the three runs at report times"},
+        CLI_OPT_SEED(&seed, "seed of the initial state, reference noise and samples"),
+        {"sample", 0, OPT_LONG, &sample_id, "I", "sample index keying the initial state and noise"},
+        CLI_OPT_THREADS(&threads),
+        CLI_OPT_QUIET(&quiet),
+        CLI_OPT_END};
+    static const cli_spec spec = {
+        "closure-run", "[options] -m MODEL",
+        "coupled (a-posteriori) run of a stochastic closure against the full system",
+        "Runs three solvers side by side on the same grid from the same vorticity:\n"
+        "the reference (the full equation, with its stochastic forcing), the closure run\n"
+        "(the chosen term removed, the stochastic forcing off, and a fresh sample of the\n"
+        "term added every K steps - conditioned on the closure run's own vorticity and,\n"
+        "for a v+obs model, on observations of the true term taken from the reference\n"
+        "at that step - held constant in between), and the same run with no closure.\n"
+        "Defaults are the closure preset (the flow of Dong, Chen & Wu in L = 2 pi units); with --init the\n"
+        "constants L nu mu dt kf famp beta noise_a come from the record's attributes\n"
+        "(as ns-gen writes them) where present.  Writes TSV to\n"
+        "stdout: step, t, rel. L2 error of the vorticity with and without closure, and\n"
+        "the rel. L2 error of the latest sample against the true term.",
+        "  closure-run -m G.model --steps 2000 --every 5 > coupled.tsv",
+        opts};
 
 // Checks the options; the sampler settings (its schedule in *ts).
 static vesde_sample_opts configure(double **ts)

@@ -43,63 +43,63 @@ static long steps = 0, ckpt_every = 1000;
 static int epochs = 1000, decay_epochs = 200, batch = 200, threads = 0, quiet = 0;
 static long seed = 42;
 
-static const cli_opt opts[] = {
-    CLI_OPT_OUTPUT(&out, "checkpoint to write (required)"),
-    {"cond", 0, OPT_STRING, &cond, "C", "conditioning: v (vorticity only) or v+obs"},
-    {"width", 0, OPT_INT, &arch.width, "N", "channels of each FNO branch"},
-    {"layers", 0, OPT_INT, &arch.layers, "N", "Fourier layers per branch"},
-    {"modes", 0, OPT_INT, &arch.modes, "N", "Fourier modes kept per axis"},
-    {"emb-size", 0, OPT_INT, &arch.emb_size, "N", "Gaussian Fourier features of the noise level"},
-    {"emb-scale", 0, OPT_DOUBLE, &arch.emb_scale, "X", "std of the Fourier feature frequencies"},
-    {"emb-hidden", 0, OPT_INT, &arch.emb_hidden, "N", "width of the embedding MLP"},
-    {"fuse", 0, OPT_STRING, &fuse, "W,W,..", "hidden widths of the fusion MLP"},
-    {"sigma0", 0, OPT_DOUBLE, &sigma0, "X", "VE-SDE base: g(t) = sigma0^t"},
-    {"u-scale", 0, OPT_DOUBLE, &u_scale, "X", "the net sees U·X and Y·X (0: L^4, the reference's units)"},
-    {"v-scale", 0, OPT_DOUBLE, &v_scale, "X", "the net sees V·X (0: L^2, the reference's units)"},
-    {"t-min", 0, OPT_DOUBLE, &t_min, "T", "smallest training diffusion time"},
-    {"t-max", 0, OPT_DOUBLE, &t_max, "T", "largest training diffusion time (reference: 2)"},
-    {"t-focus", 0, OPT_DOUBLE, &t_focus, "T", "with --focus-frac, draw t from U(t-min, T) instead (0: off)"},
-    {"focus-frac", 0, OPT_DOUBLE, &focus_frac, "F", "share of draws on (t-min, t-focus) when --t-focus is set"},
-    {"precond", 0, OPT_FLAG, &precond, NULL, "scale the net's noisy input by 1/sqrt(sigma_t^2 + sigma_data^2)"},
-    {"residual", 0, OPT_FLAG, &residual, NULL, "v+obs: learn U - Y, the correction to the filled observations"},
-    {"reduce", 0, OPT_STRING, &reduce, "R", "loss over grid points: sum (reference) or mean"},
-    {"batch", 'b', OPT_INT, &batch, "N", "frames per step"},
-    {"epochs", 0, OPT_INT, &epochs, "N", "passes over the data (ignored with --steps)"},
-    {"steps", 0, OPT_LONG, &steps, "N", "optimizer steps in total (0: from --epochs)"},
-    CLI_OPT_LR(&lr),
-    {"lr-decay-epochs", 0, OPT_INT, &decay_epochs, "N", "halve the rate every N epochs (0: never)"},
-    {"lr-gamma", 0, OPT_DOUBLE, &lr_gamma, "X", "factor of each learning-rate decay"},
-    CLI_OPT_CLIP(&clip, "clip the gradient norm to X (0: no clipping)"),
-    CLI_OPTS_CHECKPOINT(&ckpt_every, &resume, &log_path),
-    CLI_OPT_SEED(&seed, "seed of initialisation, data order and noise"),
-    CLI_OPT_THREADS(&threads),
-    CLI_OPT_QUIET(&quiet),
-    CLI_OPT_END};
-static const cli_spec spec = {
-    "fno-train", "[options] -o MODEL [COND...]",
-    "train the conditional FNO score model of a stochastic closure (VE-SDE)",
-    "Reads closure-cond records (channels U, V, Y; every frame one training\n"
-    "example) from the files or stdin, and minimises the denoising score-matching\n"
-    "loss  E ||sigma_t s(U_0 + sigma_t z, t, y) + z||^2,  t ~ U(t-min, t-max),\n"
-    "summed over grid points and averaged over the batch (the reference's weighting\n"
-    "lambda(t) = sigma_t^2).  sigma_t = sqrt((sigma0^2t - 1)/(2 ln sigma0)).\n"
-    "The model: one FNO branch per input (noisy U_t with the noise-level embedding\n"
-    "added after each layer, V, and with --cond v+obs the filled observations Y),\n"
-    "fused by a pointwise MLP; score = output / sigma_t.  Every default is the\n"
-    "reference code's, and so are the units the net sees by default: U and Y times\n"
-    "L^4, V times L^2, which for L = 2 pi turns the seed's units back into the\n"
-    "reference's unit square (where sigma0 = 26 and T = 0.1 were tuned; the scales\n"
-    "are stored in the model and undone by ve-sample).  The learning rate decays by --lr-gamma every\n"
-    "--lr-decay-epochs (torch StepLR).  Beyond the reference: --t-focus spends a\n"
-    "share of the training draws on the times the accelerated sampler visits, and\n"
-    "--precond scales the noisy input to unit variance (EDM's c_in, sigma_data\n"
-    "the rms of the scaled training U, stored in the model), and --residual makes\n"
-    "the diffusion model the correction U - Y to the filled observations (the\n"
-    "samplers add Y back).  One difference: the embedding enters\n"
-    "before each layer's activation (lib/fno.h), the reference adds it after.",
-    "  closure-cond --term G train.tsr > cond.tsr\n"
-    "  fno-train --steps 2000 --batch 32 --log loss.tsv -o G.model cond.tsr",
-    opts};
+    static const cli_opt opts[] = {
+        CLI_OPT_OUTPUT(&out, "checkpoint to write (required)"),
+        {"cond", 0, OPT_STRING, &cond, "C", "conditioning: v (vorticity only) or v+obs"},
+        {"width", 0, OPT_INT, &arch.width, "N", "channels of each FNO branch"},
+        {"layers", 0, OPT_INT, &arch.layers, "N", "Fourier layers per branch"},
+        {"modes", 0, OPT_INT, &arch.modes, "N", "Fourier modes kept per axis"},
+        {"emb-size", 0, OPT_INT, &arch.emb_size, "N", "Gaussian Fourier features of the noise level"},
+        {"emb-scale", 0, OPT_DOUBLE, &arch.emb_scale, "X", "std of the Fourier feature frequencies"},
+        {"emb-hidden", 0, OPT_INT, &arch.emb_hidden, "N", "width of the embedding MLP"},
+        {"fuse", 0, OPT_STRING, &fuse, "W,W,..", "hidden widths of the fusion MLP"},
+        {"sigma0", 0, OPT_DOUBLE, &sigma0, "X", "VE-SDE base: g(t) = sigma0^t"},
+        {"u-scale", 0, OPT_DOUBLE, &u_scale, "X", "the net sees U·X and Y·X (0: L^4, the reference's units)"},
+        {"v-scale", 0, OPT_DOUBLE, &v_scale, "X", "the net sees V·X (0: L^2, the reference's units)"},
+        {"t-min", 0, OPT_DOUBLE, &t_min, "T", "smallest training diffusion time"},
+        {"t-max", 0, OPT_DOUBLE, &t_max, "T", "largest training diffusion time (reference: 2)"},
+        {"t-focus", 0, OPT_DOUBLE, &t_focus, "T", "with --focus-frac, draw t from U(t-min, T) instead (0: off)"},
+        {"focus-frac", 0, OPT_DOUBLE, &focus_frac, "F", "share of draws on (t-min, t-focus) when --t-focus is set"},
+        {"precond", 0, OPT_FLAG, &precond, NULL, "scale the net's noisy input by 1/sqrt(sigma_t^2 + sigma_data^2)"},
+        {"residual", 0, OPT_FLAG, &residual, NULL, "v+obs: learn U - Y, the correction to the filled observations"},
+        {"reduce", 0, OPT_STRING, &reduce, "R", "loss over grid points: sum (reference) or mean"},
+        {"batch", 'b', OPT_INT, &batch, "N", "frames per step"},
+        {"epochs", 0, OPT_INT, &epochs, "N", "passes over the data (ignored with --steps)"},
+        {"steps", 0, OPT_LONG, &steps, "N", "optimizer steps in total (0: from --epochs)"},
+        CLI_OPT_LR(&lr),
+        {"lr-decay-epochs", 0, OPT_INT, &decay_epochs, "N", "halve the rate every N epochs (0: never)"},
+        {"lr-gamma", 0, OPT_DOUBLE, &lr_gamma, "X", "factor of each learning-rate decay"},
+        CLI_OPT_CLIP(&clip, "clip the gradient norm to X (0: no clipping)"),
+        CLI_OPTS_CHECKPOINT(&ckpt_every, &resume, &log_path),
+        CLI_OPT_SEED(&seed, "seed of initialisation, data order and noise"),
+        CLI_OPT_THREADS(&threads),
+        CLI_OPT_QUIET(&quiet),
+        CLI_OPT_END};
+    static const cli_spec spec = {
+        "fno-train", "[options] -o MODEL [COND...]",
+        "train the conditional FNO score model of a stochastic closure (VE-SDE)",
+        "Reads closure-cond records (channels U, V, Y; every frame one training\n"
+        "example) from the files or stdin, and minimises the denoising score-matching\n"
+        "loss  E ||sigma_t s(U_0 + sigma_t z, t, y) + z||^2,  t ~ U(t-min, t-max),\n"
+        "summed over grid points and averaged over the batch (the reference's weighting\n"
+        "lambda(t) = sigma_t^2).  sigma_t = sqrt((sigma0^2t - 1)/(2 ln sigma0)).\n"
+        "The model: one FNO branch per input (noisy U_t with the noise-level embedding\n"
+        "added after each layer, V, and with --cond v+obs the filled observations Y),\n"
+        "fused by a pointwise MLP; score = output / sigma_t.  Every default is the\n"
+        "reference code's, and so are the units the net sees by default: U and Y times\n"
+        "L^4, V times L^2, which for L = 2 pi turns the seed's units back into the\n"
+        "reference's unit square (where sigma0 = 26 and T = 0.1 were tuned; the scales\n"
+        "are stored in the model and undone by ve-sample).  The learning rate decays by --lr-gamma every\n"
+        "--lr-decay-epochs (torch StepLR).  Beyond the reference: --t-focus spends a\n"
+        "share of the training draws on the times the accelerated sampler visits, and\n"
+        "--precond scales the noisy input to unit variance (EDM's c_in, sigma_data\n"
+        "the rms of the scaled training U, stored in the model), and --residual makes\n"
+        "the diffusion model the correction U - Y to the filled observations (the\n"
+        "samplers add Y back).  One difference: the embedding enters\n"
+        "before each layer's activation (lib/fno.h), the reference adds it after.",
+        "  closure-cond --term G train.tsr > cond.tsr\n"
+        "  fno-train --steps 2000 --batch 32 --log loss.tsv -o G.model cond.tsr",
+        opts};
 
 // Checks the options; the model settings a new model is made with.
 static cs_info configure(void)

@@ -72,71 +72,71 @@ static int given = 5, nsamp = 0, frames = 0, ncorr = 3, nsteps = 0, batch = 8, t
 static int no_extrap = 0, no_final = 0, remove_mean = 0, max_batch = 256;
 static long seed = 0;
 
-static const cli_opt opts[] = {
-    {"model", 'm', OPT_STRING, &model, "FILE", "pd-train model (required)"},
-    CLI_OPT_OUTPUT(&out, "output stream (default stdout)"),
-    {"lambda", 'l', OPT_DOUBLE, &lam, "X", "simulate: the scale; super-resolve: the input paths' scale"},
-    {"given", 0, OPT_INT, &given, "N", "simulate: true frames given (coarse-grained to lambda)"},
-    {"noise", 0, OPT_STRING, &noise, "K", "simulate: none (sigma = 0, evaluation) or sigma (sigma_lambda)"},
-    {"samples", 'n', OPT_INT, &nsamp, "N", "generate: paths to draw"},
-    {"frames", 0, OPT_INT, &frames, "N", "generate: frames per path (default: the training length)"},
-    {"lambda-max", 0, OPT_DOUBLE, &lmax, "X", "generate: start of the reverse integration (default 1)"},
-    {"schedule", 0, OPT_STRING, &sched, "S", "paper (uniform, dlambda = 1e-3) or rho (seed 000's rho-schedule)"},
-    {"steps", 0, OPT_INT, &nsteps, "N", "reverse lambda steps, ending at dlambda (paper: lambda_max/1e-3; rho: 40)"},
-    {"rho", 0, OPT_DOUBLE, &rho, "X", "exponent of the rho schedule"},
-    {"step", 0, OPT_STRING, &stepk, "K", "predictor: etd (paper Eq. 66) or exact (ours; default with rho)"},
-    {"guard", 0, OPT_DOUBLE, &guard, "X", "exact step: modes with a*dlambda above X ignore the score"},
-    {"score", 0, OPT_STRING, &scorek, "K", "path score: coloured (increment noise Sigma_lambda(k) per mode) or white (paper: scalar v)"},
-    {"gauss-below", 0, OPT_DOUBLE, &gauss_below, "R", "modes with signal/noise C^2 P/Sigma below R take the Gaussian score of the training spectrum (0: off)"},
-    {"kappa", 0, OPT_DOUBLE, &kappa, "X", "Langevin signal-to-noise ratio (default 0.7 1-D, 0.3 2-D)"},
-    {"correctors", 0, OPT_INT, &ncorr, "N", "Langevin corrector steps per predictor step"},
-    {"no-extrapolate", 0, OPT_FLAG, &no_extrap, NULL, "do not overwrite frame 0 by 2u1 - u2"},
-    {"no-final-noise", 0, OPT_FLAG, &no_final, NULL, "no noise on the last predictor step (reference code)"},
-    {"remove-mean", 0, OPT_FLAG, &remove_mean, NULL, "subtract the (t, x) mean per channel each step (reference code)"},
-    {"clamp", 0, OPT_DOUBLE, &clamp, "X", "clamp standardised values to +-X after each update (reference code: 3; 0 off)"},
-    {"max-clamped", 0, OPT_DOUBLE, &max_clamped, "F", "fail when one update clamps more than this fraction of a path (1: never)"},
-    {"blowup", 0, OPT_DOUBLE, &blowup, "X", "fail when a path's rms exceeds X standardised units (0: only non-finite)"},
-    {"trace", 0, OPT_STRING, &trace, "FILE", "TSV per path and reverse step: sample, step, lambda, rms, score rms, fraction clamped"},
-    {"batch", 'b', OPT_INT, &batch, "N", "paths sampled together"},
-    {"max-batch", 0, OPT_INT, &max_batch, "N", "windows per FNO call (bounds memory)"},
-    CLI_OPT_SEED(&seed, "noise seed; path i uses (seed, i, step)"),
-    CLI_OPT_THREADS(&threads),
-    CLI_OPT_QUIET(&quiet),
-    CLI_OPT_END};
-static const cli_spec spec = {
-    "pd-sample", "[options] -m MODEL simulate|generate|super-resolve [PATHS...]",
-    "simulate, generate or super-resolve spatiotemporal paths with a pd-train model",
-    "simulate: the first --given frames of each input path, coarse-grained to\n"
-    "  --lambda (C_lambda u, no noise), then Euler(-Maruyama) in t with the learned\n"
-    "  increment (Alg. 2) to the input's length; --noise sigma draws the increment\n"
-    "  noise of the path score's density (--score: coloured Sigma_lambda(k) per\n"
-    "  mode, or the paper's white v).  A ddpm-cond model samples each\n"
-    "  increment by the reverse VP sampler instead (lambda must be 0).\n"
-    "generate: --samples paths from N(0, Sigma_lambda_max), reverse lambda to 0.\n"
-    "super-resolve: the input paths (at scale --lambda) reversed from lambda to 0.\n"
-    "Reverse lambda (Alg. 3): predictor (etd: Eq. 66; exact: per-mode Gaussian\n"
-    "posterior, stable for large steps) then --correctors Langevin steps with\n"
-    "chi = 2 (kappa |z| / |s|)^2; frame 0 extrapolated after each update; the\n"
-    "grid ends at lambda = dlambda as in the reference code.  The path score is\n"
-    "the predictor's input gradient of the whole path's log-density.  Departures\n"
-    "from the paper, on by default because without them the sampler diverges\n"
-    "(both measured on a trained model; lib/pdd.h): --score coloured weighs each\n"
-    "increment's residual by 1/Sigma_lambda(k) per mode, the forward process's own\n"
-    "noise covariance, where the paper's scalar 1/v makes the score ~10x too strong\n"
-    "at low k and ~10x too weak at high k; --gauss-below gives modes whose signal\n"
-    "is buried (C^2 P < R Sigma, P the training spectrum stored in the model) the\n"
-    "Gaussian score -u/(C^2 P + Sigma): there the path score leaves slowly varying\n"
-    "patterns unconstrained; --clamp bounds every value (the reference clamps at 3).\n"
-    "A path that turns non-finite, whose rms exceeds --blowup, or of which one\n"
-    "update clamps more than --max-clamped is an error naming its sample and\n"
-    "lambda; nothing is written.  Outputs one record 'u' per path (t,c,x; t,y,x;\n"
-    "t,c,y,x) in physical units with the attribute pdd.nfe (network evaluations\n"
-    "per batch of paths); the cost line 'MODE: nfe N, S s per sample' goes to\n"
-    "stderr unless --quiet.",
-    "  pd-sample -m l96.model simulate --lambda 0 test.tsr > sim.tsr\n"
-    "  pd-sample -m l96.model generate -n 100 --schedule rho --steps 50 > gen.tsr\n"
-    "  pd-sample -m l96.model super-resolve --lambda 0.2 coarse.tsr > sr.tsr",
-    opts};
+    static const cli_opt opts[] = {
+        {"model", 'm', OPT_STRING, &model, "FILE", "pd-train model (required)"},
+        CLI_OPT_OUTPUT(&out, "output stream (default stdout)"),
+        {"lambda", 'l', OPT_DOUBLE, &lam, "X", "simulate: the scale; super-resolve: the input paths' scale"},
+        {"given", 0, OPT_INT, &given, "N", "simulate: true frames given (coarse-grained to lambda)"},
+        {"noise", 0, OPT_STRING, &noise, "K", "simulate: none (sigma = 0, evaluation) or sigma (sigma_lambda)"},
+        {"samples", 'n', OPT_INT, &nsamp, "N", "generate: paths to draw"},
+        {"frames", 0, OPT_INT, &frames, "N", "generate: frames per path (default: the training length)"},
+        {"lambda-max", 0, OPT_DOUBLE, &lmax, "X", "generate: start of the reverse integration (default 1)"},
+        {"schedule", 0, OPT_STRING, &sched, "S", "paper (uniform, dlambda = 1e-3) or rho (seed 000's rho-schedule)"},
+        {"steps", 0, OPT_INT, &nsteps, "N", "reverse lambda steps, ending at dlambda (paper: lambda_max/1e-3; rho: 40)"},
+        {"rho", 0, OPT_DOUBLE, &rho, "X", "exponent of the rho schedule"},
+        {"step", 0, OPT_STRING, &stepk, "K", "predictor: etd (paper Eq. 66) or exact (ours; default with rho)"},
+        {"guard", 0, OPT_DOUBLE, &guard, "X", "exact step: modes with a*dlambda above X ignore the score"},
+        {"score", 0, OPT_STRING, &scorek, "K", "path score: coloured (increment noise Sigma_lambda(k) per mode) or white (paper: scalar v)"},
+        {"gauss-below", 0, OPT_DOUBLE, &gauss_below, "R", "modes with signal/noise C^2 P/Sigma below R take the Gaussian score of the training spectrum (0: off)"},
+        {"kappa", 0, OPT_DOUBLE, &kappa, "X", "Langevin signal-to-noise ratio (default 0.7 1-D, 0.3 2-D)"},
+        {"correctors", 0, OPT_INT, &ncorr, "N", "Langevin corrector steps per predictor step"},
+        {"no-extrapolate", 0, OPT_FLAG, &no_extrap, NULL, "do not overwrite frame 0 by 2u1 - u2"},
+        {"no-final-noise", 0, OPT_FLAG, &no_final, NULL, "no noise on the last predictor step (reference code)"},
+        {"remove-mean", 0, OPT_FLAG, &remove_mean, NULL, "subtract the (t, x) mean per channel each step (reference code)"},
+        {"clamp", 0, OPT_DOUBLE, &clamp, "X", "clamp standardised values to +-X after each update (reference code: 3; 0 off)"},
+        {"max-clamped", 0, OPT_DOUBLE, &max_clamped, "F", "fail when one update clamps more than this fraction of a path (1: never)"},
+        {"blowup", 0, OPT_DOUBLE, &blowup, "X", "fail when a path's rms exceeds X standardised units (0: only non-finite)"},
+        {"trace", 0, OPT_STRING, &trace, "FILE", "TSV per path and reverse step: sample, step, lambda, rms, score rms, fraction clamped"},
+        {"batch", 'b', OPT_INT, &batch, "N", "paths sampled together"},
+        {"max-batch", 0, OPT_INT, &max_batch, "N", "windows per FNO call (bounds memory)"},
+        CLI_OPT_SEED(&seed, "noise seed; path i uses (seed, i, step)"),
+        CLI_OPT_THREADS(&threads),
+        CLI_OPT_QUIET(&quiet),
+        CLI_OPT_END};
+    static const cli_spec spec = {
+        "pd-sample", "[options] -m MODEL simulate|generate|super-resolve [PATHS...]",
+        "simulate, generate or super-resolve spatiotemporal paths with a pd-train model",
+        "simulate: the first --given frames of each input path, coarse-grained to\n"
+        "  --lambda (C_lambda u, no noise), then Euler(-Maruyama) in t with the learned\n"
+        "  increment (Alg. 2) to the input's length; --noise sigma draws the increment\n"
+        "  noise of the path score's density (--score: coloured Sigma_lambda(k) per\n"
+        "  mode, or the paper's white v).  A ddpm-cond model samples each\n"
+        "  increment by the reverse VP sampler instead (lambda must be 0).\n"
+        "generate: --samples paths from N(0, Sigma_lambda_max), reverse lambda to 0.\n"
+        "super-resolve: the input paths (at scale --lambda) reversed from lambda to 0.\n"
+        "Reverse lambda (Alg. 3): predictor (etd: Eq. 66; exact: per-mode Gaussian\n"
+        "posterior, stable for large steps) then --correctors Langevin steps with\n"
+        "chi = 2 (kappa |z| / |s|)^2; frame 0 extrapolated after each update; the\n"
+        "grid ends at lambda = dlambda as in the reference code.  The path score is\n"
+        "the predictor's input gradient of the whole path's log-density.  Departures\n"
+        "from the paper, on by default because without them the sampler diverges\n"
+        "(both measured on a trained model; lib/pdd.h): --score coloured weighs each\n"
+        "increment's residual by 1/Sigma_lambda(k) per mode, the forward process's own\n"
+        "noise covariance, where the paper's scalar 1/v makes the score ~10x too strong\n"
+        "at low k and ~10x too weak at high k; --gauss-below gives modes whose signal\n"
+        "is buried (C^2 P < R Sigma, P the training spectrum stored in the model) the\n"
+        "Gaussian score -u/(C^2 P + Sigma): there the path score leaves slowly varying\n"
+        "patterns unconstrained; --clamp bounds every value (the reference clamps at 3).\n"
+        "A path that turns non-finite, whose rms exceeds --blowup, or of which one\n"
+        "update clamps more than --max-clamped is an error naming its sample and\n"
+        "lambda; nothing is written.  Outputs one record 'u' per path (t,c,x; t,y,x;\n"
+        "t,c,y,x) in physical units with the attribute pdd.nfe (network evaluations\n"
+        "per batch of paths); the cost line 'MODE: nfe N, S s per sample' goes to\n"
+        "stderr unless --quiet.",
+        "  pd-sample -m l96.model simulate --lambda 0 test.tsr > sim.tsr\n"
+        "  pd-sample -m l96.model generate -n 100 --schedule rho --steps 50 > gen.tsr\n"
+        "  pd-sample -m l96.model super-resolve --lambda 0.2 coarse.tsr > sr.tsr",
+        opts};
 
 // Checks the options that need no model; the sampling settings they give.
 static pdd_sample_opts configure(int nops, char **ops)

@@ -22,52 +22,52 @@ static double alpha = NAN, beta = NAN, gamma_ = 3, lr = 2e-4, lr_gamma = 0.5, cl
 static long steps = 1000, ckpt_every = 500, seed = 42, decay_steps = 0;
 static int batch = 8, window = 5, fd = 0, threads = 0, quiet = 0, max_batch = 256;
 
-static const cli_opt opts[] = {
-    CLI_OPT_OUTPUT(&out, "model checkpoint to write (required)"),
-    {"objective", 0, OPT_STRING, &objective, "O", "pdd, ddpm-gen (unconditional baseline) or ddpm-cond (simulation baseline)"},
-    {"alpha", 0, OPT_DOUBLE, &alpha, "X", "RG diffusion alpha (default 0.1 in 1-D, 0.3 in 2-D)"},
-    {"beta", 0, OPT_DOUBLE, &beta, "X", "RG noise beta (default sqrt 2 in 1-D, sqrt 6 in 2-D)"},
-    {"gamma", 0, OPT_DOUBLE, &gamma_, "X", "VP rate of the DDPM baseline"},
-    {"fd-laplacian", 0, OPT_FLAG, &fd, NULL, "RG symbol 4 sin^2(pi n/N)/h^2 (reference code) instead of |k|^2"},
-    {"dlambda", 0, OPT_DOUBLE, &dlam, "X", "floor of lambda in Sigma (and the loss weight)"},
-    {"window", 0, OPT_INT, &window, "N", "frames the predictor sees: current + N-1 previous"},
-    {"width", 0, OPT_INT, &arch.width, "N", "FNO width"},
-    {"layers", 0, OPT_INT, &arch.layers, "N", "Fourier layers"},
-    {"modes", 0, OPT_INT, &arch.modes, "N", "Fourier modes per axis (default 56 in 1-D, 16 in 2-D, capped by the grid)"},
-    {"emb-size", 0, OPT_INT, &arch.emb_size, "N", "sinusoidal features of 1000*lambda"},
-    {"emb-hidden", 0, OPT_INT, &arch.emb_hidden, "N", "width of the embedding MLP"},
-    {"act", 0, OPT_STRING, &act, "A", "activation: silu (paper) or gelu"},
-    {"batch", 'b', OPT_INT, &batch, "N", "paths per step (every window of each path is used)"},
-    {"steps", 0, OPT_LONG, &steps, "N", "optimizer steps in total"},
-    CLI_OPT_LR(&lr),
-    {"lr-decay-steps", 0, OPT_LONG, &decay_steps, "N", "multiply the rate by --lr-gamma every N steps (0: never, as the paper)"},
-    {"lr-gamma", 0, OPT_DOUBLE, &lr_gamma, "X", "factor of each learning-rate decay"},
-    CLI_OPT_CLIP(&clip, "clip the gradient norm (0: none, as the paper)"),
-    {"max-batch", 0, OPT_INT, &max_batch, "N", "windows per FNO call (bounds memory)"},
-    CLI_OPTS_CHECKPOINT(&ckpt_every, &resume, &log_path),
-    CLI_OPT_SEED(&seed, "seed of initialisation, data order, lambda and noise"),
-    CLI_OPT_THREADS(&threads),
-    CLI_OPT_QUIET(&quiet),
-    CLI_OPT_END};
-static const cli_spec spec = {
-    "pd-train", "[options] -o MODEL [PATHS...]",
-    "train the Predictor-Driven Diffusion FNO (or its DDPM baseline) on paths",
-    "Reads paths (records with a time axis: dims t,c,x / t,y,x / n,t,c,x ...) from\n"
-    "the files or stdin, standardises each channel with the training set's mean\n"
-    "and std (stored in the model), and trains an FNO conditioned on lambda by FiLM.\n"
-    "pdd: lambda ~ U(0,1) per path, u_l = C_l u_0 + sqrt(Sigma_l) eps (lib/rg.h,\n"
-    "k = 0 untouched), the window of the current and 4 previous frames (zeros\n"
-    "before the start) predicts the increment; loss = mean (du - f)^2/(2 v_l),\n"
-    "v_l = tr(Sigma_l)/D = sigma_l^2 dt.  ddpm-gen: VP process (gamma), the window\n"
-    "of noisy frames predicts each frame's noise.  ddpm-cond: the clean window\n"
-    "and the noisy standardised increment predict the increment's noise.\n"
-    "Unlike the reference code lambda is continuous and k = 0 is not noised.\n"
-    "pdd models also store the training spectrum E|u_k|^2 per channel and mode\n"
-    "(standardised units, attribute pdd.spectrum) for pd-sample --gauss-below;\n"
-    "resuming an older model adds it.",
-    "  pd-train --steps 30000 --batch 50 --log loss.tsv -o l96.model train.tsr\n"
-    "  pd-train --objective ddpm-cond -o l96-ddpm.model train.tsr",
-    opts};
+    static const cli_opt opts[] = {
+        CLI_OPT_OUTPUT(&out, "model checkpoint to write (required)"),
+        {"objective", 0, OPT_STRING, &objective, "O", "pdd, ddpm-gen (unconditional baseline) or ddpm-cond (simulation baseline)"},
+        {"alpha", 0, OPT_DOUBLE, &alpha, "X", "RG diffusion alpha (default 0.1 in 1-D, 0.3 in 2-D)"},
+        {"beta", 0, OPT_DOUBLE, &beta, "X", "RG noise beta (default sqrt 2 in 1-D, sqrt 6 in 2-D)"},
+        {"gamma", 0, OPT_DOUBLE, &gamma_, "X", "VP rate of the DDPM baseline"},
+        {"fd-laplacian", 0, OPT_FLAG, &fd, NULL, "RG symbol 4 sin^2(pi n/N)/h^2 (reference code) instead of |k|^2"},
+        {"dlambda", 0, OPT_DOUBLE, &dlam, "X", "floor of lambda in Sigma (and the loss weight)"},
+        {"window", 0, OPT_INT, &window, "N", "frames the predictor sees: current + N-1 previous"},
+        {"width", 0, OPT_INT, &arch.width, "N", "FNO width"},
+        {"layers", 0, OPT_INT, &arch.layers, "N", "Fourier layers"},
+        {"modes", 0, OPT_INT, &arch.modes, "N", "Fourier modes per axis (default 56 in 1-D, 16 in 2-D, capped by the grid)"},
+        {"emb-size", 0, OPT_INT, &arch.emb_size, "N", "sinusoidal features of 1000*lambda"},
+        {"emb-hidden", 0, OPT_INT, &arch.emb_hidden, "N", "width of the embedding MLP"},
+        {"act", 0, OPT_STRING, &act, "A", "activation: silu (paper) or gelu"},
+        {"batch", 'b', OPT_INT, &batch, "N", "paths per step (every window of each path is used)"},
+        {"steps", 0, OPT_LONG, &steps, "N", "optimizer steps in total"},
+        CLI_OPT_LR(&lr),
+        {"lr-decay-steps", 0, OPT_LONG, &decay_steps, "N", "multiply the rate by --lr-gamma every N steps (0: never, as the paper)"},
+        {"lr-gamma", 0, OPT_DOUBLE, &lr_gamma, "X", "factor of each learning-rate decay"},
+        CLI_OPT_CLIP(&clip, "clip the gradient norm (0: none, as the paper)"),
+        {"max-batch", 0, OPT_INT, &max_batch, "N", "windows per FNO call (bounds memory)"},
+        CLI_OPTS_CHECKPOINT(&ckpt_every, &resume, &log_path),
+        CLI_OPT_SEED(&seed, "seed of initialisation, data order, lambda and noise"),
+        CLI_OPT_THREADS(&threads),
+        CLI_OPT_QUIET(&quiet),
+        CLI_OPT_END};
+    static const cli_spec spec = {
+        "pd-train", "[options] -o MODEL [PATHS...]",
+        "train the Predictor-Driven Diffusion FNO (or its DDPM baseline) on paths",
+        "Reads paths (records with a time axis: dims t,c,x / t,y,x / n,t,c,x ...) from\n"
+        "the files or stdin, standardises each channel with the training set's mean\n"
+        "and std (stored in the model), and trains an FNO conditioned on lambda by FiLM.\n"
+        "pdd: lambda ~ U(0,1) per path, u_l = C_l u_0 + sqrt(Sigma_l) eps (lib/rg.h,\n"
+        "k = 0 untouched), the window of the current and 4 previous frames (zeros\n"
+        "before the start) predicts the increment; loss = mean (du - f)^2/(2 v_l),\n"
+        "v_l = tr(Sigma_l)/D = sigma_l^2 dt.  ddpm-gen: VP process (gamma), the window\n"
+        "of noisy frames predicts each frame's noise.  ddpm-cond: the clean window\n"
+        "and the noisy standardised increment predict the increment's noise.\n"
+        "Unlike the reference code lambda is continuous and k = 0 is not noised.\n"
+        "pdd models also store the training spectrum E|u_k|^2 per channel and mode\n"
+        "(standardised units, attribute pdd.spectrum) for pd-sample --gauss-below;\n"
+        "resuming an older model adds it.",
+        "  pd-train --steps 30000 --batch 50 --log loss.tsv -o l96.model train.tsr\n"
+        "  pd-train --objective ddpm-cond -o l96-ddpm.model train.tsr",
+        opts};
 
 // Checks the options; the objective they name.
 static pdd_objective configure(void)

@@ -16,45 +16,45 @@ static double T = 0, t_min = 1e-3, rho = 7;
 static int steps = 0, K = 1, batch = 16, threads = 0, quiet = 0;
 static long seed = 0;
 
-static const cli_opt opts[] = {
-    {"model", 'm', OPT_STRING, &model, "FILE", "checkpoint written by fno-train (required)"},
-    {"samples", 'K', OPT_INT, &K, "K", "samples per condition"},
-    {"sampler", 0, OPT_STRING, &sampler, "S", "em (reverse SDE) or heun (probability flow)"},
-    {"schedule", 0, OPT_STRING, &schedule, "S", "karras (rho-schedule in t) or uniform"},
-    {"T", 0, OPT_DOUBLE, &T, "T", "first diffusion time (0: 0.1 karras, 1 uniform)"},
-    {"steps", 'n', OPT_INT, &steps, "N", "reverse steps (0: 10 karras, 1000 uniform)"},
-    {"t-min", 0, OPT_DOUBLE, &t_min, "T", "karras: last time before 0"},
-    {"rho", 0, OPT_DOUBLE, &rho, "X", "karras: exponent"},
-    {"batch", 'b', OPT_INT, &batch, "N", "samples integrated together (changes only the rounding)"},
-    {"truth", 0, OPT_STRING, &truth, "FILE", "also write the true U of each condition here"},
-    {"obs", 0, OPT_STRING, &obs_out, "FILE", "also write the filled observations Y here (the interpolation baseline)"},
-    CLI_OPT_OUTPUT(&out, "output stream"),
-    CLI_OPT_SEED(&seed, "seed; sample k of condition c uses (seed, c, k)"),
-    CLI_OPT_THREADS(&threads),
-    CLI_OPT_QUIET(&quiet),
-    CLI_OPT_END};
-static const cli_spec spec = {
-    "ve-sample", "[options] -m MODEL [COND]",
-    "sample a stochastic closure term from a conditional VE-SDE score model",
-    "For every frame of every closure-cond record (the condition: V and the filled\n"
-    "observations Y), draws K samples of U from N(0, sigma_T^2) back to t = 0.\n"
-    "em: Euler-Maruyama on the reverse SDE, x += g^2 s dt + g sqrt(dt) z, the last\n"
-    "step without noise (the reference's sampler), one network evaluation per step.\n"
-    "heun: the probability-flow ODE dx/dsigma = -sigma s, Heun's method in sigma,\n"
-    "Euler on the step to 0; deterministic given the initial draw, 2N-1 evaluations.\n"
-    "Schedules: karras t_i = (T^(1/rho) + i/(N-1)(t_min^(1/rho) - T^(1/rho)))^rho then\n"
-    "0 (default T = 0.1, N = 10); uniform t_i = T(1 - i/N) (T = 1, N = 1000: the\n"
-    "baseline).  Condition c is the frame's index in the input stream; the noise\n"
-    "of a sample does not depend on --batch or --threads, the bytes not on\n"
-    "--threads (--batch changes the network's rounding only).  Output: K consecutive records 'U'\n"
-    "(T, H, W) per input record (attribute member = 0..K-1; relerr --members K\n"
-    "reads them as an ensemble), with attributes sampler, schedule, steps, T and\n"
-    "nfe (network evaluations per sample).  A --residual model's samples are Y plus\n"
-    "the sampled correction.  --truth writes U of each input record,\n"
-    "--obs its filled observations Y (records 'Y', for relerr against --truth).",
-    "  ve-sample -m G.model --truth truth.tsr test-cond.tsr > samples.tsr\n"
-    "  relerr truth.tsr samples.tsr",
-    opts};
+    static const cli_opt opts[] = {
+        {"model", 'm', OPT_STRING, &model, "FILE", "checkpoint written by fno-train (required)"},
+        {"samples", 'K', OPT_INT, &K, "K", "samples per condition"},
+        {"sampler", 0, OPT_STRING, &sampler, "S", "em (reverse SDE) or heun (probability flow)"},
+        {"schedule", 0, OPT_STRING, &schedule, "S", "karras (rho-schedule in t) or uniform"},
+        {"T", 0, OPT_DOUBLE, &T, "T", "first diffusion time (0: 0.1 karras, 1 uniform)"},
+        {"steps", 'n', OPT_INT, &steps, "N", "reverse steps (0: 10 karras, 1000 uniform)"},
+        {"t-min", 0, OPT_DOUBLE, &t_min, "T", "karras: last time before 0"},
+        {"rho", 0, OPT_DOUBLE, &rho, "X", "karras: exponent"},
+        {"batch", 'b', OPT_INT, &batch, "N", "samples integrated together (changes only the rounding)"},
+        {"truth", 0, OPT_STRING, &truth, "FILE", "also write the true U of each condition here"},
+        {"obs", 0, OPT_STRING, &obs_out, "FILE", "also write the filled observations Y here (the interpolation baseline)"},
+        CLI_OPT_OUTPUT(&out, "output stream"),
+        CLI_OPT_SEED(&seed, "seed; sample k of condition c uses (seed, c, k)"),
+        CLI_OPT_THREADS(&threads),
+        CLI_OPT_QUIET(&quiet),
+        CLI_OPT_END};
+    static const cli_spec spec = {
+        "ve-sample", "[options] -m MODEL [COND]",
+        "sample a stochastic closure term from a conditional VE-SDE score model",
+        "For every frame of every closure-cond record (the condition: V and the filled\n"
+        "observations Y), draws K samples of U from N(0, sigma_T^2) back to t = 0.\n"
+        "em: Euler-Maruyama on the reverse SDE, x += g^2 s dt + g sqrt(dt) z, the last\n"
+        "step without noise (the reference's sampler), one network evaluation per step.\n"
+        "heun: the probability-flow ODE dx/dsigma = -sigma s, Heun's method in sigma,\n"
+        "Euler on the step to 0; deterministic given the initial draw, 2N-1 evaluations.\n"
+        "Schedules: karras t_i = (T^(1/rho) + i/(N-1)(t_min^(1/rho) - T^(1/rho)))^rho then\n"
+        "0 (default T = 0.1, N = 10); uniform t_i = T(1 - i/N) (T = 1, N = 1000: the\n"
+        "baseline).  Condition c is the frame's index in the input stream; the noise\n"
+        "of a sample does not depend on --batch or --threads, the bytes not on\n"
+        "--threads (--batch changes the network's rounding only).  Output: K consecutive records 'U'\n"
+        "(T, H, W) per input record (attribute member = 0..K-1; relerr --members K\n"
+        "reads them as an ensemble), with attributes sampler, schedule, steps, T and\n"
+        "nfe (network evaluations per sample).  A --residual model's samples are Y plus\n"
+        "the sampled correction.  --truth writes U of each input record,\n"
+        "--obs its filled observations Y (records 'Y', for relerr against --truth).",
+        "  ve-sample -m G.model --truth truth.tsr test-cond.tsr > samples.tsr\n"
+        "  relerr truth.tsr samples.tsr",
+        opts};
 
 static fno m;
 static tsr_record hdr;
