@@ -22,13 +22,19 @@ PREFIX  ?= /usr/local
 BUILD   ?= build
 BIN     ?= bin
 
-CC       ?= gcc
+# GNU make presets CC to "cc" (origin "default"), so `CC ?= gcc` alone never applies.
+ifeq ($(origin CC),default)
+CC       := gcc
+endif
 OPT      ?= -O3 -march=native
 SAN      ?=
 CFLAGS   := -std=c11 $(OPT) -fopenmp -g -Wall -Wextra -Wno-unused-parameter $(SAN) -MMD -MP
+# Include and library paths from the packages' .pc files (the openblas and
+# libpng headers live in arch- and version-named folders).
+PC_PKGS  := openblas libpng fftw3 libzstd
 CPPFLAGS := -D_GNU_SOURCE -DEDDY_VERSION='"$(VERSION)"' -Ilib \
-            -I/usr/include/x86_64-linux-gnu/openblas-pthread -I/usr/include/libpng16
-LDFLAGS  := -fopenmp $(SAN) -L/usr/lib/x86_64-linux-gnu/openblas-pthread
+            $(shell pkg-config --cflags $(PC_PKGS) 2>/dev/null)
+LDFLAGS  := -fopenmp $(SAN) $(shell pkg-config --libs-only-L $(PC_PKGS) 2>/dev/null)
 LDLIBS   := -lfftw3f_omp -lfftw3_omp -lfftw3f -lfftw3 -lopenblas -lzstd -lpng16 -lm -lpthread
 # NetCDF (tsr2nc, nc2tsr): Debian's libnetcdf; the fallback is its usual flags.
 NC_CFLAGS := $(shell pkg-config --cflags netcdf 2>/dev/null || echo -I/usr/include/hdf5/serial)
@@ -116,7 +122,9 @@ $(BUILD)/bench/%: $(BUILD)/bench/%.o $(LIBA)
 	@mkdir -p $(@D)
 	$(CC) $(LDFLAGS) $< $(LIBA) $(LDLIBS) -o $@
 
--include $(LIB_OBJ:.o=.d) $(TOOLS:$(BIN)/%=$(BUILD)/tools/%.d) $(UNIT:%=%.d)
+# The compiler writes each .d beside its object: tests' under $(BUILD)/tests/unit/.
+-include $(LIB_OBJ:.o=.d) $(TOOLS:$(BIN)/%=$(BUILD)/tools/%.d) \
+         $(UNIT:$(BUILD)/tests/%=$(BUILD)/tests/unit/%.d) $(BENCH:%=%.d)
 
 # ---------------------------------------------------------------- tests
 ASAN := -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=undefined

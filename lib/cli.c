@@ -11,6 +11,8 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "progress.h"
+
 static const char *progname = "eddy";
 static char *cmdline;
 
@@ -341,4 +343,18 @@ void cli_write_samples(tsr_writer *w, long first, long count, int par, int nrec,
     free(recs);
     free(errs);
     free(rcs);
+}
+
+void cli_train(const char *name, const train_model *m, adam *opt, train_opts *o, int quiet,
+               const char *unit)
+{
+    progress p;
+    o->report = progress_loss, o->report_ctx = &p;
+    progress_start(&p, name, (double)o->steps, quiet);
+    eddy_err e;
+    double ema;
+    if (train_run(m, opt, o, &ema, &e)) cli_die(EXIT_DATA, "%s", e.msg);
+    char note[96];
+    snprintf(note, sizeof note, "loss %.4g, %ld %s, %zu parameters", ema, o->nsamples, unit, m->nparams);
+    progress_end(&p, note);
 }

@@ -8,6 +8,7 @@
 
 #include <stdio.h>
 
+#include "train.h"
 #include "tsr.h"
 
 typedef enum {
@@ -124,5 +125,10 @@ void cli_write_samples(tsr_writer *w, long first, long count, int par, int nrec,
 // Threads: n > 0 forces, 0 takes OMP_NUM_THREADS or else every core.  Sets
 // OpenMP, OpenBLAS and FFTW's planner together; returns the count.
 int cli_threads(int n);
+
+// Runs lib/train.h's loop with a progress line named `name` (unless quiet),
+// ending "loss X, N <unit>, P parameters"; dies on error.
+void cli_train(const char *name, const train_model *m, adam *opt, train_opts *o, int quiet,
+               const char *unit);
 
 #endif

@@ -1,4 +1,4 @@
-// The closure term a coarse model computes by itself (SPEC §1.1): G or H
+// The closure term a coarse model computes by itself (the closure flow of README.md, ns-gen): G or H
 // evaluated from the coarse vorticity V on V's own grid, without noise and
 // 2/3-dealiased as the coarse solver would.  For G (νΔω + βξ) it is all that
 // V predicts once the fine field is Fourier-truncated, which makes it the

@@ -1,4 +1,6 @@
-// Sparse observations of a closure term (SPEC §3.2, seed 000): the true U at
+// Sparse observations of a closure term (Dong, Chen & Wu, "Data-driven
+// stochastic closure modeling via conditional diffusion model and neural
+// operator"; README.md, closure-cond): the true U at
 // a uniform n×n grid of points (seed: n = 5; reference code: n = 16), turned
 // into a full-grid conditioning field for the score network.
 //

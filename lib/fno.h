@@ -1,6 +1,7 @@
 // Fourier Neural Operator (1-D and 2-D) in float32: model assembly, the one
 // contiguous parameter buffer, forward, backward (every parameter gradient and
-// the gradient with respect to the inputs from the same pass).  SPEC §3.1.
+// the gradient with respect to the inputs from the same pass).  Li et al.,
+// "Fourier Neural Operator for Parametric Partial Differential Equations".
 //
 // A model is one or more FNO branches whose outputs are concatenated along
 // channels and fused by a pointwise MLP; a single FNO is the 1-branch case

@@ -1,4 +1,5 @@
-// Two-scale Lorenz-96 (SPEC §1.2):
+// Two-scale Lorenz-96 (the system of Yasuda & Bischoff, "Predictor-Driven
+// Diffusion for Spatiotemporal Generation"; README.md, l96-gen):
 //
 //   dX_k/dt = −X_{k−1}(X_{k−2} − X_{k+1}) − X_k + F − (hc/b) Σ_j Y_{j,k}
 //   dY_n/dt = −cb Y_{n+1}(Y_{n+2} − Y_{n−1}) − c Y_n + (hc/b) X_{⌊n/J⌋}
@@ -33,7 +34,7 @@ int l96_work_size(const l96_params *p);
 void l96_step(const l96_params *p, l96_scheme s, double dt, double *X, double *Y, double *work);
 
 // The initial state: X_k and Y_n independent U(0,1), keyed by (seed, sample);
-// one X per k, unlike the reference's per-point X (research/pdd.md §1.1).
+// one X per k, unlike the PDD reference code's per-point X.
 void l96_init(const l96_params *p, uint64_t seed, uint64_t sample, double *X, double *Y);
 
 // Both channels on the K·J-point grid: out (2, K·J), X_k replicated J times.

@@ -1,5 +1,5 @@
 // Pseudo-spectral solver for 2-D incompressible Navier–Stokes in vorticity
-// form on the periodic square [0, L)^2 (SPEC §1.1):
+// form on the periodic square [0, L)^2 (README.md, ns-gen):
 //
 //     ∂ω/∂t + u·∇ω = ν Δω − μ ω + f(x) + ext(x) + β ξ(x,t),
 //     −Δψ = ω,  u = (∂ψ/∂y, −∂ψ/∂x),  k = 2π n / L.
@@ -29,7 +29,7 @@
 // noise of step s is keyed by (seed, sample, s), so ξ at a frame (for G and H)
 // is the very noise the next step uses.
 //
-// Change of units (SPEC §1.1): a run with L = 1 maps onto L' = 2π with
+// Change of units (README.md, ns-gen): a run with L = 1 maps onto L' = 2π with
 // t' = (2π)² t, ω' = ω/(2π)², ν' = ν, dt' = (2π)² dt, f' = f/(2π)⁴,
 // β' = β/(2π)², a' = (2π)² a.  The reference's κ = 10 noise has variance 10
 // per mode: its β corresponds to β √10 here.

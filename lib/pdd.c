@@ -47,17 +47,22 @@ static double var_of(double beta, double a, double x)
     return -beta * beta * expm1(-2 * a * x) / (2 * a);
 }
 
+rg_params pdd_rg_params(const pdd_process *p, double lam, double floor)
+{
+    return (rg_params){p->alpha, p->beta, lam, floor};
+}
+
 double pdd_proc_c(const pdd_process *p, double k2, double lam)
 {
     if (p->kind == PDD_PROC_VP) return exp(-p->gamma * lam);
-    rg_params rp = {p->alpha, p->beta, lam, 0};
+    rg_params rp = pdd_rg_params(p, lam, 0);
     return rg_C(&rp, k2);
 }
 
 double pdd_proc_sigma(const pdd_process *p, double k2, double lam)
 {
     if (p->kind == PDD_PROC_VP) return var_of(p->beta, p->gamma, lam);
-    rg_params rp = {p->alpha, p->beta, lam, 0};
+    rg_params rp = pdd_rg_params(p, lam, 0);
     return rg_Sigma(&rp, k2);
 }
 
@@ -75,7 +80,7 @@ double pdd_point_var(const rg_op *op, const pdd_process *p, double lam)
 {
     if (lam < p->dlam) lam = p->dlam;
     if (p->kind == PDD_PROC_VP) return pdd_proc_sigma(p, 0, lam);
-    rg_params rp = {p->alpha, p->beta, lam, 0};
+    rg_params rp = pdd_rg_params(p, lam, 0);
     return rg_trace_per_point(op, &rp);
 }
 
@@ -123,26 +128,19 @@ void pdd_windows_adjoint(const pdd_geom *g, int B, int nw, const double *gwin, d
 
 // ---------------------------------------------------------------- loss
 
-double pdd_increment_loss(const pdd_geom *g, int B, const double *u, const double *f,
-                          const double *v, double *gf)
+double pdd_window_loss(long nw, long frame, const double *target, const double *f,
+                       const double *v, double count, double *gf)
 {
-    long S = pdd_geom_points(g), frame = (long)g->C * S;
-    int T = g->T;
-    double count = (double)B * (T - 1) * frame, total = 0;
-    for (int b = 0; b < B; b++) {
-        double acc = 0;
-        #pragma omp parallel for reduction(+ : acc) schedule(static)
-        for (int n = 0; n < T - 1; n++) {
-            const double *u0 = u + ((long)b * T + n) * frame, *u1 = u0 + frame;
-            const double *fn = f + ((long)b * (T - 1) + n) * frame;
-            double *gn = gf ? gf + ((long)b * (T - 1) + n) * frame : NULL;
-            for (long i = 0; i < frame; i++) {
-                double r = u1[i] - u0[i] - fn[i];
-                acc += r * r;
-                if (gn) gn[i] = -r / (v[b] * count);
-            }
+    double total = 0;
+    for (long j = 0; j < nw; j++) {
+        const double *t = target + j * frame, *fj = f + j * frame;
+        double *gj = gf ? gf + j * frame : NULL, acc = 0;
+        for (long i = 0; i < frame; i++) {
+            double r = t[i] - fj[i];
+            acc += r * r;
+            if (gj) gj[i] = v ? -r / (v[j] * count) : -2 * r / count;
         }
-        total += acc / (2 * v[b]);
+        total += v ? acc / (2 * v[j]) : acc;
     }
     return total / count;
 }
@@ -439,7 +437,7 @@ int pdd_prior_sample(pdd_sampler *s, int B, double lam, uint64_t seed, uint64_t 
 
 static double phi1(double x) { return fabs(x) < 1e-8 ? 1 + x / 2 : expm1(x) / x; }
 
-// Frame 0 ← 2 u_1 - u_2 for every path (seed 001 B.6): r_λ is not modelled.
+// Frame 0 ← 2 u_1 - u_2 for every path (Yasuda & Bischoff B.6): r_λ is not modelled.
 static void extrapolate0(const pdd_sampler *s, int B, double *u)
 {
     if (s->g.T < 3) return;

@@ -1,4 +1,5 @@
-// Predictor-Driven Diffusion (seed 001, SPEC §3.3): the mathematics around a
+// Predictor-Driven Diffusion (Yasuda & Bischoff, "Predictor-Driven Diffusion for
+// Spatiotemporal Generation"): the mathematics around a
 // learned increment predictor, with the predictor and the path score passed
 // in as callbacks so that every piece can be tested without a network.
 //
@@ -13,7 +14,7 @@
 // Two forward processes in λ share the sampler:
 //   RG (PDD):  ∂_λ u = α Δu + β η,  per spatial mode C = e^{-α|k|²λ},
 //              Σ = β²(1 - e^{-2α|k|²λ})/(2α|k|²); the k = 0 mode is frozen
-//              (C = 1, Σ = 0; SPEC §2), so the sampler never moves it.
+//              (C = 1, Σ = 0; lib/rg.h), so the sampler never moves it.
 //   VP (DDPM baseline, γ): ∂_λ u = -γ u + √(2γ) η, the same for every mode.
 #ifndef EDDY_PDD_H
 #define EDDY_PDD_H
@@ -49,6 +50,9 @@ typedef struct {
 pdd_process pdd_process_rg(double alpha, double beta);
 pdd_process pdd_process_vp(double gamma);
 
+// The lib/rg.h parameters of the RG process at λ, Σ floored at λ = floor
+// (0: no floor).
+rg_params pdd_rg_params(const pdd_process *p, double lam, double floor);
 // The lib/rg.h grid of a geometry (the RG operator does every spectral step).
 int pdd_rg_grid(const pdd_geom *g, const pdd_process *p, rg_grid *rgg);
 
@@ -81,13 +85,16 @@ typedef struct {
     int max_batch;   // windows per forward call (0: no limit), bounding activation memory
 } pdd_predictor;
 
-// ---- training loss (seed 001 Alg. 1)
-// loss = mean over (b, n, c, x) of (Δu - f)² / (2 v_b) with Δu_n = u_{n+1} - u_n,
-// n = 0..T-2.  u (B, T, C, S); f (B, T-1, C, S); v (B).  When gf is not
-// NULL it receives ∂loss/∂f (B, T-1, C, S).
-double pdd_increment_loss(const pdd_geom *g, int B, const double *u, const double *f,
-                          const double *v, double *gf);
-
+// ---- training losses (the paper's Alg. 1; the DDPM baselines of its B.4)
+// Over nw windows j of `frame` values each, r = target - f:
+//   v != NULL (PDD):  Σ_j Σ_i r² / (2 v_j) / count, target the increment Δu of
+//                     window j, f the predicted one, v_j its point variance v_λ;
+//   v == NULL (DDPM): Σ_j Σ_i r² / count, target the noise ε, f the network's ε̂.
+// count is the number of values of the whole batch (the loss is the batch
+// mean; a share of a batch gives its contribution).  When gf is not NULL it
+// receives ∂loss/∂f (nw, frame).
+double pdd_window_loss(long nw, long frame, const double *target, const double *f,
+                       const double *v, double count, double *gf);
 // ---- the path score
 // ln p_λ(path) = -Σ_n ‖Δu_n - f(window_n)‖² / (2 v) (the initial density
 // r_λ left out) and its gradient s over the whole path (B, T, C, S), by one
@@ -106,7 +113,7 @@ int pdd_path_score_w(const pdd_geom *g, const pdd_predictor *pr, int B, const do
                      double lam, double v, const rg_op *op, const double *w, double *s,
                      double *logp, eddy_err *e);
 
-// ---- simulation in t at fixed λ (seed 001 Alg. 2)
+// ---- simulation in t at fixed λ (the paper's Alg. 2)
 // Frames 0..n0-1 of u (B, T, C, S) are given; fills n0..T-1 by
 // u_{n+1} = u_n + f(window_n) + sqrt(v) z; v = 0 is deterministic.  With sd
 // (rg_nmodes(op) values) the noise is coloured instead: z is multiplied per
@@ -125,7 +132,7 @@ int pdd_grid_uniform(double lmax, double lmin, int nsteps, double *lams, eddy_er
 int pdd_grid_rho(double lmax, double lfloor, double lmin, int nsteps, double rho,
                  double *lams, eddy_err *e);
 
-// ---- reverse-λ sampling (seed 001 Alg. 3)
+// ---- reverse-λ sampling (the paper's Alg. 3)
 // score: s (B, T, C, S) = ∇ ln p_λ at u (B, T, C, S).
 typedef int (*pdd_score_fn)(void *ctx, int B, const double *u, double lam, double *s,
                             eddy_err *e);

@@ -10,6 +10,9 @@
 #include "fft.h"
 #include "layout.h"
 #include "rng.h"
+#include "model.h"
+#include "scratch.h"
+#include "train.h"
 
 enum { PURPOSE_LAMBDA = 0x1a, PURPOSE_EPS = 0x2b };
 
@@ -21,6 +24,14 @@ void pdd_arch_default(pdd_arch *a)
     a->emb_size = 32;
     a->emb_hidden = 128;
     a->act = FNO_SILU;
+}
+
+void pdd_arch_fit(pdd_arch *a, const pdd_geom *g)
+{
+    if (a->modes <= 0) a->modes = g->dims == 1 ? 56 : 16;
+    int nmax = g->dims == 1 ? g->n[0] / 2 + 1 : g->n[0] / 2;
+    if (g->dims == 2 && g->n[1] / 2 + 1 < nmax) nmax = g->n[1] / 2 + 1;
+    if (a->modes > nmax) a->modes = nmax;
 }
 
 const char *pdd_objective_name(pdd_objective o)
@@ -163,6 +174,19 @@ int pdd_net_to_header(const pdd_net *n, tsr_record *h, eddy_err *e)
     return 0;
 }
 
+int pdd_net_header_make(tsr_record *hdr, const pdd_net *n, const tsr_record *meta, long seed,
+                        long paths, eddy_err *e)
+{
+    tsr_record_init(hdr);
+    tsr_attrs_copy(hdr, meta);
+    tsr_attr_del(hdr, "history");
+    tsr_attr_del(hdr, "dims");
+    if (pdd_net_to_header(n, hdr, e)) return -1;
+    tsr_attr_setf(hdr, "pdd.seed", "%ld", seed);
+    tsr_attr_setf(hdr, "pdd.train_paths", "%ld", paths);
+    return 0;
+}
+
 static int attr_num(const tsr_record *h, const char *k, double *v, eddy_err *e)
 {
     int rc = tsr_attr_double(h, k, v, e);
@@ -175,6 +199,9 @@ int pdd_net_from_header(pdd_net *n, const tsr_record *h, eddy_err *e)
     const char *kind = tsr_attr_get(h, "kind");
     if (!kind || strcmp(kind, PDD_KIND))
         return eddy_fail(e, "not a pd-train model (kind '%s', expected '%s')", kind ? kind : "none", PDD_KIND);
+    const char *arch = tsr_attr_get(h, "pdd.arch");
+    if (arch && strcmp(arch, "fno")) return eddy_fail(e, "unknown network pdd.arch '%s'", arch);
+    n->arch = PDD_ARCH_FNO;
     const char *obj = tsr_attr_get(h, "pdd.objective");
     if (!obj) return eddy_fail(e, "model header lacks pdd.objective");
     if (!strcmp(obj, "pdd")) n->obj = PDD_OBJ_PDD;
@@ -306,23 +333,54 @@ void pdd_net_unstandardise(const pdd_net *n, double *u, long nframes)
             }
 }
 
+// ---------------------------------------------------------------- load, save
+
+int pdd_net_load(const char *path, pdd_net *n, tsr_record *hdr, adam *opt, eddy_err *e)
+{
+    memset(n, 0, sizeof *n);
+    // Today every PDD network is an FNO checkpoint; another architecture
+    // (pdd.arch) reads its own parameter records here.
+    if (model_load(path, PDD_KIND, "pd-train model", &n->m, opt, hdr, e)) return -1;
+    if (pdd_net_from_header(n, hdr, e)) {
+        eddy_wrap(e, "%s", path);
+        if (opt) adam_free(opt);
+        pdd_net_free(n);
+        tsr_record_free(hdr);
+        return -1;
+    }
+    return 0;
+}
+
+int pdd_net_save(void *ctx, const char *path, const adam *opt, eddy_err *e)
+{
+    const pdd_net_ref *r = ctx;
+    switch (r->n->arch) {
+    case PDD_ARCH_FNO: {
+        model_ref mr = {&r->n->m, r->hdr};
+        return model_save(&mr, path, opt, e);
+    }
+    }
+    return eddy_fail(e, "%s: unknown network architecture %d", path, (int)r->n->arch);
+}
+
+train_model pdd_net_train_model(pdd_net *n, pdd_train_ctx *ob, pdd_net_ref *ref)
+{
+    // The parameter buffer of the network; the objective runs it through
+    // the forward/backward of its architecture.
+    return (train_model){n->m.params, n->m.grads, n->m.nparams, pdd_objective_grad, ob,
+                         pdd_net_save, ref};
+}
+
 // ---------------------------------------------------------------- FNO calls
 
 static int ensure(pdd_net *n, long nb, eddy_err *e)
 {
-    if (nb <= n->cap) return 0;
-    long S = pdd_geom_points(&n->g), ci = in_channels(n), co = n->g.C;
-    free(n->fin); free(n->fout); free(n->fdin); free(n->fdout); free(n->fcond);
-    n->fin = malloc(nb * S * ci * sizeof(float));
-    n->fdin = malloc(nb * S * ci * sizeof(float));
-    n->fout = malloc(nb * S * co * sizeof(float));
-    n->fdout = malloc(nb * S * co * sizeof(float));
-    n->fcond = malloc(nb * sizeof(float));
-    if (!n->fin || !n->fdin || !n->fout || !n->fdout || !n->fcond) {
-        n->cap = 0;
-        return eddy_fail(e, "out of memory for a batch of %ld windows", nb);
-    }
-    n->cap = nb;
+    size_t S = (size_t)pdd_geom_points(&n->g), ci = (size_t)in_channels(n), co = (size_t)n->g.C;
+    float **buf[] = {&n->fin, &n->fdin, &n->fout, &n->fdout, &n->fcond};
+    size_t need[] = {nb * S * ci, nb * S * ci, nb * S * co, nb * S * co, (size_t)nb};
+    for (int k = 0; k < 5; k++)
+        if (scratch_grow(buf[k], &n->cap[k], need[k], sizeof(float)))
+            return eddy_fail(e, "out of memory for a batch of %ld windows", nb);
     return 0;
 }
 
@@ -457,10 +515,14 @@ int pdd_net_score(void *ctx, int B, const double *u, double lam, double *s, eddy
 
 // ---------------------------------------------------------------- training
 
-int pdd_net_train_step(pdd_net *n, adam *opt, const double *u0, int B, uint64_t seed, long step,
-                       double clip, double *loss, eddy_err *e)
+int pdd_objective_grad(void *ctx, const train_batch *tb, double *loss, eddy_err *e)
 {
+    pdd_train_ctx *ob = ctx;
+    pdd_net *n = ob->n;
     const pdd_geom *g = &n->g;
+    int B = tb->nb, b0 = tb->b0;
+    uint64_t seed = tb->seed;
+    long step = tb->step;
     int T = g->T, C = g->C, W = g->W, ci = in_channels(n);
     long S = pdd_geom_points(g), frame = (long)C * S, cw = frame * W;
     long npath = (long)T * frame;
@@ -477,19 +539,22 @@ int pdd_net_train_step(pdd_net *n, adam *opt, const double *u0, int B, uint64_t 
         eddy_fail(e, "out of memory for a batch of %d paths", B);
         goto out;
     }
-    memcpy(u, u0, (size_t)B * npath * sizeof *u);
-    // λ per path (pdd, ddpm-gen) or per window (ddpm-cond), uniform on (0, λmax).
+    for (int b = 0; b < B; b++)
+        memcpy(u + b * npath, ob->u + tb->idx[b0 + b] * npath, npath * sizeof *u);
+    // λ per path (pdd, ddpm-gen) or per window (ddpm-cond), uniform on (0, λmax);
+    // keyed by the path's (window's) position in the whole batch.
+    long jw0 = (long)b0 * nwp;
     for (long j = 0; j < nw; j++) {
         int per_window = n->obj == PDD_OBJ_DDPM_COND;
         eddy_rng r;
-        rng_init(&r, seed, (uint64_t)step, (uint64_t)(per_window ? j : j / nwp), PURPOSE_LAMBDA);
+        rng_init(&r, seed, (uint64_t)step, (uint64_t)(per_window ? jw0 + j : b0 + j / nwp), PURPOSE_LAMBDA);
         lam[j] = rng_uniform(&r) * n->lam_max;
     }
     if (n->obj == PDD_OBJ_PDD) {
         for (int b = 0; b < B; b++) {
             double lb = lam[(long)b * nwp];
-            rg_params rp = {n->proc.alpha, n->proc.beta, lb, n->proc.dlam};
-            rg_noise key = {seed, (uint64_t)step, (uint64_t)b * T, RG_PURPOSE};
+            rg_params rp = pdd_rg_params(&n->proc, lb, n->proc.dlam);
+            rg_noise key = {seed, (uint64_t)step, (uint64_t)(b0 + b) * T, RG_PURPOSE};
             if (rg_apply(n->op, &rp, u + b * npath, T, C, &key, e)) goto out;
             for (int k = 0; k < nwp; k++) v[(long)b * nwp + k] = pdd_point_var(n->op, &n->proc, lb);
         }
@@ -503,7 +568,7 @@ int pdd_net_train_step(pdd_net *n, adam *opt, const double *u0, int B, uint64_t 
     } else if (n->obj == PDD_OBJ_DDPM_GEN) {
         for (int b = 0; b < B; b++) {
             eddy_rng r;
-            rng_init(&r, seed, (uint64_t)step, (uint64_t)b, PURPOSE_EPS);
+            rng_init(&r, seed, (uint64_t)step, (uint64_t)(b0 + b), PURPOSE_EPS);
             rng_normal_fill(&r, eps + b * npath, npath);
             double lb = lam[(long)b * nwp], c = exp(-n->proc.gamma * lb), sg = vp_sigma(n, lb);
             for (long i = 0; i < npath; i++) u[b * npath + i] = c * u[b * npath + i] + sg * eps[b * npath + i];
@@ -524,7 +589,7 @@ int pdd_net_train_step(pdd_net *n, adam *opt, const double *u0, int B, uint64_t 
             double *w = win + j * (cw + frame), *t = target + j * frame;
             memcpy(w, cwin + j * cw, cw * sizeof *w);
             eddy_rng r;
-            rng_init(&r, seed, (uint64_t)step, (uint64_t)j, PURPOSE_EPS);
+            rng_init(&r, seed, (uint64_t)step, (uint64_t)(jw0 + j), PURPOSE_EPS);
             double c = exp(-n->proc.gamma * lam[j]), sg = vp_sigma(n, lam[j]);
             for (int ch = 0; ch < C; ch++)
                 for (long i = 0; i < S; i++) {
@@ -537,41 +602,35 @@ int pdd_net_train_step(pdd_net *n, adam *opt, const double *u0, int B, uint64_t 
         free(cwin);
         cw += frame;
     }
-    fno_zero_grad(&n->m);
-    double count = (double)nw * frame, total = 0;
+    // Normalised by the whole batch: the shares of several processes sum to it.
+    double count = (double)tb->B * nwp * frame, total = 0;
     long chunk = n->max_batch;
-    if (ensure(n, chunk < nw ? chunk : nw, e)) goto out;
+    double *f = malloc((size_t)(chunk < nw ? chunk : nw) * frame * sizeof *f);
+    double *gf = malloc((size_t)(chunk < nw ? chunk : nw) * frame * sizeof *gf);
+    if (!f || !gf || ensure(n, chunk < nw ? chunk : nw, e)) {
+        if (!f || !gf) eddy_fail(e, "out of memory");
+        free(f), free(gf);
+        goto out;
+    }
     for (long j0 = 0; j0 < nw; j0 += chunk) {
         int m = (int)(nw - j0 < chunk ? nw - j0 : chunk);
         to_fno(win + j0 * cw, n->fin, m, ci, S);
         for (int q = 0; q < m; q++) n->fcond[q] = (float)(1000 * lam[j0 + q]);
-        if (run_forward(n, m, e)) goto out;
-        // gradients in the FNO layout: element (q, i, c) of fout
-        for (int q = 0; q < m; q++)
-            for (long i = 0; i < S; i++)
-                for (int c = 0; c < C; c++) {
-                    long j = j0 + q;
-                    double f = n->fout[((long)q * S + i) * C + c], t = target[j * frame + (long)c * S + i];
-                    double r = t - f, g2;
-                    if (n->obj == PDD_OBJ_PDD) {
-                        total += r * r / (2 * v[j]);
-                        g2 = -r / (v[j] * count);
-                    } else {
-                        total += r * r;
-                        g2 = -2 * r / count;
-                    }
-                    n->fdout[((long)q * S + i) * C + c] = (float)g2;
-                }
-        if (fno_backward(&n->m, n->fdout, NULL, FNO_GRAD_PARAMS, e)) goto out;
+        if (run_forward(n, m, e)) break;
+        from_fno(n->fout, f, m, C, S);
+        total += pdd_window_loss(m, frame, target + j0 * frame, f,
+                                 n->obj == PDD_OBJ_PDD ? v + j0 : NULL, count, gf);
+        to_fno(gf, n->fdout, m, C, S);
+        if (fno_backward(&n->m, n->fdout, NULL, FNO_GRAD_PARAMS, e)) break;
+        if (j0 + m == nw) rc = 0;
     }
-    *loss = total / count;
+    free(f), free(gf);
+    if (rc) goto out;
+    *loss = total;
     if (!isfinite(*loss)) {
-        eddy_fail(e, "loss is not finite (%g)", *loss);
+        rc = eddy_fail(e, "loss is not finite (%g)", *loss);
         goto out;
     }
-    if (clip > 0) fno_clip_grad(&n->m, clip);
-    adam_step(opt, n->m.params, n->m.grads);
-    rc = 0;
 out:
     free(u); free(eps); free(win); free(lam); free(v); free(target);
     return rc;

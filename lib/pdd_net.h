@@ -1,5 +1,5 @@
-// The FNO behind Predictor-Driven Diffusion and its DDPM baseline (seed 001
-// §3, B.2, B.4): model configuration and the attributes stored with it,
+// The FNO behind Predictor-Driven Diffusion and its DDPM baseline (Yasuda &
+// Bischoff, "Predictor-Driven Diffusion for Spatiotemporal Generation", §3, B.2, B.4): model configuration and the attributes stored with it,
 // per-channel standardisation, one training step of each objective, and the
 // network as the callbacks of lib/pdd.h (predictor, path score, DDPM score).
 //
@@ -24,6 +24,7 @@
 #include "fno.h"
 #include "pdd.h"
 #include "rg.h"
+#include "train.h"
 #include "tsr.h"
 
 #define PDD_KIND "pdd-model"
@@ -31,8 +32,15 @@
 
 typedef enum { PDD_OBJ_PDD = 0, PDD_OBJ_DDPM_GEN = 1, PDD_OBJ_DDPM_COND = 2 } pdd_objective;
 
+// The network behind the predictor (attribute pdd.arch, absent for "fno").
+// Its forward and backward are reached only through the static calls at the
+// "FNO calls" section of pdd_net.c; another architecture (e.g. a U-Net with
+// its own parameter buffer) adds a case there, to pdd_net_load/_save and to
+// pdd_net_train_model, and nothing changes for the samplers or the trainer.
+typedef enum { PDD_ARCH_FNO = 0 } pdd_arch_kind;
 typedef struct {
-    fno m;
+    pdd_arch_kind arch;
+    fno m;                      // PDD_ARCH_FNO
     pdd_objective obj;
     pdd_geom g;                 // T = frames per training path
     pdd_process proc;           // RG (pdd) or VP (ddpm-*)
@@ -47,7 +55,7 @@ typedef struct {
     // scratch, grown on demand
     float *fin, *fout, *fdin, *fdout, *fcond;
     double *dwin, *dtmp;
-    long cap;
+    size_t cap[5];              // floats of fin, fdin, fout, fdout, fcond (lib/scratch.h)
 } pdd_net;
 
 typedef struct {
@@ -56,6 +64,9 @@ typedef struct {
 } pdd_arch;
 
 void pdd_arch_default(pdd_arch *a);
+// Fits the modes to a geometry: modes <= 0 takes the paper's (56 in 1-D, 16
+// in 2-D), and modes are capped by what the grid resolves.
+void pdd_arch_fit(pdd_arch *a, const pdd_geom *g);
 // Creates a new model (weights from seed) for geometry g and process p.
 int pdd_net_create(pdd_net *n, pdd_objective obj, const pdd_geom *g, const pdd_process *p,
                    const pdd_arch *a, uint64_t seed, eddy_err *e);
@@ -66,7 +77,21 @@ const char *pdd_objective_name(pdd_objective o);
 // after ckpt_load filled n->m.
 int pdd_net_to_header(const pdd_net *n, tsr_record *hdr, eddy_err *e);
 int pdd_net_from_header(pdd_net *n, const tsr_record *hdr, eddy_err *e);
+// A new model's header: the data's attributes (meta; history and dims
+// dropped), pdd_net_to_header's, the seed and the number of training paths.
+int pdd_net_header_make(tsr_record *hdr, const pdd_net *n, const tsr_record *meta, long seed,
+                        long paths, eddy_err *e);
 
+// Loads a pd-train checkpoint (opt non-NULL: with the Adam state, required)
+// and checks its header; hdr receives every attribute.  Messages start with
+// the path.
+int pdd_net_load(const char *path, pdd_net *n, tsr_record *hdr, adam *opt, eddy_err *e);
+// The model and the header it is saved with (lib/train.h's save hook).
+typedef struct {
+    pdd_net *n;
+    const tsr_record *hdr;
+} pdd_net_ref;
+int pdd_net_save(void *ctx, const char *path, const adam *opt, eddy_err *e);
 // ---- data: paths (P, T, C, S) in physical units
 // Per-channel mean and std over every value, and (ddpm-cond) the std of the
 // standardised increments.  u (P, T, C, S).
@@ -76,12 +101,19 @@ void pdd_net_standardise(const pdd_net *n, double *u, long nframes);     // (nfr
 int pdd_net_fit_spectrum(pdd_net *n, const double *u, long P, eddy_err *e);
 void pdd_net_unstandardise(const pdd_net *n, double *u, long nframes);   // (nframes, C, S)
 
-// ---- one training step on B standardised paths u0 (B, T, C, S); noise and
-// λ keyed by (seed, step, b).  Accumulates the gradient (zeroed first) and
-// takes one Adam step; *loss receives the batch loss.
-int pdd_net_train_step(pdd_net *n, adam *opt, const double *u0, int B, uint64_t seed, long step,
-                       double clip, double *loss, eddy_err *e);
-
+// ---- the training objective of n->obj (a lib/train.h train_objective_fn):
+// batch positions [b0, b0+nb) of the standardised paths u (P, T, C, S) at
+// idx[b]; λ and noise keyed by (seed, step, position of the path, or of the
+// window for ddpm-cond, in the whole batch).  The loss (lib/pdd.h
+// pdd_window_loss) and its gradient, added to n->m.grads.
+typedef struct {
+    pdd_net *n;
+    const double *u;
+} pdd_train_ctx;
+int pdd_objective_grad(void *ctx, const train_batch *b, double *loss, eddy_err *e);
+// What lib/train.h trains: n's parameter buffer, the objective ob (ob->n = n),
+// saved with ref.
+train_model pdd_net_train_model(pdd_net *n, pdd_train_ctx *ob, pdd_net_ref *ref);
 // ---- the network as lib/pdd.h callbacks (standardised units)
 // pdd: the predictor.
 pdd_predictor pdd_net_predictor(pdd_net *n);

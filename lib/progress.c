@@ -53,3 +53,10 @@ void progress_end(progress *p, const char *note)
     if (p->quiet || (!p->shown && progress_now() - p->t0 < 1.0)) return;
     show(p, p->total, note, 1);
 }
+
+void progress_loss(void *ctx, long step, double loss)
+{
+    char note[64];
+    snprintf(note, sizeof note, "loss %.4g", loss);
+    progress_update(ctx, (double)step, note);
+}

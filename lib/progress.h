@@ -15,5 +15,7 @@ void progress_start(progress *p, const char *what, double total, int quiet);
 void progress_update(progress *p, double done, const char *note);
 void progress_end(progress *p, const char *note);
 double progress_now(void);   // monotonic seconds
+// A lib/train.h report hook (ctx: a started progress): "loss X" at the step.
+void progress_loss(void *ctx, long step, double loss);
 
 #endif

@@ -1,5 +1,6 @@
 // The renormalisation-group (RG) coarse-graining operator of Predictor-Driven
-// Diffusion (SPEC §2): the heat semigroup with additive noise in the scale λ,
+// Diffusion (Yasuda & Bischoff, "Predictor-Driven Diffusion for Spatiotemporal
+// Generation", A.2): the heat semigroup with additive noise in the scale λ,
 //
 //     ∂_λ u = α Δu + β η   ⇒   per spatial Fourier mode k ≠ 0
 //     C_λ(k) = exp(−α|k|²λ),   Σ_λ(k) = β² (1 − exp(−2α|k|²λ)) / (2α|k|²),
@@ -35,7 +36,7 @@
 
 typedef enum { RG_LAP_SPECTRAL, RG_LAP_FD } rg_laplacian;
 
-// Defaults of SPEC §2.
+// Defaults of the paper (A.2; its dλ = 1e-3 floor).
 #define RG_LAMBDA_FLOOR 1e-3          // Σ_λ is floored at Σ_{Δλ}, Δλ = 1e-3
 #define RG_PURPOSE 0x52474e4fULL      // "RGNO": the rng purpose word of RG noise
 
@@ -50,7 +51,7 @@ typedef struct {
     double alpha;        // diffusion coefficient α ≥ 0
     double beta;         // noise amplitude β ≥ 0
     double lambda;       // scale λ ≥ 0
-    double lambda_floor; // Σ uses max(λ, lambda_floor); 0 disables (RG_LAMBDA_FLOOR in SPEC)
+    double lambda_floor; // Σ uses max(λ, lambda_floor); 0 disables (RG_LAMBDA_FLOOR, the paper's dλ)
 } rg_params;
 
 typedef struct {
@@ -85,7 +86,7 @@ double rg_Sigma(const rg_params *p, double ksq);
 // the variance per grid point of the added noise, and σ_λ²·Δt.  D counts
 // channels too, but every channel has the same Σ, so C drops out.
 double rg_trace_per_point(const rg_op *op, const rg_params *p);
-// σ_λ² = tr(Σ_λ)/(Δt·D) (SPEC §2, seed 001 eq. 58), Δt the time between frames.
+// σ_λ² = tr(Σ_λ)/(Δt·D) (Yasuda & Bischoff eq. 58), Δt the time between frames.
 double rg_sigma2(const rg_op *op, const rg_params *p, double dt);
 
 // ---- applying the operator, in place

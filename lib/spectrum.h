@@ -1,4 +1,5 @@
-// Power spectra of periodic fields (SPEC §4): the one-sided power of a real
+// Power spectra of periodic fields (the spectral error of Yasuda & Bischoff, "Predictor-Driven
+// Diffusion for Spatiotemporal Generation", B.5): the one-sided power of a real
 // array over all its axes, the radially binned 2-D energy spectrum, and the
 // spatial and space–time PSDs built from it.
 //

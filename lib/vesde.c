@@ -195,3 +195,9 @@ int vesde_sample(const vesde_sample_opts *o, vesde_score_fn score, void *ctx, in
     free(s);
     return rc;
 }
+
+void vesde_schedule_defaults(vesde_schedule kind, double *T, int *nsteps)
+{
+    if (*T == 0) *T = kind == VESDE_SCHED_KARRAS ? 0.1 : 1.0;
+    if (*nsteps == 0) *nsteps = kind == VESDE_SCHED_KARRAS ? 10 : 1000;
+}

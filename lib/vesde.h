@@ -1,4 +1,6 @@
-// The variance-exploding SDE of the stochastic closure (SPEC §3.2, seed 000):
+// The variance-exploding SDE of the stochastic closure (Dong, Chen & Wu,
+// "Data-driven stochastic closure modeling via conditional diffusion model and
+// neural operator"; README.md, fno-train):
 //
 //     dU = g(t) dW,   g(t) = σ₀^t,   σ_t² = ∫₀ᵗ g² = (σ₀^{2t} − 1) / (2 ln σ₀)
 //
@@ -50,6 +52,9 @@ typedef enum { VESDE_SCHED_KARRAS, VESDE_SCHED_UNIFORM } vesde_schedule;
 int vesde_schedule_fill(vesde_schedule kind, double T, double t_min, double rho, int nsteps,
                         double *ts, eddy_err *e);
 int vesde_schedule_parse(const char *name, vesde_schedule *kind);
+// The samplers' defaults (ve-sample, closure-run) where *T or *nsteps is 0:
+// Karras T = 0.1, 10 steps (the accelerated sampler); uniform T = 1, 1000.
+void vesde_schedule_defaults(vesde_schedule kind, double *T, int *nsteps);
 const char *vesde_schedule_name(vesde_schedule kind);
 
 // ---- sampling

@@ -1,5 +1,5 @@
 // closure-cond: turns ns-gen --closure output into the condition records of
-// the stochastic closure (SPEC §3.2): the term U, the vorticity V and the
+// the stochastic closure (lib/closure_score.h): the term U, the vorticity V and the
 // filled sparse observations Y of U, frame by frame; and, on request, the
 // term a coarse model computes from V itself, the baseline of V-only models.
 #include <math.h>
@@ -10,6 +10,7 @@
 #include "cli.h"
 #include "closure_coarse.h"
 #include "closure_obs.h"
+#include "closure_score.h"
 
 typedef struct {
     tsr_record rec;
@@ -71,11 +72,11 @@ static void coarse_record(const tsr_record *V, const char *term, int T, int N, l
     tsr_history_append(o, cli_cmdline());
 }
 
-int main(int argc, char **argv)
-{
-    const char *term = "G", *vname = "omega", *fill = "bicubic", *out = "-", *coarse = NULL;
-    int obs_n = 5, box = 0, grid = 0, y_coarse = 0;
-    const cli_opt opts[] = {
+// Options (file scope so the table below can point at them).
+static const char *term = "G", *vname = "omega", *fill = "bicubic", *out = "-", *coarse = NULL;
+static int obs_n = 5, box = 0, grid = 0, y_coarse = 0;
+
+    static const cli_opt opts[] = {
         {"term", 't', OPT_STRING, &term, "NAME", "closure term to learn: the record name (G or H)"},
         {"vorticity", 0, OPT_STRING, &vname, "NAME", "record name of the vorticity"},
         {"obs-n", 'n', OPT_INT, &obs_n, "N", "observations on a uniform N×N grid of points (reference: 16)"},
@@ -86,7 +87,7 @@ int main(int argc, char **argv)
         {"y-coarse", 0, OPT_FLAG, &y_coarse, NULL, "Y is that term instead of observations (a V-only condition)"},
         CLI_OPT_OUTPUT(&out, "output stream"),
         CLI_OPT_END};
-    const cli_spec spec = {
+    static const cli_spec spec = {
         "closure-cond", "[options] [FILE]",
         "make closure conditions (term U, vorticity V, filled observations Y)",
         "Pairs each vorticity record with the term record of the same sample and grid\n"
@@ -107,23 +108,31 @@ int main(int argc, char **argv)
         "v+obs --residual learns only what V does not predict.",
         "  ns-gen --preset closure --closure --out-grid 64 | closure-cond --term H --obs-n 16 > cond.tsr",
         opts};
-    int nops;
-    char **ops;
-    cli_parse(&spec, argc, argv, &nops, &ops);
-    obs_fill_kind fk;
-    if (obs_fill_parse(fill, &fk)) cli_die(EXIT_USAGE, "--fill: bicubic or box, got '%s'", fill);
-    if (obs_n < 1) cli_die(EXIT_USAGE, "--obs-n must be >= 1");
-    if (box < 0 || (box > 0 && box % 2 == 0)) cli_die(EXIT_USAGE, "--box must be odd (or 0)");
-    if (nops > 1) cli_die(EXIT_USAGE, "one input at most, got %d", nops);
-    if (!strcmp(term, vname)) cli_die(EXIT_USAGE, "--term and --vorticity name the same record");
-    coarse_term_kind ck;
-    if ((coarse || y_coarse) && coarse_term_parse(term, &ck))
-        cli_die(EXIT_USAGE, "--coarse knows the terms G and H, not '%s'", term);
 
-    FILE *f;
-    tsr_reader *r = cli_reader(nops ? ops[0] : "-", &f);
-    tsr_writer *w = cli_writer(out, NULL);
-    tsr_writer *wc = coarse ? cli_writer(coarse, NULL) : NULL;
+// The condition record of the pair (V, U) of record idx, and its coarse term
+// (wc, or Y with --y-coarse).
+static void write_pair(tsr_writer *w, tsr_writer *wc, const tsr_record *V, const tsr_record *U,
+                       const cs_obs *ob, long idx)
+{
+    eddy_err e;
+    int N = (int)V->shape[V->rank - 1], T = V->rank == 3 ? (int)V->shape[0] : 1;
+    if (obs_n > N) cli_die(EXIT_USAGE, "--obs-n %d exceeds the %d² grid of record %ld", obs_n, N, idx);
+    tsr_record o, co;   // co: the coarse term, when Y or --coarse needs it
+    tsr_record_init(&co);
+    if (wc || y_coarse) coarse_record(V, term, T, N, idx, &co);
+    if (cs_record_make(&o, V, U, term, ob, y_coarse ? &co : NULL, &e))
+        cli_die(EXIT_DATA, "record %ld: %s", idx, e.msg);
+    tsr_history_append(&o, cli_cmdline());
+    if (tsr_write(w, &o, &e)) cli_die(EXIT_DATA, "%s", e.msg);
+    tsr_record_free(&o);
+    if (wc && tsr_write(wc, &co, &e)) cli_die(EXIT_DATA, "%s: %s", coarse, e.msg);
+    tsr_record_free(&co);
+}
+
+// Pairs each vorticity record with the term record of the same sample and
+// grid, in stream order, and writes each pair; returns the pairs written.
+static long pair_records(tsr_reader *r, tsr_writer *w, tsr_writer *wc, const cs_obs *ob)
+{
     eddy_err e;
     pending *pend = NULL;
     int npend = 0;
@@ -153,52 +162,7 @@ int main(int argc, char **argv)
             npend++;
             continue;
         }
-        const tsr_record *V = is_v ? &rec : &pend[partner].rec, *U = is_u ? &rec : &pend[partner].rec;
-        int N = (int)rec.shape[rec.rank - 1], T = rec.rank == 3 ? (int)rec.shape[0] : 1;
-        if (obs_n > N) cli_die(EXIT_USAGE, "--obs-n %d exceeds the %d² grid of record %ld", obs_n, N, idx);
-        size_t hw = (size_t)N * N;
-        tsr_record o;
-        tsr_record_init(&o);
-        tsr_attrs_copy(&o, V);
-        uint64_t shp[4] = {(uint64_t)T, (uint64_t)N, (uint64_t)N, 3};
-        if (tsr_record_alloc(&o, "closure", TSR_F4, 4, shp, &e)) cli_die(EXIT_DATA, "%s", e.msg);
-        float *obs = malloc((size_t)obs_n * obs_n * sizeof *obs), *Y = malloc(hw * sizeof *Y);
-        if (!obs || !Y) cli_die(EXIT_DATA, "out of memory");
-        tsr_record co;   // the coarse term, when Y or --coarse needs it
-        tsr_record_init(&co);
-        if (wc || y_coarse) coarse_record(V, term, T, N, idx, &co);
-        const float *u = U->data, *v = V->data;
-        float *d = o.data;
-        for (int t = 0; t < T; t++) {
-            const float *ut = u + t * hw, *vt = v + t * hw;
-            for (size_t i = 0; i < hw; i++)
-                if (!isfinite(ut[i]) || !isfinite(vt[i]))
-                    cli_die(EXIT_DATA, "record %ld: non-finite value in frame %d", idx, t);
-            if (y_coarse)
-                memcpy(Y, (const float *)co.data + t * hw, hw * sizeof *Y);
-            else if (obs_sample(ut, N, obs_n, obs, &e) || obs_fill(obs, obs_n, N, fk, box, Y, &e))
-                cli_die(EXIT_DATA, "record %ld frame %d: %s", idx, t, e.msg);
-            for (size_t i = 0; i < hw; i++) {
-                float *px = d + (t * hw + i) * 3;
-                px[0] = ut[i], px[1] = vt[i], px[2] = Y[i];
-            }
-        }
-        free(obs), free(Y);
-        // The record carries U's identity; V's attributes hold the run's physics.
-        tsr_attr_del(&o, "units");
-        tsr_attr_set(&o, "field", "closure");
-        tsr_attr_set(&o, "term", term);
-        tsr_attr_set(&o, "channels", "U,V,Y");
-        tsr_attr_set(&o, "dims", "t,y,x,c");
-        tsr_attr_setf(&o, "obs_n", "%d", y_coarse ? 0 : obs_n);
-        tsr_attr_set(&o, "obs_fill", y_coarse ? "coarse" : fill);
-        if (fk == OBS_FILL_BOX && !y_coarse) tsr_attr_setf(&o, "obs_box", "%d", box > 0 ? box : obs_box_width(obs_n, N));
-        tsr_attr_setf(&o, "grid", "%d", N);
-        tsr_history_append(&o, cli_cmdline());
-        if (tsr_write(w, &o, &e)) cli_die(EXIT_DATA, "%s", e.msg);
-        tsr_record_free(&o);
-        if (wc && tsr_write(wc, &co, &e)) cli_die(EXIT_DATA, "%s: %s", coarse, e.msg);
-        tsr_record_free(&co);
+        write_pair(w, wc, is_v ? &rec : &pend[partner].rec, is_u ? &rec : &pend[partner].rec, ob, idx);
         tsr_record_free(&pend[partner].rec);
         pend[partner].used = 1;
         written++;
@@ -209,12 +173,35 @@ int main(int argc, char **argv)
             cli_die(EXIT_DATA, "record '%s' (sample %s) has no matching '%s' record of the same grid",
                     pend[i].rec.name, tsr_attr_get(&pend[i].rec, "sample") ? tsr_attr_get(&pend[i].rec, "sample") : "?",
                     strcmp(pend[i].rec.name, term) ? term : vname);
-    if (written == 0) cli_die(EXIT_DATA, "no '%s' and '%s' records in the input", vname, term);
+    tsr_record_free(&rec);
+    free(pend);
+    return written;
+}
+
+int main(int argc, char **argv)
+{
+    int nops;
+    char **ops;
+    cli_parse(&spec, argc, argv, &nops, &ops);
+    cs_obs ob = {.obs_n = obs_n, .box = box};
+    if (obs_fill_parse(fill, &ob.fill)) cli_die(EXIT_USAGE, "--fill: bicubic or box, got '%s'", fill);
+    if (obs_n < 1) cli_die(EXIT_USAGE, "--obs-n must be >= 1");
+    if (box < 0 || (box > 0 && box % 2 == 0)) cli_die(EXIT_USAGE, "--box must be odd (or 0)");
+    if (nops > 1) cli_die(EXIT_USAGE, "one input at most, got %d", nops);
+    if (!strcmp(term, vname)) cli_die(EXIT_USAGE, "--term and --vorticity name the same record");
+    coarse_term_kind ck;
+    if ((coarse || y_coarse) && coarse_term_parse(term, &ck))
+        cli_die(EXIT_USAGE, "--coarse knows the terms G and H, not '%s'", term);
+
+    FILE *f;
+    tsr_reader *r = cli_reader(nops ? ops[0] : "-", &f);
+    tsr_writer *w = cli_writer(out, NULL);
+    tsr_writer *wc = coarse ? cli_writer(coarse, NULL) : NULL;
+    eddy_err e;
+    if (pair_records(r, w, wc, &ob) == 0) cli_die(EXIT_DATA, "no '%s' and '%s' records in the input", vname, term);
     if (tsr_writer_finish(w, &e)) cli_die(EXIT_DATA, "%s", e.msg);
     if (wc && tsr_writer_finish(wc, &e)) cli_die(EXIT_DATA, "%s: %s", coarse, e.msg);
     tsr_reader_close(r);
     if (f != stdin) fclose(f);
-    tsr_record_free(&rec);
-    free(pend);
     return 0;
 }

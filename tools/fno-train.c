@@ -1,15 +1,14 @@
 // fno-train: trains the conditional score model of the stochastic closure
-// (SPEC §3.2) on closure-cond records with the VE-SDE denoising loss.
+// (lib/closure_score.h) on closure-cond records with the VE-SDE denoising loss.
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
-#include "checkpoint.h"
 #include "cli.h"
 #include "closure_score.h"
-#include "progress.h"
-#include "rng.h"
+#include "model.h"
+#include "train.h"
 #include "vesde.h"
 
 static int parse_widths(const char *s, int *w, int max)
@@ -27,34 +26,24 @@ static int parse_widths(const char *s, int *w, int max)
     return n;
 }
 
-// Data order of one epoch: keyed by (seed, epoch), so a resumed run sees the
-// batches an uninterrupted one would.
-static void epoch_order(long *perm, long n, uint64_t seed, long epoch)
-{
-    eddy_rng r;
-    rng_init(&r, seed, (uint64_t)epoch, 0, 0x0de7);
-    rng_permutation(&r, perm, n);
-}
-
 // cs_data_read in the shape cli_read_all calls.
 static int read_data(void *d, tsr_reader *r, const char *name, eddy_err *e)
 {
     return cs_data_read(d, r, name, e);
 }
 
-int main(int argc, char **argv)
-{
-    const char *out = NULL, *resume = NULL, *log_path = NULL, *cond = "v+obs", *fuse = "40,20,20,128";
-    const char *reduce = "sum";
-    cs_arch arch;
-    cs_arch_default(&arch);
-    double sigma0 = VESDE_SIGMA0, t_min = 2e-5, t_max = 2, lr = 1e-3, gamma = 0.5, clip = 0;
-    double u_scale = 0, v_scale = 0, t_focus = 0, focus_frac = 0.5;
-    int precond = 0, residual = 0;
-    long steps = 0, ckpt_every = 1000;
-    int epochs = 1000, decay_epochs = 200, batch = 200, threads = 0, quiet = 0;
-    long seed = 42;
-    const cli_opt opts[] = {
+// Options (file scope so the table below can point at them).
+static const char *out = NULL, *resume = NULL, *log_path = NULL, *cond = "v+obs", *fuse = "40,20,20,128";
+static const char *reduce = "sum";
+static cs_arch arch;
+static double sigma0 = VESDE_SIGMA0, t_min = 2e-5, t_max = 2, lr = 1e-3, lr_gamma = 0.5, clip = 0;
+static double u_scale = 0, v_scale = 0, t_focus = 0, focus_frac = 0.5;
+static int precond = 0, residual = 0;
+static long steps = 0, ckpt_every = 1000;
+static int epochs = 1000, decay_epochs = 200, batch = 200, threads = 0, quiet = 0;
+static long seed = 42;
+
+    static const cli_opt opts[] = {
         CLI_OPT_OUTPUT(&out, "checkpoint to write (required)"),
         {"cond", 0, OPT_STRING, &cond, "C", "conditioning: v (vorticity only) or v+obs"},
         {"width", 0, OPT_INT, &arch.width, "N", "channels of each FNO branch"},
@@ -79,14 +68,14 @@ int main(int argc, char **argv)
         {"steps", 0, OPT_LONG, &steps, "N", "optimizer steps in total (0: from --epochs)"},
         CLI_OPT_LR(&lr),
         {"lr-decay-epochs", 0, OPT_INT, &decay_epochs, "N", "halve the rate every N epochs (0: never)"},
-        {"lr-gamma", 0, OPT_DOUBLE, &gamma, "X", "factor of each learning-rate decay"},
+        {"lr-gamma", 0, OPT_DOUBLE, &lr_gamma, "X", "factor of each learning-rate decay"},
         CLI_OPT_CLIP(&clip, "clip the gradient norm to X (0: no clipping)"),
         CLI_OPTS_CHECKPOINT(&ckpt_every, &resume, &log_path),
         CLI_OPT_SEED(&seed, "seed of initialisation, data order and noise"),
         CLI_OPT_THREADS(&threads),
         CLI_OPT_QUIET(&quiet),
         CLI_OPT_END};
-    const cli_spec spec = {
+    static const cli_spec spec = {
         "fno-train", "[options] -o MODEL [COND...]",
         "train the conditional FNO score model of a stochastic closure (VE-SDE)",
         "Reads closure-cond records (channels U, V, Y; every frame one training\n"
@@ -111,9 +100,10 @@ int main(int argc, char **argv)
         "  closure-cond --term G train.tsr > cond.tsr\n"
         "  fno-train --steps 2000 --batch 32 --log loss.tsv -o G.model cond.tsr",
         opts};
-    int nops;
-    char **ops;
-    cli_parse(&spec, argc, argv, &nops, &ops);
+
+// Checks the options; the model settings a new model is made with.
+static cs_info configure(void)
+{
     if (!out) cli_die(EXIT_USAGE, "--output is required");
     if (strcmp(cond, "v") && strcmp(cond, "v+obs"))
         cli_die(EXIT_USAGE, "--cond must be v or v+obs, got '%s'", cond);
@@ -132,6 +122,45 @@ int main(int argc, char **argv)
     if (!(lr > 0)) cli_die(EXIT_USAGE, "--lr must be > 0");
     if (!(clip >= 0)) cli_die(EXIT_USAGE, "--clip must be >= 0");
     if (ckpt_every < 1) cli_die(EXIT_USAGE, "--checkpoint-every must be >= 1");
+    if (u_scale < 0 || v_scale < 0) cli_die(EXIT_USAGE, "--u-scale and --v-scale must be > 0");
+    return (cs_info){.sigma0 = sigma0, .with_obs = arch.with_obs, .u_scale = u_scale,
+                     .v_scale = v_scale, .residual = residual, .t_min = t_min, .t_max = t_max,
+                     .t_focus = t_focus, .focus_frac = focus_frac,
+                     .reduce_mean = !strcmp(reduce, "mean")};
+}
+
+// A new model and optimizer for data d, or the ones of --resume; info and hdr
+// describe the model.
+static void setup(const cs_data *d, long per_epoch, fno *m, adam *opt, tsr_record *hdr, cs_info *info)
+{
+    eddy_err e;
+    if (resume) {
+        int with_obs = info->with_obs;
+        if (model_load(resume, CS_KIND, "closure score model", m, opt, hdr, &e) ||
+            cs_header_check(hdr, m, info, &e))
+            cli_die(EXIT_DATA, "%s: %s", resume, e.msg);
+        if (info->with_obs != with_obs)
+            cli_die(EXIT_USAGE, "%s was trained with --cond %s", resume, info->with_obs ? "v+obs" : "v");
+        return;
+    }
+    fno_config cfg;
+    arch.L = 2 * M_PI;
+    tsr_attr_double(&d->meta, "L", &arch.L, &e);
+    if (cs_config(&arch, &cfg, &e)) cli_die(EXIT_USAGE, "model: %s", e.msg);
+    if (fno_create(m, &cfg, (uint64_t)seed, &e)) cli_die(EXIT_DATA, "%s", e.msg);
+    long decay = decay_epochs > 0 ? (long)decay_epochs * per_epoch : 0;
+    if (train_adam(opt, m->nparams, lr, decay, lr_gamma, &e)) cli_die(EXIT_DATA, "%s", e.msg);
+    tsr_record_init(hdr);
+    if (cs_header_make(hdr, &d->meta, info, arch.L, d->H, d->W, seed, &e)) cli_die(EXIT_USAGE, "%s", e.msg);
+}
+
+int main(int argc, char **argv)
+{
+    cs_arch_default(&arch);
+    int nops;
+    char **ops;
+    cli_parse(&spec, argc, argv, &nops, &ops);
+    cs_info info = configure();
     cli_threads(threads);
 
     eddy_err e;
@@ -140,126 +169,26 @@ int main(int argc, char **argv)
     cli_read_all(nops, ops, read_data, &d);
     if (d.n == 0) cli_die(EXIT_DATA, "no 'closure' records in the input (run closure-cond first)");
     if (batch > d.n) batch = (int)d.n;
-    long per_epoch = d.n / batch;
-    if (steps <= 0) steps = (long)epochs * per_epoch;
-
-    double sigma_data = 0;
+    if (steps <= 0) steps = (long)epochs * (d.n / batch);
     fno m;
     adam opt;
     tsr_record hdr;
-    tsr_record_init(&hdr);
-    if (resume) {
-        int has_opt = 0;
-        cs_info ci;
-        if (ckpt_load(resume, &m, &opt, &has_opt, &hdr, &e)) cli_die(EXIT_DATA, "%s: %s", resume, e.msg);
-        if (cs_header_check(&hdr, &m, &ci, &e)) cli_die(EXIT_DATA, "%s: %s", resume, e.msg);
-        if (!has_opt) cli_die(EXIT_DATA, "%s: no optimizer state to resume from", resume);
-        if (ci.with_obs != arch.with_obs)
-            cli_die(EXIT_USAGE, "%s was trained with --cond %s", resume, ci.with_obs ? "v+obs" : "v");
-        sigma0 = ci.sigma0, u_scale = ci.u_scale, v_scale = ci.v_scale, sigma_data = ci.sigma_data;
-        residual = ci.residual;
-        tsr_attr_double(&hdr, "closure.t_min", &t_min, &e);
-        tsr_attr_double(&hdr, "closure.t_max", &t_max, &e);
-        t_focus = 0;
-        tsr_attr_double(&hdr, "closure.t_focus", &t_focus, &e);
-        tsr_attr_double(&hdr, "closure.focus_frac", &focus_frac, &e);
-    } else {
-        fno_config cfg;
-        arch.L = 2 * M_PI;
-        tsr_attr_double(&d.meta, "L", &arch.L, &e);
-        if (cs_config(&arch, &cfg, &e)) cli_die(EXIT_USAGE, "model: %s", e.msg);
-        if (fno_create(&m, &cfg, (uint64_t)seed, &e)) cli_die(EXIT_DATA, "%s", e.msg);
-        adam_cfg ac;
-        adam_cfg_default(&ac);
-        ac.lr = lr;
-        ac.decay_every = decay_epochs > 0 ? (long)decay_epochs * per_epoch : 0;
-        ac.decay_gamma = gamma;
-        if (adam_init(&opt, &ac, m.nparams, &e)) cli_die(EXIT_DATA, "%s", e.msg);
-        tsr_attrs_copy(&hdr, &d.meta);
-        tsr_attr_del(&hdr, "history");
-        tsr_attr_del(&hdr, "channels");
-        tsr_attr_del(&hdr, "dims");
-        tsr_attr_set(&hdr, "kind", CS_KIND);
-        if (u_scale == 0) u_scale = pow(arch.L, 4);
-        if (v_scale == 0) v_scale = pow(arch.L, 2);
-        tsr_attr_set_double(&hdr, "closure.sigma0", sigma0);
-        tsr_attr_set_double(&hdr, "closure.u_scale", u_scale);
-        tsr_attr_set_double(&hdr, "closure.v_scale", v_scale);
-        tsr_attr_set(&hdr, "closure.cond", cond);
-        tsr_attr_set_double(&hdr, "closure.t_min", t_min);
-        tsr_attr_set_double(&hdr, "closure.t_max", t_max);
-        tsr_attr_set(&hdr, "closure.reduce", reduce);
-        if (residual) tsr_attr_set(&hdr, "closure.residual", "1");
-        if (t_focus > 0) {
-            tsr_attr_set_double(&hdr, "closure.t_focus", t_focus);
-            tsr_attr_set_double(&hdr, "closure.focus_frac", focus_frac);
-        }
-        tsr_attr_setf(&hdr, "closure.train_grid", "%dx%d", d.H, d.W);
-        tsr_attr_setf(&hdr, "closure.seed", "%ld", seed);
-    }
-    if (!(u_scale > 0) || !(v_scale > 0)) cli_die(EXIT_USAGE, "--u-scale and --v-scale must be > 0");
+    setup(&d, d.n / batch, &m, &opt, &hdr, &info);
     size_t nall = (size_t)d.n * d.H * d.W;
-    cs_scale(d.U, nall, u_scale), cs_scale(d.Y, nall, u_scale), cs_scale(d.V, nall, v_scale);
-    if (residual)
-        for (size_t i = 0; i < nall; i++) d.U[i] -= d.Y[i];
-    if (precond && !resume) {
-        // The rms of the scaled training U (its mean is 0 up to sampling).
-        double ss = 0;
-        for (size_t i = 0; i < nall; i++) ss += (double)d.U[i] * d.U[i];
-        sigma_data = sqrt(ss / (double)nall);
-        if (!(sigma_data > 0)) cli_die(EXIT_DATA, "--precond: the training term is identically 0");
-        tsr_attr_set_double(&hdr, "closure.sigma_data", sigma_data);
-    }
+    cs_units_to_net(&info, d.U, d.V, d.Y, nall);
+    if (precond && !resume && cs_fit_sigma_data(&info, &hdr, d.U, nall, &e)) cli_die(EXIT_DATA, "%s", e.msg);
     if (fno_grid_ok(&m.cfg, d.H, d.W, &e)) cli_die(EXIT_DATA, "training grid: %s", e.msg);
     tsr_history_append(&hdr, cli_cmdline());
     const char *term = tsr_attr_get(&d.meta, "term");
-    const char *hterm = tsr_attr_get(&hdr, "term");
-    if (term && hterm && strcmp(term, hterm))
-        cli_die(EXIT_DATA, "data hold term %s, the model was trained on %s", term, hterm);
+    if (resume && term && info.term && strcmp(term, info.term))
+        cli_die(EXIT_DATA, "data hold term %s, the model was trained on %s", term, info.term);
 
-    FILE *logf = NULL;
-    if (log_path) {
-        logf = fopen(log_path, opt.t > 0 ? "a" : "w");
-        if (!logf) cli_die(EXIT_USAGE, "%s: cannot open the log", log_path);
-        if (opt.t == 0) fprintf(logf, "step\tepoch\tlr\tloss\tseconds\n");
-    }
-    cs_train_opts to = {.sigma0 = sigma0, .t_min = t_min, .t_max = t_max,
-                        .t_focus = t_focus, .focus_frac = focus_frac, .sigma_data = sigma_data,
-                        .reduce_mean = !strcmp(reduce, "mean"), .clip = clip,
-                        .seed = (uint64_t)seed};
-    long start = opt.t;
-    long *perm = malloc((size_t)d.n * sizeof *perm);
-    if (!perm) cli_die(EXIT_DATA, "out of memory");
-    cs_batch bt = {0};
-    progress p;
-    progress_start(&p, "fno-train", (double)steps, quiet);
-    double t0 = progress_now(), ema = NAN;
-    long cur_epoch = -1;
-    for (long s = opt.t; s < steps; s++) {
-        long epoch = s / per_epoch, k = s % per_epoch;
-        if (epoch != cur_epoch) epoch_order(perm, d.n, (uint64_t)seed, epoch), cur_epoch = epoch;
-        double lr_now = adam_lr(&opt), loss;
-        if (cs_train_step(&m, &opt, &d, perm + k * batch, batch, &to, s, &bt, &loss, &e))
-            cli_die(EXIT_DATA, "step %ld: %s", s, e.msg);
-        ema = isnan(ema) ? loss : 0.95 * ema + 0.05 * loss;
-        if (logf) fprintf(logf, "%ld\t%ld\t%.6g\t%.6g\t%.3f\n", s + 1, epoch, lr_now, loss,
-                          progress_now() - t0);
-        char note[64];
-        snprintf(note, sizeof note, "loss %.4g", ema);
-        progress_update(&p, (double)(s + 1), note);
-        if ((s + 1) % ckpt_every == 0 || s + 1 == steps) {
-            if (logf) fflush(logf);
-            if (ckpt_save(out, &m, &opt, &hdr, &e)) cli_die(EXIT_DATA, "%s: %s", out, e.msg);
-        }
-    }
-    if (opt.t == start && ckpt_save(out, &m, &opt, &hdr, &e))   // nothing left to train
-        cli_die(EXIT_DATA, "%s: %s", out, e.msg);
-    char note[64];
-    snprintf(note, sizeof note, "loss %.4g, %ld frames, %zu parameters", ema, d.n, m.nparams);
-    progress_end(&p, note);
-    if (logf) fclose(logf);
-    free(perm);
-    cs_batch_free(&bt);
+    cs_objective ob = {.m = &m, .d = &d, .opts = cs_train_opts_of(&info)};
+    model_ref ref = {&m, &hdr};
+    train_model tm = {m.params, m.grads, m.nparams, cs_objective_grad, &ob, model_save, &ref};
+    train_opts to = train_opts_cli(d.n, batch, steps, ckpt_every, clip, seed, out, log_path);
+    cli_train("fno-train", &tm, &opt, &to, quiet, "frames");
+    cs_objective_free(&ob);
     adam_free(&opt);
     fno_free(&m);
     tsr_record_free(&hdr);

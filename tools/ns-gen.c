@@ -32,7 +32,7 @@ typedef struct {
 #define TWO_PI (2 * M_PI)
 #define C2 (TWO_PI * TWO_PI)
 
-// SPEC §1.1.  The closure preset is the reference's unit-square flow in the
+// README.md (ns-gen).  The closure preset is the reference's unit-square flow in the
 // units of L = 2π: t → 4π² t, f → f/(2π)⁴, β → β/(2π)² (×√10: the reference
 // draws each mode with variance κ = 10), a → 4π² a.
 static const preset presets[] = {

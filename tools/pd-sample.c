@@ -1,16 +1,14 @@
 // pd-sample: simulation, generation and super-resolution with a pd-train
-// model (SPEC §3.3, seed 001 Alg. 2 and 3), and the DDPM baseline's.
+// model (Yasuda & Bischoff, Alg. 2 and 3; lib/pdd_sample.h), and the DDPM baseline's.
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
-#include "checkpoint.h"
 #include "cli.h"
 #include "pdd_net.h"
+#include "pdd_sample.h"
 #include "progress.h"
-
-typedef enum { MODE_SIMULATE, MODE_GENERATE, MODE_SR } mode_t_;
 
 // --trace: one TSV line per (path, reverse step).
 typedef struct {
@@ -67,14 +65,14 @@ static int read_paths(void *d, tsr_reader *r, const char *name, eddy_err *e)
     return pdd_paths_read(d, r, name, e);
 }
 
-int main(int argc, char **argv)
-{
-    const char *model = NULL, *out = NULL, *trace = NULL, *sched = "paper", *stepk = NULL, *noise = "none", *scorek = "coloured";
-    double lam = 0, lmax = NAN, kappa = NAN, rho = 7, guard = 3, clamp = 5, blowup = 100, max_clamped = 0.01, gauss_below = 0.1;
-    int given = 5, nsamp = 0, frames = 0, ncorr = 3, nsteps = 0, batch = 8, threads = 0, quiet = 0;
-    int no_extrap = 0, no_final = 0, remove_mean = 0, max_batch = 256;
-    long seed = 0;
-    const cli_opt opts[] = {
+// Options (file scope so the table below can point at them).
+static const char *model = NULL, *out = NULL, *trace = NULL, *sched = "paper", *stepk = NULL, *noise = "none", *scorek = "coloured";
+static double lam = 0, lmax = NAN, kappa = NAN, rho = 7, guard = 3, clamp = 5, blowup = 100, max_clamped = 0.01, gauss_below = 0.1;
+static int given = 5, nsamp = 0, frames = 0, ncorr = 3, nsteps = 0, batch = 8, threads = 0, quiet = 0;
+static int no_extrap = 0, no_final = 0, remove_mean = 0, max_batch = 256;
+static long seed = 0;
+
+    static const cli_opt opts[] = {
         {"model", 'm', OPT_STRING, &model, "FILE", "pd-train model (required)"},
         CLI_OPT_OUTPUT(&out, "output stream (default stdout)"),
         {"lambda", 'l', OPT_DOUBLE, &lam, "X", "simulate: the scale; super-resolve: the input paths' scale"},
@@ -105,7 +103,7 @@ int main(int argc, char **argv)
         CLI_OPT_THREADS(&threads),
         CLI_OPT_QUIET(&quiet),
         CLI_OPT_END};
-    const cli_spec spec = {
+    static const cli_spec spec = {
         "pd-sample", "[options] -m MODEL simulate|generate|super-resolve [PATHS...]",
         "simulate, generate or super-resolve spatiotemporal paths with a pd-train model",
         "simulate: the first --given frames of each input path, coarse-grained to\n"
@@ -139,15 +137,17 @@ int main(int argc, char **argv)
         "  pd-sample -m l96.model generate -n 100 --schedule rho --steps 50 > gen.tsr\n"
         "  pd-sample -m l96.model super-resolve --lambda 0.2 coarse.tsr > sr.tsr",
         opts};
-    int nops;
-    char **ops;
-    cli_parse(&spec, argc, argv, &nops, &ops);
+
+// Checks the options that need no model; the sampling settings they give.
+static pdd_sample_opts configure(int nops, char **ops)
+{
     if (!model) cli_die(EXIT_USAGE, "--model is required");
     if (nops < 1) cli_die(EXIT_USAGE, "a mode is required: simulate, generate or super-resolve");
-    mode_t_ mode;
-    if (!strcmp(ops[0], "simulate")) mode = MODE_SIMULATE;
-    else if (!strcmp(ops[0], "generate")) mode = MODE_GENERATE;
-    else if (!strcmp(ops[0], "super-resolve")) mode = MODE_SR;
+    pdd_sample_opts o = {.lam = lam, .lmax = lmax, .given = given, .gauss_below = gauss_below,
+                         .nsteps = nsteps, .rho = rho, .step = -1, .batch = batch};
+    if (!strcmp(ops[0], "simulate")) o.mode = PDD_MODE_SIMULATE;
+    else if (!strcmp(ops[0], "generate")) o.mode = PDD_MODE_GENERATE;
+    else if (!strcmp(ops[0], "super-resolve")) o.mode = PDD_MODE_SR;
     else cli_die(EXIT_USAGE, "unknown mode '%s' (simulate, generate or super-resolve)", ops[0]);
     if (batch < 1 || max_batch < 1 || ncorr < 0 || given < 1)
         cli_die(EXIT_USAGE, "--batch, --max-batch, --given must be >= 1, --correctors >= 0");
@@ -156,169 +156,91 @@ int main(int argc, char **argv)
     if (strcmp(scorek, "white") && strcmp(scorek, "coloured")) cli_die(EXIT_USAGE, "--score must be white or coloured");
     if (!(lam >= 0) || !isfinite(lam)) cli_die(EXIT_USAGE, "--lambda must be a number >= 0");
     if (!(gauss_below >= 0)) cli_die(EXIT_USAGE, "--gauss-below must be >= 0");
+    if (!(blowup >= 0)) cli_die(EXIT_USAGE, "--blowup must be >= 0");
+    if (!(clamp >= 0) || !(max_clamped >= 0 && max_clamped <= 1))
+        cli_die(EXIT_USAGE, "need --clamp >= 0 and 0 <= --max-clamped <= 1");
+    if (stepk && strcmp(stepk, "etd") && strcmp(stepk, "exact")) cli_die(EXIT_USAGE, "--step must be etd or exact");
+    if (stepk) o.step = !strcmp(stepk, "etd") ? PDD_STEP_ETD : PDD_STEP_EXACT;
+    o.noise = !strcmp(noise, "sigma"), o.coloured = !strcmp(scorek, "coloured");
+    o.rho_schedule = !strcmp(sched, "rho");
+    o.pc = pdd_pc_defaults();
+    o.pc.kappa = kappa, o.pc.ncorr = ncorr, o.pc.extrapolate = !no_extrap, o.pc.final_noise = !no_final;
+    o.pc.remove_mean = remove_mean, o.pc.clamp = clamp, o.pc.guard = guard, o.pc.seed = (uint64_t)seed;
+    o.pc.blowup = blowup, o.pc.max_clamped = max_clamped;
+    return o;
+}
+
+// The input paths (simulate, super-resolve) or zeros of the generated shape.
+static void input_paths(const pdd_net *n, const pdd_sample_opts *o, int nops, char **ops, pdd_paths *d)
+{
+    eddy_err e;
+    tsr_record_init(&d->meta);
+    if (o->mode != PDD_MODE_GENERATE) {
+        cli_read_all(nops, ops, read_paths, d);
+        if (d->P == 0) cli_die(EXIT_DATA, "no paths in the input (records with a time axis)");
+        if (pdd_net_check_paths(n, d, &e)) cli_die(EXIT_DATA, "%s", e.msg);
+        if (o->mode == PDD_MODE_SIMULATE && d->T <= given)
+            cli_die(EXIT_DATA, "paths of %d frames leave nothing to simulate after --given %d", d->T, given);
+        if (o->mode == PDD_MODE_SR && d->T < 3) cli_die(EXIT_DATA, "paths of %d frames are too short to super-resolve", d->T);
+        return;
+    }
+    if (nsamp < 1) cli_die(EXIT_USAGE, "generate needs --samples N >= 1");
+    d->P = nsamp;
+    d->T = frames > 0 ? frames : n->g.T;
+    if (d->T < 3) cli_die(EXIT_USAGE, "--frames must be >= 3");
+    d->C = n->g.C, d->dims = n->g.dims, d->n[0] = n->g.n[0], d->n[1] = n->g.n[1], d->L = n->g.L;
+    d->u = calloc((size_t)d->P * d->T * d->C * pdd_geom_points(&n->g), sizeof(double));
+    if (!d->u) cli_die(EXIT_DATA, "out of memory");
+}
+
+// After each batch: the progress line, and the trace's next sample index.
+static progress pg;
+static void batch_done(void *ctx, long done)
+{
+    ((trace_ctx *)ctx)->sample0 = done;
+    progress_update(&pg, (double)done, NULL);
+}
+
+int main(int argc, char **argv)
+{
+    int nops;
+    char **ops;
+    cli_parse(&spec, argc, argv, &nops, &ops);
+    pdd_sample_opts o = configure(nops, ops);
     cli_threads(threads);
 
     eddy_err e;
     pdd_net n;
-    memset(&n, 0, sizeof n);
     tsr_record hdr;
-    tsr_record_init(&hdr);
-    if (ckpt_load(model, &n.m, NULL, NULL, &hdr, &e)) cli_die(EXIT_DATA, "%s: %s", model, e.msg);
-    if (pdd_net_from_header(&n, &hdr, &e)) cli_die(EXIT_DATA, "%s: %s", model, e.msg);
+    if (pdd_net_load(model, &n, &hdr, NULL, &e)) cli_die(EXIT_DATA, "%s", e.msg);
     n.max_batch = max_batch;
-    if (lam > n.lam_max) cli_die(EXIT_USAGE, "--lambda %g is outside the trained range [0, %g]", lam, n.lam_max);
-    if (isnan(lmax)) lmax = n.lam_max;
-    if (!(lmax > 0) || lmax > n.lam_max) cli_die(EXIT_USAGE, "--lambda-max %g is outside (0, %g]", lmax, n.lam_max);
-    if (isnan(kappa)) kappa = n.g.dims == 1 ? 0.7 : 0.3;
-    else if (!(kappa > 0 && isfinite(kappa))) cli_die(EXIT_USAGE, "--kappa must be > 0");
-    int ddpm_cond = n.obj == PDD_OBJ_DDPM_COND;
-    if (ddpm_cond && mode != MODE_SIMULATE) cli_die(EXIT_USAGE, "a ddpm-cond model only simulates");
-    if (n.obj == PDD_OBJ_DDPM_GEN && mode != MODE_GENERATE) cli_die(EXIT_USAGE, "a ddpm-gen model only generates");
-    if (ddpm_cond && lam != 0) cli_die(EXIT_USAGE, "the DDPM baseline simulates at lambda = 0 only");
-    if (mode == MODE_SR && !(lam > 0)) cli_die(EXIT_USAGE, "super-resolve needs the input's --lambda > 0");
-
-    // ---- input paths (simulate, super-resolve) or shape (generate)
+    if (pdd_sample_configure(&n, &o, &e)) cli_die(EXIT_USAGE, "%s", e.msg);
     pdd_paths d = {0};
-    tsr_record_init(&d.meta);
-    if (mode != MODE_GENERATE) {
-        cli_read_all(nops - 1, ops + 1, read_paths, &d);   // ops[0] is the mode
-        if (d.P == 0) cli_die(EXIT_DATA, "no paths in the input (records with a time axis)");
-        if (pdd_net_check_paths(&n, &d, &e)) cli_die(EXIT_DATA, "%s", e.msg);
-        if (mode == MODE_SIMULATE && d.T <= given)
-            cli_die(EXIT_DATA, "paths of %d frames leave nothing to simulate after --given %d", d.T, given);
-        if (mode == MODE_SR && d.T < 3) cli_die(EXIT_DATA, "paths of %d frames are too short to super-resolve", d.T);
-    } else {
-        if (nsamp < 1) cli_die(EXIT_USAGE, "generate needs --samples N >= 1");
-        d.P = nsamp;
-        d.T = frames > 0 ? frames : n.g.T;
-        if (d.T < 3) cli_die(EXIT_USAGE, "--frames must be >= 3");
-        d.C = n.g.C, d.dims = n.g.dims, d.n[0] = n.g.n[0], d.n[1] = n.g.n[1], d.L = n.g.L;
-        d.u = calloc((size_t)d.P * d.T * d.C * pdd_geom_points(&n.g), sizeof(double));
-        if (!d.u) cli_die(EXIT_DATA, "out of memory");
-    }
+    input_paths(&n, &o, nops - 1, ops + 1, &d);   // ops[0] is the mode
     pdd_geom g = pdd_paths_geom(&d, n.g.W);
-    long S = pdd_geom_points(&g), npath = (long)g.T * g.C * S;
     pdd_net_standardise(&n, d.u, d.P * d.T);
-
-    // ---- λ grid and sampler options
-    double lstart = mode == MODE_GENERATE ? lmax : lam;
-    int rhos = !strcmp(sched, "rho");
-    double *lams = NULL;
-    int nl = 0;
-    pdd_pc_opts o = pdd_pc_defaults();
-    o.kappa = kappa, o.ncorr = ncorr, o.extrapolate = !no_extrap, o.final_noise = !no_final;
-    o.remove_mean = remove_mean, o.clamp = clamp, o.guard = guard, o.seed = (uint64_t)seed;
-    if (!(blowup >= 0)) cli_die(EXIT_USAGE, "--blowup must be >= 0");
-    if (!(clamp >= 0) || !(max_clamped >= 0 && max_clamped <= 1))
-        cli_die(EXIT_USAGE, "need --clamp >= 0 and 0 <= --max-clamped <= 1");
-    o.blowup = blowup, o.max_clamped = max_clamped;
     trace_ctx tc = {NULL, 0};
     if (trace) {
         if (!(tc.f = fopen(trace, "w"))) cli_die(EXIT_USAGE, "%s: cannot open the trace", trace);
         fprintf(tc.f, "sample\tstep\tlambda\trms\tscore_rms\tclamped\n");
-        o.monitor = trace_step, o.monitor_ctx = &tc;
-    }
-    o.step = rhos ? PDD_STEP_EXACT : PDD_STEP_ETD;
-    if (stepk) {
-        if (!strcmp(stepk, "etd")) o.step = PDD_STEP_ETD;
-        else if (!strcmp(stepk, "exact")) o.step = PDD_STEP_EXACT;
-        else cli_die(EXIT_USAGE, "--step must be etd or exact");
-    }
-    if (mode != MODE_SIMULATE || ddpm_cond) {
-        double top = ddpm_cond ? lmax : lstart;
-        if (nsteps <= 0) nsteps = rhos ? 40 : (int)lround(top / 1e-3);
-        if (nsteps < 2) nsteps = 2;
-        lams = malloc((size_t)(nsteps + 1) * sizeof *lams);
-        if (!lams) cli_die(EXIT_DATA, "out of memory");
-        // Like the reference code, stop at lambda = dlambda (its index 1): the
-        // last steps to 0 are the stiffest (weights 1/Sigma ~ 1/(beta^2 lambda))
-        // and change nothing the metrics can see.
-        double lend = fmin(n.proc.dlam, top / 4);
-        int rc = rhos ? pdd_grid_rho(top, 2 * lend, lend, nsteps, rho, lams, &e)
-                      : pdd_grid_uniform(top, lend, nsteps, lams, &e);
-        if (rc) cli_die(EXIT_USAGE, "%s", e.msg);
-        nl = nsteps + 1;
+        o.pc.monitor = trace_step, o.pc.monitor_ctx = &tc;
     }
 
     tsr_writer *w = cli_writer(out, NULL);
-    pdd_sampler *smp = NULL;
-    if (mode != MODE_SIMULATE) {
-        smp = pdd_sampler_new(&g, &n.proc, batch, &e);
-        if (!smp) cli_die(EXIT_DATA, "%s", e.msg);
-    }
-    if (mode == MODE_SIMULATE && !ddpm_cond && lam > 0) {
-        // The reference frames: C_λ u (no noise), as the paper's evaluation.
-        rg_params rp = {n.proc.alpha, n.proc.beta, lam, 0};
-        if (rg_apply(n.op, &rp, d.u, (size_t)d.P * d.T, d.C, NULL, &e)) cli_die(EXIT_DATA, "%s", e.msg);
-    }
-    progress p;
-    progress_start(&p, "pd-sample", (double)d.P, quiet);
+    progress_start(&pg, "pd-sample", (double)d.P, quiet);
     double t0 = progress_now();
     long nfe = 0;
-    pdd_score_ctx sc = {&n, g, !strcmp(scorek, "coloured"), gauss_below};
-    // A noisy rollout draws its increments from the path density the score
-    // uses: coloured, sqrt(Sigma_lambda(k)) per mode (the frozen mean gets none).
-    double *sim_sd = NULL;
-    if (mode == MODE_SIMULATE && sc.coloured && n.proc.kind == PDD_PROC_RG) {
-        size_t M = rg_nmodes(n.op);
-        const double *k2 = rg_ksq(n.op);
-        double lf = lam > n.proc.dlam ? lam : n.proc.dlam;
-        sim_sd = malloc(M * sizeof *sim_sd);
-        if (!sim_sd) cli_die(EXIT_DATA, "out of memory");
-        for (size_t m = 0; m < M; m++) sim_sd[m] = k2[m] > 0 ? sqrt(pdd_proc_sigma(&n.proc, k2[m], lf)) : 0;
-    }
-    if (smp && n.spec && n.proc.kind == PDD_PROC_RG && pdd_sampler_set_spectrum(smp, n.spec, &e))
-        cli_die(EXIT_DATA, "%s", e.msg);
-    for (long b0 = 0; b0 < d.P; b0 += batch) {
-        int B = (int)(d.P - b0 < batch ? d.P - b0 : batch);
-        double *u = d.u + b0 * npath;
-        o.sample0 = (uint64_t)b0;
-        tc.sample0 = b0;
-        int rc = 0;
-        long nfe_b = 0;
-        if (mode == MODE_SIMULATE && ddpm_cond) {
-            rc = pdd_net_ddpm_simulate(&n, &g, &o, lams, nl, B, u, given, &nfe_b, &e);
-        } else if (mode == MODE_SIMULATE) {
-            pdd_predictor pr = pdd_net_predictor(&n);
-            double v = strcmp(noise, "sigma") ? 0 : pdd_point_var(n.op, &n.proc, lam);
-            rc = pdd_simulate(&g, &pr, B, u, given, lam, v, n.op, v > 0 ? sim_sd : NULL,
-                              (uint64_t)seed, (uint64_t)b0, &e);
-            nfe_b = g.T - given;
-            // An exploding rollout is an error, as in the reverse sampler.
-            for (int b = 0; b < B && !rc && blowup > 0; b++)
-                for (int t = given; t < g.T; t++) {
-                    const double *x = u + (long)b * npath + (long)t * g.C * S;
-                    double a = 0;
-                    for (long i = 0; i < (long)g.C * S; i++) a += x[i] * x[i];
-                    if (!(sqrt(a / ((double)g.C * S)) <= blowup)) {
-                        rc = eddy_fail(&e, "simulate: sample %ld diverged at frame %d (lambda %g: "
-                                       "rms %g > --blowup %g)", b0 + b, t, lam,
-                                       sqrt(a / ((double)g.C * S)), blowup);
-                        break;
-                    }
-                }
-        } else {
-            if (mode == MODE_GENERATE) rc = pdd_prior_sample(smp, B, lstart, (uint64_t)seed, (uint64_t)b0, u, &e);
-            if (!rc) rc = pdd_reverse(smp, &o, lams, nl, pdd_net_score, &sc, B, u, &nfe_b, &e);
-        }
-        if (rc) cli_die(EXIT_DATA, "paths %ld..%ld: %s", b0, b0 + B - 1, e.msg);
-        if (b0 == 0) nfe = nfe_b;
-        progress_update(&p, (double)(b0 + B), NULL);
-    }
+    if (pdd_sample_run(&n, &o, &g, d.P, d.u, &nfe, batch_done, &tc, &e)) cli_die(EXIT_DATA, "%s", e.msg);
     double secs = (progress_now() - t0) / (double)d.P;
     char note[128];
     snprintf(note, sizeof note, "%ld network evaluations per path, %.3g s per path", nfe, secs);
-    progress_end(&p, note);
+    progress_end(&pg, note);
     if (!quiet) fprintf(stderr, "pd-sample: %s: nfe %ld, %.4g s per sample\n", ops[0], nfe, secs);
     pdd_net_unstandardise(&n, d.u, d.P * d.T);
-    double lam_out = mode == MODE_SIMULATE ? lam : 0;
-    write_paths(w, &n, &g, d.u, d.P, mode == MODE_GENERATE ? NULL : &d.meta, ops[0], lam_out, nfe);
-    eddy_err we;
-    if (tsr_writer_finish(w, &we)) cli_die(EXIT_DATA, "%s", we.msg);
+    double lam_out = o.mode == PDD_MODE_SIMULATE ? lam : 0;
+    write_paths(w, &n, &g, d.u, d.P, o.mode == PDD_MODE_GENERATE ? NULL : &d.meta, ops[0], lam_out, nfe);
+    if (tsr_writer_finish(w, &e)) cli_die(EXIT_DATA, "%s", e.msg);
     if (tc.f) fclose(tc.f);
-    pdd_sampler_free(smp);
-    free(lams);
-    free(sim_sd);
     pdd_net_free(&n);
     tsr_record_free(&hdr);
     pdd_paths_free(&d);

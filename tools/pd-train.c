@@ -1,24 +1,13 @@
-// pd-train: trains the FNO of Predictor-Driven Diffusion (SPEC §3.3, seed 001
-// Alg. 1) or of its DDPM baseline (seed 001 B.4) on spatiotemporal paths.
+// pd-train: trains the FNO of Predictor-Driven Diffusion (Yasuda & Bischoff,
+// Alg. 1; lib/pdd_net.h) or of its DDPM baseline (their B.4) on spatiotemporal paths.
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
-#include "checkpoint.h"
 #include "cli.h"
 #include "pdd_net.h"
-#include "progress.h"
-#include "rng.h"
-
-// Data order of one epoch: keyed by (seed, epoch), so a resumed run sees the
-// batches an uninterrupted one would.
-static void epoch_order(long *perm, long n, uint64_t seed, long epoch)
-{
-    eddy_rng r;
-    rng_init(&r, seed, (uint64_t)epoch, 0, 0x0de7);
-    rng_permutation(&r, perm, n);
-}
+#include "train.h"
 
 // pdd_paths_read in the shape cli_read_all calls.
 static int read_paths(void *d, tsr_reader *r, const char *name, eddy_err *e)
@@ -26,21 +15,19 @@ static int read_paths(void *d, tsr_reader *r, const char *name, eddy_err *e)
     return pdd_paths_read(d, r, name, e);
 }
 
-int main(int argc, char **argv)
-{
-    const char *out = NULL, *resume = NULL, *log_path = NULL, *objective = "pdd", *act = "silu";
-    pdd_arch arch;
-    pdd_arch_default(&arch);
-    arch.modes = 0;
-    double alpha = NAN, beta = NAN, gamma = 3, lr = 2e-4, lr_gamma = 0.5, clip = 0, dlam = 1e-3;
-    long steps = 1000, ckpt_every = 500, seed = 42, decay_steps = 0;
-    int batch = 8, window = 5, fd = 0, threads = 0, quiet = 0, max_batch = 256;
-    const cli_opt opts[] = {
+// Options (file scope so the table below can point at them).
+static const char *out = NULL, *resume = NULL, *log_path = NULL, *objective = "pdd", *act = "silu";
+static pdd_arch arch;
+static double alpha = NAN, beta = NAN, gamma_ = 3, lr = 2e-4, lr_gamma = 0.5, clip = 0, dlam = 1e-3;
+static long steps = 1000, ckpt_every = 500, seed = 42, decay_steps = 0;
+static int batch = 8, window = 5, fd = 0, threads = 0, quiet = 0, max_batch = 256;
+
+    static const cli_opt opts[] = {
         CLI_OPT_OUTPUT(&out, "model checkpoint to write (required)"),
         {"objective", 0, OPT_STRING, &objective, "O", "pdd, ddpm-gen (unconditional baseline) or ddpm-cond (simulation baseline)"},
         {"alpha", 0, OPT_DOUBLE, &alpha, "X", "RG diffusion alpha (default 0.1 in 1-D, 0.3 in 2-D)"},
         {"beta", 0, OPT_DOUBLE, &beta, "X", "RG noise beta (default sqrt 2 in 1-D, sqrt 6 in 2-D)"},
-        {"gamma", 0, OPT_DOUBLE, &gamma, "X", "VP rate of the DDPM baseline"},
+        {"gamma", 0, OPT_DOUBLE, &gamma_, "X", "VP rate of the DDPM baseline"},
         {"fd-laplacian", 0, OPT_FLAG, &fd, NULL, "RG symbol 4 sin^2(pi n/N)/h^2 (reference code) instead of |k|^2"},
         {"dlambda", 0, OPT_DOUBLE, &dlam, "X", "floor of lambda in Sigma (and the loss weight)"},
         {"window", 0, OPT_INT, &window, "N", "frames the predictor sees: current + N-1 previous"},
@@ -62,7 +49,7 @@ int main(int argc, char **argv)
         CLI_OPT_THREADS(&threads),
         CLI_OPT_QUIET(&quiet),
         CLI_OPT_END};
-    const cli_spec spec = {
+    static const cli_spec spec = {
         "pd-train", "[options] -o MODEL [PATHS...]",
         "train the Predictor-Driven Diffusion FNO (or its DDPM baseline) on paths",
         "Reads paths (records with a time axis: dims t,c,x / t,y,x / n,t,c,x ...) from\n"
@@ -81,9 +68,10 @@ int main(int argc, char **argv)
         "  pd-train --steps 30000 --batch 50 --log loss.tsv -o l96.model train.tsr\n"
         "  pd-train --objective ddpm-cond -o l96-ddpm.model train.tsr",
         opts};
-    int nops;
-    char **ops;
-    cli_parse(&spec, argc, argv, &nops, &ops);
+
+// Checks the options; the objective they name.
+static pdd_objective configure(void)
+{
     if (!out) cli_die(EXIT_USAGE, "--output is required");
     pdd_objective obj;
     if (!strcmp(objective, "pdd")) obj = PDD_OBJ_PDD;
@@ -96,10 +84,47 @@ int main(int argc, char **argv)
     if (batch < 1 || steps < 0 || ckpt_every < 1 || max_batch < 1)
         cli_die(EXIT_USAGE, "--batch, --checkpoint-every and --max-batch must be >= 1, --steps >= 0");
     if (window < 1 || window > 32) cli_die(EXIT_USAGE, "--window must be in 1..32");
-    if (!(lr > 0) || !(clip >= 0) || !(gamma > 0) || !(dlam > 0 && dlam < 1))
+    if (!(lr > 0) || !(clip >= 0) || !(gamma_ > 0) || !(dlam > 0 && dlam < 1))
         cli_die(EXIT_USAGE, "need --lr > 0, --clip >= 0, --gamma > 0, 0 < --dlambda < 1");
     if (decay_steps < 0 || !(lr_gamma > 0 && lr_gamma <= 1))
         cli_die(EXIT_USAGE, "need --lr-decay-steps >= 0 and 0 < --lr-gamma <= 1");
+    return obj;
+}
+
+// A new model (its header in hdr) and optimizer for the paths d, or the ones of --resume.
+static void setup(pdd_objective obj, pdd_paths *d, pdd_net *n, adam *opt, tsr_record *hdr)
+{
+    eddy_err e;
+    if (resume) {
+        if (pdd_net_load(resume, n, hdr, opt, &e)) cli_die(EXIT_DATA, "%s", e.msg);
+        if (n->obj != obj) cli_die(EXIT_USAGE, "%s was trained with --objective %s", resume, pdd_objective_name(n->obj));
+        if (pdd_net_check_paths(n, d, &e)) cli_die(EXIT_DATA, "%s", e.msg);
+        if (d->T != n->g.T) cli_die(EXIT_DATA, "paths of %d frames, the model was trained on %d", d->T, n->g.T);
+        return;
+    }
+    pdd_geom g = pdd_paths_geom(d, window);
+    if (isnan(alpha)) alpha = g.dims == 1 ? 0.1 : 0.3;
+    if (isnan(beta)) beta = g.dims == 1 ? sqrt(2) : sqrt(6);
+    if (!(alpha > 0 && isfinite(alpha)) || !(beta > 0 && isfinite(beta))) cli_die(EXIT_USAGE, "--alpha and --beta must be > 0");
+    pdd_process p = obj == PDD_OBJ_PDD ? pdd_process_rg(alpha, beta) : pdd_process_vp(gamma_);
+    p.fd_laplacian = fd;
+    p.dlam = dlam;
+    pdd_arch_fit(&arch, &g);
+    if (pdd_net_create(n, obj, &g, &p, &arch, (uint64_t)seed, &e)) cli_die(EXIT_USAGE, "%s", e.msg);
+    n->dt = d->dt;
+    pdd_net_fit_standardisation(n, d->u, d->P);
+    if (train_adam(opt, n->m.nparams, lr, decay_steps, lr_gamma, &e)) cli_die(EXIT_DATA, "%s", e.msg);
+    if (pdd_net_header_make(hdr, n, &d->meta, seed, d->P, &e)) cli_die(EXIT_DATA, "%s", e.msg);
+}
+
+int main(int argc, char **argv)
+{
+    pdd_arch_default(&arch);
+    arch.modes = 0;
+    int nops;
+    char **ops;
+    cli_parse(&spec, argc, argv, &nops, &ops);
+    pdd_objective obj = configure();
     cli_threads(threads);
 
     eddy_err e;
@@ -109,47 +134,10 @@ int main(int argc, char **argv)
     if (d.P == 0) cli_die(EXIT_DATA, "no paths in the input (records with a time axis)");
     if (d.T < 2) cli_die(EXIT_DATA, "paths of %d frames have no increment", d.T);
     if (batch > d.P) batch = (int)d.P;
-
     pdd_net n;
     adam opt;
     tsr_record hdr;
-    tsr_record_init(&hdr);
-    if (resume) {
-        int has_opt = 0;
-        memset(&n, 0, sizeof n);
-        if (ckpt_load(resume, &n.m, &opt, &has_opt, &hdr, &e)) cli_die(EXIT_DATA, "%s: %s", resume, e.msg);
-        if (pdd_net_from_header(&n, &hdr, &e)) cli_die(EXIT_DATA, "%s: %s", resume, e.msg);
-        if (!has_opt) cli_die(EXIT_DATA, "%s: no optimizer state to resume from", resume);
-        if (n.obj != obj) cli_die(EXIT_USAGE, "%s was trained with --objective %s", resume, pdd_objective_name(n.obj));
-        if (pdd_net_check_paths(&n, &d, &e)) cli_die(EXIT_DATA, "%s", e.msg);
-        if (d.T != n.g.T) cli_die(EXIT_DATA, "paths of %d frames, the model was trained on %d", d.T, n.g.T);
-    } else {
-        pdd_geom g = pdd_paths_geom(&d, window);
-        if (isnan(alpha)) alpha = g.dims == 1 ? 0.1 : 0.3;
-        if (isnan(beta)) beta = g.dims == 1 ? sqrt(2) : sqrt(6);
-        if (!(alpha > 0 && isfinite(alpha)) || !(beta > 0 && isfinite(beta))) cli_die(EXIT_USAGE, "--alpha and --beta must be > 0");
-        pdd_process p = obj == PDD_OBJ_PDD ? pdd_process_rg(alpha, beta) : pdd_process_vp(gamma);
-        p.fd_laplacian = fd;
-        p.dlam = dlam;
-        if (arch.modes <= 0) arch.modes = g.dims == 1 ? 56 : 16;
-        int nmax = g.dims == 1 ? g.n[0] / 2 + 1 : g.n[0] / 2;
-        if (g.dims == 2 && g.n[1] / 2 + 1 < nmax) nmax = g.n[1] / 2 + 1;
-        if (arch.modes > nmax) arch.modes = nmax;
-        if (pdd_net_create(&n, obj, &g, &p, &arch, (uint64_t)seed, &e)) cli_die(EXIT_USAGE, "%s", e.msg);
-        n.dt = d.dt;
-        pdd_net_fit_standardisation(&n, d.u, d.P);
-        adam_cfg ac;
-        adam_cfg_default(&ac);
-        ac.lr = lr;
-        ac.decay_every = decay_steps, ac.decay_gamma = lr_gamma;
-        if (adam_init(&opt, &ac, n.m.nparams, &e)) cli_die(EXIT_DATA, "%s", e.msg);
-        tsr_attrs_copy(&hdr, &d.meta);
-        tsr_attr_del(&hdr, "history");
-        tsr_attr_del(&hdr, "dims");
-        if (pdd_net_to_header(&n, &hdr, &e)) cli_die(EXIT_DATA, "%s", e.msg);
-        tsr_attr_setf(&hdr, "pdd.seed", "%ld", seed);
-        tsr_attr_setf(&hdr, "pdd.train_paths", "%ld", d.P);
-    }
+    setup(obj, &d, &n, &opt, &hdr);
     n.max_batch = max_batch;
     pdd_net_standardise(&n, d.u, d.P * d.T);
     if (obj == PDD_OBJ_PDD && !n.spec) {   // models before pdd.spectrum get it on resume
@@ -158,45 +146,11 @@ int main(int argc, char **argv)
     }
     tsr_history_append(&hdr, cli_cmdline());
 
-    FILE *logf = NULL;
-    if (log_path) {
-        logf = fopen(log_path, opt.t > 0 ? "a" : "w");
-        if (!logf) cli_die(EXIT_USAGE, "%s: cannot open the log", log_path);
-        if (opt.t == 0) fprintf(logf, "step\tepoch\tlr\tloss\tseconds\n");
-    }
-    long per_epoch = d.P / batch, start = opt.t, cur_epoch = -1;
-    long S = pdd_geom_points(&n.g), npath = (long)d.T * d.C * S;
-    long *perm = malloc((size_t)d.P * sizeof *perm);
-    double *bu = malloc((size_t)batch * npath * sizeof *bu);
-    if (!perm || !bu) cli_die(EXIT_DATA, "out of memory");
-    progress p;
-    progress_start(&p, "pd-train", (double)steps, quiet);
-    double t0 = progress_now(), ema = NAN;
-    for (long s = opt.t; s < steps; s++) {
-        long epoch = s / per_epoch, k = s % per_epoch;
-        if (epoch != cur_epoch) epoch_order(perm, d.P, (uint64_t)seed, epoch), cur_epoch = epoch;
-        for (int b = 0; b < batch; b++)
-            memcpy(bu + b * npath, d.u + perm[k * batch + b] * npath, npath * sizeof *bu);
-        double lr_now = adam_lr(&opt), loss;
-        if (pdd_net_train_step(&n, &opt, bu, batch, (uint64_t)seed, s, clip, &loss, &e))
-            cli_die(EXIT_DATA, "step %ld: %s", s + 1, e.msg);
-        ema = isnan(ema) ? loss : 0.95 * ema + 0.05 * loss;
-        if (logf) fprintf(logf, "%ld\t%ld\t%.6g\t%.6g\t%.3f\n", s + 1, epoch, lr_now, loss, progress_now() - t0);
-        char note[64];
-        snprintf(note, sizeof note, "loss %.4g", ema);
-        progress_update(&p, (double)(s + 1), note);
-        if ((s + 1) % ckpt_every == 0 || s + 1 == steps) {
-            if (logf) fflush(logf);
-            if (ckpt_save(out, &n.m, &opt, &hdr, &e)) cli_die(EXIT_DATA, "%s: %s", out, e.msg);
-        }
-    }
-    if (opt.t == start && ckpt_save(out, &n.m, &opt, &hdr, &e)) cli_die(EXIT_DATA, "%s: %s", out, e.msg);
-    char note[96];
-    snprintf(note, sizeof note, "loss %.4g, %ld paths, %zu parameters", ema, d.P, n.m.nparams);
-    progress_end(&p, note);
-    if (logf) fclose(logf);
-    free(perm);
-    free(bu);
+    pdd_train_ctx ob = {&n, d.u};
+    pdd_net_ref ref = {&n, &hdr};
+    train_model tm = pdd_net_train_model(&n, &ob, &ref);
+    train_opts to = train_opts_cli(d.P, batch, steps, ckpt_every, clip, seed, out, log_path);
+    cli_train("pd-train", &tm, &opt, &to, quiet, "paths");
     adam_free(&opt);
     pdd_net_free(&n);
     tsr_record_free(&hdr);

@@ -1,15 +1,15 @@
-// rg-coarsen: the RG coarse-graining of seed 001 (SPEC §2) on every frame of
+// rg-coarsen: the RG coarse-graining of Yasuda & Bischoff (lib/rg.h) on every frame of
 // every record of a stream.
 #include <math.h>
-#include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include "async_writer.h"
 #include "cli.h"
 #include "layout.h"
 #include "rg.h"
 
-static const char *description =
+static const char description[] =
     "Applies u_lambda = C_lambda u_0 + sqrt(Sigma_lambda) eps to every field of every record,\n"
     "per spatial Fourier mode k != 0:\n"
     "    C_lambda(k) = exp(-alpha |k|^2 lambda)\n"
@@ -26,7 +26,7 @@ static const char *description =
     "\n"
     "Noise of frame f of record r comes from the key (seed, r, f): the same bytes at any\n"
     "thread count.  A frame is the set of channels when c is the axis just before space.\n"
-    "Sigma is floored at its value at lambda = --lambda-floor (SPEC: 1e-3), so noise is added\n"
+    "Sigma is floored at its value at lambda = --lambda-floor (the paper: 1e-3), so noise is added\n"
     "even at lambda = 0; --no-noise gives the deterministic reference C_lambda u_0, and with\n"
     "lambda = 0 the exact identity.\n"
     "\n"
@@ -39,9 +39,9 @@ static const char *description =
     "attribute passes through.  Fields are <f4 or <f8 and keep their dtype; NaN or Inf in\n"
     "the input is an error.\n"
     "\n"
-    "Presets (SPEC §2): l96 is alpha 0.1, beta sqrt(2); kolmogorov is alpha 0.3, beta sqrt(6).";
+    "Presets (the paper's): l96 is alpha 0.1, beta sqrt(2); kolmogorov is alpha 0.3, beta sqrt(6).";
 
-static const char *example =
+static const char example[] =
     "  l96-gen --samples 4 | rg-coarsen --preset l96 --lambda 0.2 > coarse.tsr\n"
     "  rg-coarsen --alpha 0.3 --beta 2.449 --lambda 0.2 --no-noise < kf.tsr > ref.tsr";
 
@@ -54,97 +54,16 @@ static double parse_num(const char *opt, const char *s, double lo)
     return v;
 }
 
-// A writer thread, so that compressing record i (as costly as reading it)
-// overlaps reading and coarsening record i+1.  It holds at most one record;
-// records are written in order, so the bytes are those of writing inline.
-typedef struct {
-    pthread_t th;
-    pthread_mutex_t mu;
-    pthread_cond_t cv;
-    tsr_writer *wr;
-    const tsr_record *pending;   // handed over, not yet written
-    int active, quit, failed;
-    eddy_err e;
-} async_writer;
-
-static void *writer_main(void *arg)
-{
-    async_writer *a = arg;
-    pthread_mutex_lock(&a->mu);
-    for (;;) {
-        while (!a->pending && !a->quit) pthread_cond_wait(&a->cv, &a->mu);
-        if (!a->pending) break;
-        const tsr_record *r = a->pending;
-        pthread_mutex_unlock(&a->mu);
-        eddy_err e;
-        int bad = !a->failed && tsr_write(a->wr, r, &e);
-        pthread_mutex_lock(&a->mu);
-        if (bad) a->failed = 1, a->e = e;
-        a->pending = NULL;
-        pthread_cond_broadcast(&a->cv);
-    }
-    pthread_mutex_unlock(&a->mu);
-    return NULL;
-}
-
-static void aw_start(async_writer *a, tsr_writer *wr, int threaded)
-{
-    memset(a, 0, sizeof *a);
-    a->wr = wr;
-    if (!threaded) return;
-    pthread_mutex_init(&a->mu, NULL);
-    pthread_cond_init(&a->cv, NULL);
-    a->active = pthread_create(&a->th, NULL, writer_main, a) == 0;
-}
-
-// Waits until the writer holds no record; -1 with its error if a write failed.
-static int aw_idle(async_writer *a, eddy_err *e)
-{
-    if (!a->active) return 0;
-    pthread_mutex_lock(&a->mu);
-    while (a->pending) pthread_cond_wait(&a->cv, &a->mu);
-    int failed = a->failed;
-    if (failed) *e = a->e;
-    pthread_mutex_unlock(&a->mu);
-    return failed ? -1 : 0;
-}
-
-// Hands r over (it must stay untouched until the next aw_put or aw_finish).
-static int aw_put(async_writer *a, const tsr_record *r, eddy_err *e)
-{
-    if (!a->active) return tsr_write(a->wr, r, e);
-    if (aw_idle(a, e)) return -1;
-    pthread_mutex_lock(&a->mu);
-    a->pending = r;
-    pthread_cond_signal(&a->cv);
-    pthread_mutex_unlock(&a->mu);
-    return 0;
-}
-
-// Drains and joins the thread; the caller then finishes the stream.
-static int aw_stop(async_writer *a, eddy_err *e)
-{
-    if (!a->active) return 0;
-    int rc = aw_idle(a, e);
-    pthread_mutex_lock(&a->mu);
-    a->quit = 1;
-    pthread_cond_signal(&a->cv);
-    pthread_mutex_unlock(&a->mu);
-    pthread_join(a->th, NULL);
-    a->active = 0;
-    return rc;
-}
-
 static int same(double a, double b) { return fabs(a - b) <= 1e-12 * fmax(fabs(a), fabs(b)); }
 
-int main(int argc, char **argv)
-{
-    const char *lambda_s = NULL, *alpha_s = NULL, *beta_s = NULL, *preset = NULL, *lap_s = "spectral";
-    const char *dims = NULL, *out = "-", *dt_s = NULL;
-    double floor_ = RG_LAMBDA_FLOOR;
-    long seed = 0;
-    int noise = 0, no_noise = 0, threads = 0;
-    cli_opt opts[] = {
+// Options (file scope so the table below can point at them).
+static const char *lambda_s = NULL, *alpha_s = NULL, *beta_s = NULL, *preset = NULL, *lap_s = "spectral";
+static const char *dims = NULL, *out = "-", *dt_s = NULL;
+static double floor_ = RG_LAMBDA_FLOOR;
+static long seed = 0;
+static int noise = 0, no_noise = 0, threads = 0;
+
+    static cli_opt opts[] = {
         { "lambda", 'l', OPT_STRING, &lambda_s, "X", "RG scale lambda >= 0 (required; dimensionless)" },
         { "alpha", 'a', OPT_STRING, &alpha_s, "X", "diffusion coefficient alpha >= 0 (required unless --preset)" },
         { "beta", 'b', OPT_STRING, &beta_s, "X", "noise amplitude beta >= 0 (required unless --preset)" },
@@ -160,14 +79,17 @@ int main(int argc, char **argv)
         CLI_OPT_THREADS(&threads),
         CLI_OPT_END,
     };
-    cli_spec spec = { "rg-coarsen", "[options] [FILE]", "RG coarse-graining (heat semigroup plus noise) of fields",
+    static cli_spec spec = { "rg-coarsen", "[options] [FILE]", "RG coarse-graining (heat semigroup plus noise) of fields",
                       description, example, opts };
-    int nops;
-    char **ops;
-    cli_parse(&spec, argc, argv, &nops, &ops);
-    if (nops > 1) cli_die(EXIT_USAGE, "one input stream at most (got %d operands)", nops);
 
-    double alpha = NAN, beta = NAN;
+// The settings of the run, from the options.
+static double alpha = NAN, beta = NAN, lambda, dt_opt;
+static rg_laplacian lap;
+static int with_noise;
+
+static void configure(int nops)
+{
+    if (nops > 1) cli_die(EXIT_USAGE, "one input stream at most (got %d operands)", nops);
     if (preset) {
         if (!strcmp(preset, "l96")) alpha = 0.1, beta = sqrt(2.0);
         else if (!strcmp(preset, "kolmogorov") || !strcmp(preset, "kf")) alpha = 0.3, beta = sqrt(6.0);
@@ -178,17 +100,94 @@ int main(int argc, char **argv)
     if (beta_s) beta = parse_num("beta", beta_s, 0);
     if (isnan(alpha)) cli_die(EXIT_USAGE, "option --alpha is required (or --preset)");
     if (isnan(beta)) cli_die(EXIT_USAGE, "option --beta is required (or --preset)");
-    double lambda = parse_num("lambda", lambda_s, 0);
+    lambda = parse_num("lambda", lambda_s, 0);
     if (!(floor_ >= 0) || !isfinite(floor_)) cli_die(EXIT_USAGE, "option --lambda-floor: %g is not >= 0", floor_);
     if (noise && no_noise) cli_die(EXIT_USAGE, "--noise and --no-noise contradict each other");
     if (seed < 0) cli_die(EXIT_USAGE, "option --seed: %ld is negative", seed);
-    rg_laplacian lap;
     if (!strcmp(lap_s, "spectral")) lap = RG_LAP_SPECTRAL;
     else if (!strcmp(lap_s, "fd")) lap = RG_LAP_FD;
     else cli_die(EXIT_USAGE, "option --laplacian: '%s' is not spectral or fd", lap_s);
-    double dt_opt = dt_s ? parse_num("dt", dt_s, 0) : NAN;
+    dt_opt = dt_s ? parse_num("dt", dt_s, 0) : NAN;
     if (dt_s && !(dt_opt > 0)) cli_die(EXIT_USAGE, "option --dt: must be > 0");
-    int with_noise = !no_noise;
+    with_noise = !no_noise;
+}
+
+// The scale the record already has (0: none): coarsening data already at λ₁
+// with the same operator gives λ₁ + λ (the semigroup).
+static double input_lambda(const tsr_record *rp, long idx)
+{
+    eddy_err e;
+    double lam_in = 0, a_in, b_in;
+    int has = tsr_attr_double(rp, "lambda", &lam_in, &e);
+    if (has < 0) cli_die(EXIT_DATA, "record %ld: %s", idx, e.msg);
+    if (has != 0 || lam_in == 0) return 0;
+    const char *lp = tsr_attr_get(rp, "laplacian");
+    if (tsr_attr_double(rp, "alpha", &a_in, &e) != 0 || tsr_attr_double(rp, "beta", &b_in, &e) != 0 ||
+        !same(a_in, alpha) || !same(b_in, beta) || !lp || strcmp(lp, lap_s))
+        cli_die(EXIT_DATA,
+                "record %ld: already coarse-grained (lambda=%g) with another alpha, beta or Laplacian; "
+                "the scales would not compose", idx, lam_in);
+    return lam_in;
+}
+
+// The output attributes of a record coarse-grained to lam_in + lambda.
+static void set_attrs(tsr_record *rp, const rg_op *op, const layout *l, double lam_in, long idx)
+{
+    eddy_err e;
+    rg_params total = { alpha, beta, lam_in + lambda, floor_ };
+    // Δt of σ_λ is the time between frames: the generators write it as
+    // `interval` (their `dt` is the solver step); `dt` alone is taken as
+    // the frame spacing.
+    double dt = dt_opt;
+    for (int a = 0; a < 2 && isnan(dt); a++) {
+        int hd = tsr_attr_double(rp, a ? "dt" : "interval", &dt, &e);
+        if (hd < 0) cli_die(EXIT_DATA, "record %ld: %s", idx, e.msg);
+        if (hd == 1 || !(dt > 0)) dt = NAN;
+    }
+    double tr = rg_trace_per_point(op, &total);
+    const char *prev_noise = tsr_attr_get(rp, "rg_noise");
+    int mixed = lam_in != 0 && prev_noise && atoi(prev_noise) != with_noise;
+    if (tsr_attr_set_double(rp, "lambda", total.lambda) || tsr_attr_set_double(rp, "alpha", alpha) ||
+        tsr_attr_set_double(rp, "beta", beta) || tsr_attr_set(rp, "laplacian", lap_s) ||
+        tsr_attr_set_double(rp, "lambda_floor", floor_) ||
+        tsr_attr_set(rp, "rg_noise", mixed ? "mixed" : with_noise ? "1" : "0") ||
+        tsr_attr_set_double(rp, "sigma2_dt", tr) || tsr_attr_set(rp, "dims", l->dims))
+        cli_die(EXIT_DATA, "out of memory");
+    if (with_noise) tsr_attr_setf(rp, "rg_seed", "%ld", seed);
+    if (!isnan(dt)) tsr_attr_set_double(rp, "sigma_lambda", sqrt(tr / dt));
+    else tsr_attr_del(rp, "sigma_lambda");
+    tsr_history_append(rp, cli_cmdline());
+}
+
+// Record idx coarse-grained in place; *op is kept for the next record of the same grid.
+static void coarsen(tsr_record *rp, long idx, rg_op **op, rg_grid *cur)
+{
+    eddy_err e;
+    layout l;
+    if (field_check(rp, &e) || layout_of(rp, dims, &l, &e)) cli_die(EXIT_DATA, "record %ld: %s", idx, e.msg);
+    rg_grid g = { l.nspace, { l.nspace == 2 ? l.ny : l.nx, l.nx }, { l.L, l.L }, lap };
+    if (!*op || memcmp(&g, cur, sizeof g)) {
+        rg_op_free(*op);
+        if (!(*op = rg_op_new(&g, &e))) cli_die(EXIT_DATA, "record %ld: %s", idx, e.msg);
+        *cur = g;
+    }
+    double lam_in = input_lambda(rp, idx);
+    rg_params p = { alpha, beta, lambda, floor_ };
+    rg_noise key = { (uint64_t)seed, (uint64_t)idx, 0, RG_PURPOSE };
+    size_t nframes = l.nfields / l.frame_chan;
+    int err = rp->dtype == TSR_F4
+                  ? rg_apply_f(*op, &p, rp->data, nframes, (int)l.frame_chan, with_noise ? &key : NULL, &e)
+                  : rg_apply(*op, &p, rp->data, nframes, (int)l.frame_chan, with_noise ? &key : NULL, &e);
+    if (err) cli_die(EXIT_DATA, "record %ld: %s", idx, e.msg);
+    set_attrs(rp, *op, &l, lam_in, idx);
+}
+
+int main(int argc, char **argv)
+{
+    int nops;
+    char **ops;
+    cli_parse(&spec, argc, argv, &nops, &ops);
+    configure(nops);
     int nthreads = cli_threads(threads);
 
     tsr_reader *rd = cli_reader(nops ? ops[0] : "-", NULL);
@@ -209,60 +208,7 @@ int main(int argc, char **argv)
         // The writer is done with *rp: aw_put waited for it before taking
         // the other record.
         if ((rc = tsr_read(rd, rp, &e)) != 1) break;
-        layout l;
-        if (field_check(rp, &e) || layout_of(rp, dims, &l, &e)) cli_die(EXIT_DATA, "record %ld: %s", idx, e.msg);
-        rg_grid g = { l.nspace, { l.nspace == 2 ? l.ny : l.nx, l.nx }, { l.L, l.L }, lap };
-        if (!op || memcmp(&g, &cur, sizeof g)) {
-            rg_op_free(op);
-            if (!(op = rg_op_new(&g, &e))) cli_die(EXIT_DATA, "record %ld: %s", idx, e.msg);
-            cur = g;
-        }
-        // The semigroup: coarsening data already at λ₁ with the same
-        // operator gives λ₁ + λ.
-        double lam_in = 0, a_in, b_in;
-        int has = tsr_attr_double(rp, "lambda", &lam_in, &e);
-        if (has < 0) cli_die(EXIT_DATA, "record %ld: %s", idx, e.msg);
-        if (has == 0 && lam_in != 0) {
-            const char *lp = tsr_attr_get(rp, "laplacian");
-            if (tsr_attr_double(rp, "alpha", &a_in, &e) != 0 || tsr_attr_double(rp, "beta", &b_in, &e) != 0 ||
-                !same(a_in, alpha) || !same(b_in, beta) || !lp || strcmp(lp, lap_s))
-                cli_die(EXIT_DATA,
-                        "record %ld: already coarse-grained (lambda=%g) with another alpha, beta or Laplacian; "
-                        "the scales would not compose", idx, lam_in);
-        } else {
-            lam_in = 0;
-        }
-        rg_params p = { alpha, beta, lambda, floor_ };
-        rg_noise key = { (uint64_t)seed, (uint64_t)idx, 0, RG_PURPOSE };
-        size_t nframes = l.nfields / l.frame_chan;
-        int err = rp->dtype == TSR_F4
-                      ? rg_apply_f(op, &p, rp->data, nframes, (int)l.frame_chan, with_noise ? &key : NULL, &e)
-                      : rg_apply(op, &p, rp->data, nframes, (int)l.frame_chan, with_noise ? &key : NULL, &e);
-        if (err) cli_die(EXIT_DATA, "record %ld: %s", idx, e.msg);
-
-        rg_params total = { alpha, beta, lam_in + lambda, floor_ };
-        // Δt of σ_λ is the time between frames: the generators write it as
-        // `interval` (their `dt` is the solver step); `dt` alone is taken as
-        // the frame spacing.
-        double dt = dt_opt;
-        for (int a = 0; a < 2 && isnan(dt); a++) {
-            int hd = tsr_attr_double(rp, a ? "dt" : "interval", &dt, &e);
-            if (hd < 0) cli_die(EXIT_DATA, "record %ld: %s", idx, e.msg);
-            if (hd == 1 || !(dt > 0)) dt = NAN;
-        }
-        double tr = rg_trace_per_point(op, &total);
-        const char *prev_noise = tsr_attr_get(rp, "rg_noise");
-        int mixed = lam_in != 0 && prev_noise && atoi(prev_noise) != with_noise;
-        if (tsr_attr_set_double(rp, "lambda", total.lambda) || tsr_attr_set_double(rp, "alpha", alpha) ||
-            tsr_attr_set_double(rp, "beta", beta) || tsr_attr_set(rp, "laplacian", lap_s) ||
-            tsr_attr_set_double(rp, "lambda_floor", floor_) ||
-            tsr_attr_set(rp, "rg_noise", mixed ? "mixed" : with_noise ? "1" : "0") ||
-            tsr_attr_set_double(rp, "sigma2_dt", tr) || tsr_attr_set(rp, "dims", l.dims))
-            cli_die(EXIT_DATA, "out of memory");
-        if (with_noise) tsr_attr_setf(rp, "rg_seed", "%ld", seed);
-        if (!isnan(dt)) tsr_attr_set_double(rp, "sigma_lambda", sqrt(tr / dt));
-        else tsr_attr_del(rp, "sigma_lambda");
-        tsr_history_append(rp, cli_cmdline());
+        coarsen(rp, idx, &op, &cur);
         if (aw_put(&aw, rp, &e)) cli_die(EXIT_DATA, "record %ld: %s", idx, e.msg);
         idx++;
     }

@@ -98,55 +98,53 @@ static void copy_file(FILE *from, FILE *to)
         if (fwrite(buf, 1, n, to) != n) cli_die(EXIT_DATA, "write failed: %s", strerror(errno));
 }
 
-int main(int argc, char **argv)
+// Every record to its own .npy: stdout, the single file out, or prefix + record_path.
+static long write_each(tsr_reader *r, const char *prefix, int to_stdout, int single)
 {
-    int nops;
-    char **ops;
-    cli_parse(&spec, argc, argv, &nops, &ops);
-    if (nops > 1) cli_die(EXIT_USAGE, "one input stream at most (concatenate with tsr-cat)");
-    const char *in = nops ? ops[0] : "-";
-    int to_stdout = !strcmp(out, "-");
-    char *prefix = NULL;
-    size_t olen = strlen(out);
-    int single = !to_stdout && !stack && olen > 4 && !strcmp(out + olen - 4, ".npy");
+    eddy_err e;
+    tsr_record rec;
+    tsr_record_init(&rec);
     FILE *single_f = NULL;
-    if (to_stdout) {
-        cli_stdout_binary();
-    } else if (!stack && !single) {
-        int dir = is_dir(out);
-        if (dir) mkdir(out, 0777);   // "new/" is created, one level
-        if (asprintf(&prefix, "%s%s", out, dir && out[strlen(out) - 1] != '/' ? "/" : "") < 0)
-            cli_die(EXIT_DATA, "out of memory");
+    long n = 0;
+    int rc;
+    while ((rc = tsr_read(r, &rec, &e)) == 1) {
+        if (to_stdout) {
+            if (npy_write(stdout, &rec, &e)) cli_die(EXIT_DATA, "%s", e.msg);
+        } else if (single) {
+            if (n > 0) fail(EXIT_DATA, "%s: the stream has several records; use --stack or -o DIR/", out);
+            single_f = open_tmp(out);
+            if (npy_write(single_f, &rec, &e)) fail(EXIT_DATA, "%s", e.msg);
+        } else {
+            char *path = record_path(prefix, n, rec.name);
+            FILE *f = open_tmp(path);
+            if (npy_write(f, &rec, &e)) fail(EXIT_DATA, "%s", e.msg);
+            commit_tmp(f, path);
+            free(path);
+        }
+        n++;
     }
-    tsr_reader *r = cli_reader(in, NULL);
+    if (rc < 0) fail(EXIT_DATA, "%s", e.msg);
+    if (single) {
+        if (n == 0) fail(EXIT_DATA, "%s", "no records in the stream");
+        commit_tmp(single_f, out);
+    }
+    tsr_record_free(&rec);
+    return n;
+}
+
+// --stack: one array of every record (equal dtype and shape) on a new first axis.
+static void write_stack(tsr_reader *r, int to_stdout)
+{
     eddy_err e;
     tsr_record rec, first;
     tsr_record_init(&rec);
     tsr_record_init(&first);
-
     FILE *dst = NULL;   // the stacked array
     off_t pos0 = 0;
     int spool = 0;       // stdout is a pipe: stack into a temporary file first
     long n = 0;
     int rc;
     while ((rc = tsr_read(r, &rec, &e)) == 1) {
-        if (!stack) {
-            if (to_stdout) {
-                if (npy_write(stdout, &rec, &e)) cli_die(EXIT_DATA, "%s", e.msg);
-            } else if (single) {
-                if (n > 0) fail(EXIT_DATA, "%s: the stream has several records; use --stack or -o DIR/", out);
-                single_f = open_tmp(out);
-                if (npy_write(single_f, &rec, &e)) fail(EXIT_DATA, "%s", e.msg);
-            } else {
-                char *path = record_path(prefix, n, rec.name);
-                FILE *f = open_tmp(path);
-                if (npy_write(f, &rec, &e)) fail(EXIT_DATA, "%s", e.msg);
-                commit_tmp(f, path);
-                free(path);
-            }
-            n++;
-            continue;
-        }
         char msg[600];
         if (n == 0) {
             if (rec.rank >= TSR_MAX_RANK)
@@ -178,24 +176,42 @@ int main(int argc, char **argv)
         n++;
     }
     if (rc < 0) fail(EXIT_DATA, "%s", e.msg);
-    if (single) {
-        if (n == 0) fail(EXIT_DATA, "%s", "no records in the stream");
-        commit_tmp(single_f, out);
-    }
-    if (stack) {
-        if (n == 0) fail(EXIT_DATA, "%s", "no records to stack");
-        // The header has the same length for any count, so it is patched in place.
-        uint64_t shape[TSR_MAX_RANK] = {(uint64_t)n};
-        memcpy(shape + 1, first.shape, sizeof(uint64_t) * (size_t)first.rank);
-        if (fflush(dst) || fseeko(dst, pos0, SEEK_SET) || npy_write_header(dst, first.dtype, first.rank + 1, shape, &e) ||
-            fseeko(dst, 0, SEEK_END))
-            fail(EXIT_DATA, "%s", "cannot rewrite the .npy header");
-        if (!to_stdout) commit_tmp(dst, out);
-        else if (spool) copy_file(dst, stdout);
-    }
-    if (fflush(stdout)) cli_die(EXIT_DATA, "write failed: %s", strerror(errno));
+    if (n == 0) fail(EXIT_DATA, "%s", "no records to stack");
+    // The header has the same length for any count, so it is patched in place.
+    uint64_t shape[TSR_MAX_RANK] = {(uint64_t)n};
+    memcpy(shape + 1, first.shape, sizeof(uint64_t) * (size_t)first.rank);
+    if (fflush(dst) || fseeko(dst, pos0, SEEK_SET) || npy_write_header(dst, first.dtype, first.rank + 1, shape, &e) ||
+        fseeko(dst, 0, SEEK_END))
+        fail(EXIT_DATA, "%s", "cannot rewrite the .npy header");
+    if (!to_stdout) commit_tmp(dst, out);
+    else if (spool) copy_file(dst, stdout);
     tsr_record_free(&rec);
     tsr_record_free(&first);
+}
+
+int main(int argc, char **argv)
+{
+    int nops;
+    char **ops;
+    cli_parse(&spec, argc, argv, &nops, &ops);
+    if (nops > 1) cli_die(EXIT_USAGE, "one input stream at most (concatenate with tsr-cat)");
+    const char *in = nops ? ops[0] : "-";
+    int to_stdout = !strcmp(out, "-");
+    char *prefix = NULL;
+    size_t olen = strlen(out);
+    int single = !to_stdout && !stack && olen > 4 && !strcmp(out + olen - 4, ".npy");
+    if (to_stdout) {
+        cli_stdout_binary();
+    } else if (!stack && !single) {
+        int dir = is_dir(out);
+        if (dir) mkdir(out, 0777);   // "new/" is created, one level
+        if (asprintf(&prefix, "%s%s", out, dir && out[strlen(out) - 1] != '/' ? "/" : "") < 0)
+            cli_die(EXIT_DATA, "out of memory");
+    }
+    tsr_reader *r = cli_reader(in, NULL);
+    if (stack) write_stack(r, to_stdout);
+    else write_each(r, prefix, to_stdout, single);
+    if (fflush(stdout)) cli_die(EXIT_DATA, "write failed: %s", strerror(errno));
     tsr_reader_close(r);
     free(prefix);
     return 0;

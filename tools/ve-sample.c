@@ -1,23 +1,22 @@
 // ve-sample: draws closure samples from a trained conditional score model by
-// integrating the reverse VE-SDE (SPEC §3.2).
+// integrating the reverse VE-SDE (lib/closure_score.h, lib/vesde.h).
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
-#include "checkpoint.h"
 #include "cli.h"
 #include "closure_score.h"
 #include "progress.h"
 #include "vesde.h"
 
-int main(int argc, char **argv)
-{
-    const char *model = NULL, *out = "-", *truth = NULL, *obs_out = NULL, *sampler = "em", *schedule = "karras";
-    double T = 0, t_min = 1e-3, rho = 7;
-    int steps = 0, K = 1, batch = 16, threads = 0, quiet = 0;
-    long seed = 0;
-    const cli_opt opts[] = {
+// Options (file scope so the table below can point at them).
+static const char *model = NULL, *out = "-", *truth = NULL, *obs_out = NULL, *sampler = "em", *schedule = "karras";
+static double T = 0, t_min = 1e-3, rho = 7;
+static int steps = 0, K = 1, batch = 16, threads = 0, quiet = 0;
+static long seed = 0;
+
+    static const cli_opt opts[] = {
         {"model", 'm', OPT_STRING, &model, "FILE", "checkpoint written by fno-train (required)"},
         {"samples", 'K', OPT_INT, &K, "K", "samples per condition"},
         {"sampler", 0, OPT_STRING, &sampler, "S", "em (reverse SDE) or heun (probability flow)"},
@@ -34,7 +33,7 @@ int main(int argc, char **argv)
         CLI_OPT_THREADS(&threads),
         CLI_OPT_QUIET(&quiet),
         CLI_OPT_END};
-    const cli_spec spec = {
+    static const cli_spec spec = {
         "ve-sample", "[options] -m MODEL [COND]",
         "sample a stochastic closure term from a conditional VE-SDE score model",
         "For every frame of every closure-cond record (the condition: V and the filled\n"
@@ -56,9 +55,17 @@ int main(int argc, char **argv)
         "  ve-sample -m G.model --truth truth.tsr test-cond.tsr > samples.tsr\n"
         "  relerr truth.tsr samples.tsr",
         opts};
-    int nops;
-    char **ops;
-    cli_parse(&spec, argc, argv, &nops, &ops);
+
+static fno m;
+static tsr_record hdr;
+static cs_info ci;
+static vesde_sample_opts so;
+static progress pg;
+static long done;
+
+// Checks the options; the sampler (its schedule malloc'ed).
+static void configure(int nops)
+{
     if (!model) cli_die(EXIT_USAGE, "--model is required");
     if (nops > 1) cli_die(EXIT_USAGE, "one condition stream at most, got %d", nops);
     vesde_sampler skind;
@@ -66,122 +73,126 @@ int main(int argc, char **argv)
     if (vesde_sampler_parse(sampler, &skind)) cli_die(EXIT_USAGE, "--sampler: em or heun, got '%s'", sampler);
     if (vesde_schedule_parse(schedule, &sched))
         cli_die(EXIT_USAGE, "--schedule: karras or uniform, got '%s'", schedule);
-    if (T == 0) T = sched == VESDE_SCHED_KARRAS ? 0.1 : 1.0;
-    if (steps == 0) steps = sched == VESDE_SCHED_KARRAS ? 10 : 1000;
+    vesde_schedule_defaults(sched, &T, &steps);
     if (K < 1 || batch < 1 || steps < 1) cli_die(EXIT_USAGE, "--samples, --batch and --steps must be >= 1");
     if (steps > 1000000) cli_die(EXIT_USAGE, "--steps %d is absurd", steps);
     double *ts = malloc((size_t)(steps + 1) * sizeof *ts);
     eddy_err e;
     if (!ts || vesde_schedule_fill(sched, T, t_min, rho, steps, ts, &e)) cli_die(EXIT_USAGE, "schedule: %s", e.msg);
+    so = (vesde_sample_opts){.ts = ts, .nsteps = steps, .seed = (uint64_t)seed, .kind = skind};
+}
+
+// A condition record fits the model: grid, domain, term.
+static void check_record(const tsr_record *rec, long ri)
+{
+    eddy_err e;
+    if (cs_record_check(rec, &e)) cli_die(EXIT_DATA, "record %ld: %s", ri, e.msg);
+    int H = (int)rec->shape[1], W = (int)rec->shape[2];
+    if (fno_grid_ok(&m.cfg, H, W, &e)) cli_die(EXIT_DATA, "record %ld: grid %d×%d: %s", ri, H, W, e.msg);
+    double L;
+    if (tsr_attr_double(rec, "L", &L, &e) == 0 && fabs(L - m.cfg.length[0]) > 1e-9 * L)
+        cli_die(EXIT_DATA, "record %ld: domain length %g, the model was trained on %g", ri, L,
+                m.cfg.length[0]);
+    const char *term = tsr_attr_get(rec, "term");
+    if (term && ci.term && strcmp(term, ci.term))
+        cli_die(EXIT_DATA, "record %ld: conditions for term %s, the model samples %s", ri, term, ci.term);
+}
+
+// Record `name` (T, H, W) of data x with the attributes of the condition record rec.
+static void write_field(tsr_writer *w, const char *path, const tsr_record *rec, const char *name,
+                        const float *x)
+{
+    eddy_err e;
+    tsr_record tr;
+    tsr_record_init(&tr);
+    tsr_attrs_copy(&tr, rec);
+    if (tsr_record_alloc(&tr, name, TSR_F4, 3, rec->shape, &e)) cli_die(EXIT_DATA, "%s", e.msg);
+    memcpy(tr.data, x, tsr_numel(&tr) * sizeof *x);
+    tsr_attr_del(&tr, "channels");
+    tsr_attr_set(&tr, "dims", "t,y,x");
+    tsr_history_append(&tr, cli_cmdline());
+    if (tsr_write(w, &tr, &e)) cli_die(EXIT_DATA, "%s: %s", path, e.msg);
+    tsr_record_free(&tr);
+}
+
+// The K members of every frame of the record, as K records 'U'.
+static void write_members(tsr_writer *w, const tsr_record *rec, const float *dst)
+{
+    eddy_err e;
+    int nt = (int)rec->shape[0];
+    size_t hw = (size_t)rec->shape[1] * rec->shape[2];
+    tsr_record o;
+    tsr_record_init(&o);
+    tsr_attrs_copy(&o, rec);
+    if (tsr_record_alloc(&o, "U", TSR_F4, 3, rec->shape, &e)) cli_die(EXIT_DATA, "%s", e.msg);
+    tsr_attr_del(&o, "channels");
+    tsr_attr_set(&o, "dims", "t,y,x");
+    tsr_attr_set(&o, "sampler", sampler);
+    tsr_attr_set(&o, "schedule", schedule);
+    tsr_attr_setf(&o, "steps", "%d", steps);
+    tsr_attr_set_double(&o, "T", T);
+    tsr_attr_setf(&o, "nfe", "%ld", vesde_nfe(so.kind, steps));
+    tsr_attr_setf(&o, "seed", "%ld", seed);
+    tsr_attr_set(&o, "model", model);
+    tsr_attr_set(&o, "cond", ci.with_obs ? "v+obs" : "v");
+    tsr_history_append(&o, cli_cmdline());
+    for (int k = 0; k < K; k++) {
+        float *od = o.data;
+        for (int fr = 0; fr < nt; fr++)
+            memcpy(od + fr * hw, dst + ((size_t)fr * K + k) * hw, hw * sizeof *od);
+        tsr_attr_setf(&o, "member", "%d", k);
+        if (tsr_write(w, &o, &e)) cli_die(EXIT_DATA, "%s", e.msg);
+    }
+    tsr_record_free(&o);
+}
+
+static void batch_done(void *ctx, int B)
+{
+    char note[48];
+    done += B;
+    snprintf(note, sizeof note, "%ld samples", done);
+    progress_update(&pg, (double)done, note);
+}
+
+int main(int argc, char **argv)
+{
+    int nops;
+    char **ops;
+    cli_parse(&spec, argc, argv, &nops, &ops);
+    configure(nops);
     cli_threads(threads);
-
-    fno m;
-    tsr_record hdr;
-    cs_info ci;
+    eddy_err e;
     if (cs_model_load(model, &m, &hdr, &ci, &e)) cli_die(EXIT_DATA, "%s", e.msg);
-    double sigma0 = ci.sigma0;
-    int with_obs = ci.with_obs;
-
+    so.sigma0 = ci.sigma0;
     FILE *f;
     tsr_reader *r = cli_reader(nops ? ops[0] : "-", &f);
     tsr_writer *w = cli_writer(out, NULL), *wt = truth ? cli_writer(truth, NULL) : NULL;
     tsr_writer *wy = obs_out ? cli_writer(obs_out, NULL) : NULL;
-    vesde_sample_opts so = {.sigma0 = sigma0, .ts = ts, .nsteps = steps, .seed = (uint64_t)seed,
-                            .kind = skind};
-    cs_ctx ctx = {.m = &m, .sigma0 = sigma0, .sigma_data = ci.sigma_data};
-    tsr_record rec, o, tr;
-    tsr_record_init(&rec), tsr_record_init(&o), tsr_record_init(&tr);
-    progress p;
-    progress_start(&p, "ve-sample", 0, quiet);
-    long cbase = 0, done = 0;
+    tsr_record rec;
+    tsr_record_init(&rec);
+    progress_start(&pg, "ve-sample", 0, quiet);
+    long cbase = 0;
     int got;
     while ((got = tsr_read(r, &rec, &e)) == 1) {
         long ri = tsr_reader_index(r) - 1;
         if (strcmp(rec.name, "closure")) continue;
-        if (cs_record_check(&rec, &e)) cli_die(EXIT_DATA, "record %ld: %s", ri, e.msg);
+        check_record(&rec, ri);
         int nt = (int)rec.shape[0], H = (int)rec.shape[1], W = (int)rec.shape[2];
-        if (fno_grid_ok(&m.cfg, H, W, &e)) cli_die(EXIT_DATA, "record %ld: grid %d×%d: %s", ri, H, W, e.msg);
-        double L;
-        if (tsr_attr_double(&rec, "L", &L, &e) == 0 && fabs(L - m.cfg.length[0]) > 1e-9 * L)
-            cli_die(EXIT_DATA, "record %ld: domain length %g, the model was trained on %g", ri, L,
-                    m.cfg.length[0]);
-        const char *term = tsr_attr_get(&rec, "term"), *mterm = tsr_attr_get(&hdr, "term");
-        if (term && mterm && strcmp(term, mterm))
-            cli_die(EXIT_DATA, "record %ld: conditions for term %s, the model samples %s", ri, term, mterm);
-        size_t hw = (size_t)H * W;
-        float *U = malloc((size_t)nt * hw * sizeof *U), *V = malloc((size_t)nt * hw * sizeof *V),
-              *Y = malloc((size_t)nt * hw * sizeof *Y);
-        float *bv = malloc((size_t)batch * hw * sizeof *bv), *by = malloc((size_t)batch * hw * sizeof *by);
-        uint64_t *cid = malloc((size_t)batch * sizeof *cid), *sid = malloc((size_t)batch * sizeof *sid);
-        if (!U || !V || !Y || !bv || !by || !cid || !sid) cli_die(EXIT_DATA, "out of memory");
+        size_t n = (size_t)nt * H * W;
+        float *U = malloc(n * sizeof *U), *V = malloc(n * sizeof *V), *Y = malloc(n * sizeof *Y);
+        float *dst = malloc(n * K * sizeof *dst);
+        if (!U || !V || !Y || !dst) cli_die(EXIT_DATA, "out of memory");
         cs_record_split(&rec, U, V, Y, &e);
-        cs_scale(V, (size_t)nt * hw, ci.v_scale), cs_scale(Y, (size_t)nt * hw, ci.u_scale);
-        uint64_t shp[3] = {(uint64_t)nt, (uint64_t)H, (uint64_t)W};
-        tsr_record_free(&o);
-        tsr_attrs_copy(&o, &rec);
-        if (tsr_record_alloc(&o, "U", TSR_F4, 3, shp, &e)) cli_die(EXIT_DATA, "%s", e.msg);
-        tsr_attr_del(&o, "channels");
-        tsr_attr_set(&o, "dims", "t,y,x");
-        tsr_attr_set(&o, "sampler", sampler);
-        tsr_attr_set(&o, "schedule", schedule);
-        tsr_attr_setf(&o, "steps", "%d", steps);
-        tsr_attr_set_double(&o, "T", T);
-        tsr_attr_setf(&o, "nfe", "%ld", vesde_nfe(skind, steps));
-        tsr_attr_setf(&o, "seed", "%ld", seed);
-        tsr_attr_set(&o, "model", model);
-        tsr_attr_set(&o, "cond", with_obs ? "v+obs" : "v");
-        tsr_history_append(&o, cli_cmdline());
-        // Members are integrated together, then written as K records.
-        long total = (long)nt * K;
-        float *dst = malloc((size_t)total * hw * sizeof *dst);
-        if (!dst) cli_die(EXIT_DATA, "out of memory");
-        for (long j0 = 0; j0 < total; j0 += batch) {
-            int B = (int)(total - j0 < batch ? total - j0 : batch);
-            for (int b = 0; b < B; b++) {
-                long j = j0 + b, fr = j / K;
-                cid[b] = (uint64_t)(cbase + fr), sid[b] = (uint64_t)(j % K);
-                memcpy(bv + b * hw, V + fr * hw, hw * sizeof *bv);
-                memcpy(by + b * hw, Y + fr * hw, hw * sizeof *by);
-            }
-            ctx.H = H, ctx.W = W, ctx.V = bv, ctx.Y = by;
-            if (vesde_sample(&so, cs_score, &ctx, B, hw, cid, sid, dst + j0 * hw, &e))
-                cli_die(EXIT_DATA, "record %ld: %s", ri, e.msg);
-            if (ci.residual)
-                for (size_t i = 0; i < (size_t)B * hw; i++) dst[j0 * hw + i] += by[i];
-            cs_scale(dst + j0 * hw, (size_t)B * hw, 1 / ci.u_scale);
-            for (size_t i = 0; i < (size_t)B * hw; i++)
-                if (!isfinite(dst[j0 * hw + i]))
-                    cli_die(EXIT_DATA, "record %ld: the sampler produced a non-finite value", ri);
-            done += B;
-            char note[48];
-            snprintf(note, sizeof note, "%ld samples", done);
-            progress_update(&p, (double)done, note);
-        }
-        for (int k = 0; k < K; k++) {
-            float *od = o.data;
-            for (int fr = 0; fr < nt; fr++)
-                memcpy(od + fr * hw, dst + ((size_t)fr * K + k) * hw, hw * sizeof *od);
-            tsr_attr_setf(&o, "member", "%d", k);
-            if (tsr_write(w, &o, &e)) cli_die(EXIT_DATA, "%s", e.msg);
-        }
-        free(dst);
+        cs_units_to_net(&ci, NULL, V, Y, n);
+        if (cs_sample_frames(&m, &ci, &so, H, W, nt, V, Y, K, batch, cbase, dst, batch_done, NULL, &e))
+            cli_die(EXIT_DATA, "record %ld: %s", ri, e.msg);
+        write_members(w, &rec, dst);
         // The truth and the observations as they came in (Y unscaled again).
-        cs_scale(Y, (size_t)nt * hw, 1 / ci.u_scale);
-        for (int k = 0; k < 2; k++) {
-            tsr_writer *ww = k ? wy : wt;
-            if (!ww) continue;
-            uint64_t ts3[3] = {(uint64_t)nt, (uint64_t)H, (uint64_t)W};
-            tsr_record_free(&tr);
-            tsr_attrs_copy(&tr, &rec);
-            if (tsr_record_alloc(&tr, k ? "Y" : "U", TSR_F4, 3, ts3, &e)) cli_die(EXIT_DATA, "%s", e.msg);
-            memcpy(tr.data, k ? Y : U, (size_t)nt * hw * sizeof *U);
-            tsr_attr_del(&tr, "channels");
-            tsr_attr_set(&tr, "dims", "t,y,x");
-            tsr_history_append(&tr, cli_cmdline());
-            if (tsr_write(ww, &tr, &e)) cli_die(EXIT_DATA, "%s: %s", k ? obs_out : truth, e.msg);
-        }
+        cs_units_from_net(&ci, Y, NULL, n);
+        if (wt) write_field(wt, truth, &rec, "U", U);
+        if (wy) write_field(wy, obs_out, &rec, "Y", Y);
         cbase += nt;
-        free(U), free(V), free(Y), free(bv), free(by), free(cid), free(sid);
+        free(U), free(V), free(Y), free(dst);
     }
     if (got < 0) cli_die(EXIT_DATA, "%s", e.msg);
     if (cbase == 0) cli_die(EXIT_DATA, "no 'closure' records in the input (run closure-cond first)");
@@ -189,13 +200,12 @@ int main(int argc, char **argv)
     if (wy && tsr_writer_finish(wy, &e)) cli_die(EXIT_DATA, "%s: %s", obs_out, e.msg);
     if (tsr_writer_finish(w, &e)) cli_die(EXIT_DATA, "%s", e.msg);
     char note[64];
-    snprintf(note, sizeof note, "%ld samples, %ld network evaluations each", done, vesde_nfe(skind, steps));
-    progress_end(&p, note);
+    snprintf(note, sizeof note, "%ld samples, %ld network evaluations each", done, vesde_nfe(so.kind, steps));
+    progress_end(&pg, note);
     tsr_reader_close(r);
     if (f != stdin) fclose(f);
-    tsr_record_free(&rec), tsr_record_free(&o), tsr_record_free(&tr), tsr_record_free(&hdr);
+    tsr_record_free(&rec), tsr_record_free(&hdr);
     fno_free(&m);
-    cs_ctx_free(&ctx);
-    free(ts);
+    free((double *)so.ts);
     return 0;
 }

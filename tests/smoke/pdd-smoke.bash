@@ -47,8 +47,11 @@ pdd_smoke() {
     [ "$(grep -o 'c[0-9]: \(above the floor\|at the floor: this count cannot resolve it\)' "$r" | wc -l)" -eq $((3 * nch)) ]
     [ "$(grep -c '^| 0' "$r")" -eq 2 ]
     [ "$(grep -c '| \(paper\|ours\) |' "$r")" -eq 6 ]
-    local f
-    for f in $(sed -n 's/^Figures: \(.*\); PSD.*/\1/p' "$r"); do
+    # the report names its figures (at least the lambda and PSD ones); each is a PNG
+    local f figs
+    figs=$(sed -n 's/^Figures: \(.*\); PSD.*/\1/p' "$r")
+    [ "$(wc -w <<< "$figs")" -ge 2 ] || { echo "no Figures: line in $r"; exit 1; }
+    for f in $figs; do
         [ "$(head -c 4 "$out/$f" | tail -c 3)" = PNG ] || { echo "not a PNG: $f"; exit 1; }
     done
     echo "pdd-$sys smoke: ok"

@@ -2,6 +2,7 @@
 // reference: the focused noise-level draw against the closed form of its
 // mixture law, and the input scale c_in against its definition.
 #include <math.h>
+#include <stdlib.h>
 
 #include "check.h"
 #include "closure_score.h"
@@ -47,8 +48,42 @@ static void test_c_in(void)
     CHECK_REL(cs_c_in(0.1, 10), 1 / sqrt(100.01), 1e-15, "large sigma");
 }
 
+// A preconditioned score fed two grids in turn with the same batch size (a
+// stream of 16² and 32² condition records, as closure-cond writes without
+// --grid): the scratch of the scaled input must grow with B·H·W, not with B
+// alone.  Before the fix the 32² call wrote 4× past the 16² buffer (caught
+// by the ASan build of this test).
+static void test_score_two_grids(void)
+{
+    cs_arch a;
+    cs_arch_default(&a);
+    a.with_obs = 0, a.width = 4, a.layers = 1, a.modes = 4, a.emb_size = 8, a.emb_hidden = 8;
+    a.nfuse = 1, a.fuse[0] = 4;
+    fno_config cfg;
+    eddy_err e;
+    fno m;
+    CHECK(cs_config(&a, &cfg, &e) == 0 && fno_create(&m, &cfg, 3, &e) == 0, "model: %s", e.msg);
+    const int B = 2, nmax = 32 * 32 * B;
+    float *x = calloc(nmax, sizeof *x), *V = calloc(nmax, sizeof *V), *out = calloc(nmax, sizeof *out);
+    cs_ctx c = {.m = &m, .sigma0 = 26, .sigma_data = 0.5, .V = V};
+    const int grids[] = {16, 32, 16};
+    for (int k = 0; k < 3; k++) {
+        int n = grids[k];
+        c.H = c.W = n;
+        for (int i = 0; i < B * n * n; i++) x[i] = (float)sin(0.1 * i);
+        CHECK(cs_score(&c, x, B, 0.05, out, &e) == 0, "score at %d²: %s", n, e.msg);
+        int finite = 1;
+        for (int i = 0; i < B * n * n; i++) finite &= isfinite(out[i]) != 0;
+        CHECK(finite, "finite score at %d²", n);
+    }
+    cs_ctx_free(&c);
+    free(x), free(V), free(out);
+    fno_free(&m);
+}
+
 int main(void)
 {
+    RUN(test_score_two_grids);
     RUN(test_draw_t);
     RUN(test_c_in);
     return check_done();

@@ -121,7 +121,7 @@ static void test_order(void)
 }
 
 // The reference configuration (forward Euler, dt = 5e-4) settles to
-// X mean ≈ 2.62, std ≈ 4.08; Y mean ≈ 0.089, std ≈ 0.261 (research/pdd.md §1.3).
+// X mean ≈ 2.62, std ≈ 4.08; Y mean ≈ 0.089, std ≈ 0.261 (the PDD reference data, as its authors' code prints them).
 static void test_long_run_statistics(void)
 {
     l96_params p;

@@ -1,5 +1,5 @@
 // The 2-D vorticity solver against exact solutions, budgets, convergence
-// order, the change of units of SPEC §1.1 and the closure coupling hooks.
+// order, the change of units of lib/ns2d.h and the closure coupling hooks.
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>

@@ -358,7 +358,7 @@ static void test_loss_weights(void)
     CHECK(pdd_point_var(op, &p, 0.5) > pdd_point_var(op, &p, 0.2), "increasing in lambda");
     rg_op_free(op);
 
-    // The reference code (research/pdd.md §2.2 table) uses the FD symbol and a
+    // The PDD reference code (its printed var_t table) uses the FD symbol and a
     // Brownian k = 0 mode (variance β²λ/D more); its var_t must be ours plus that.
     p.fd_laplacian = 1;
     pdd_rg_grid(&g, &p, &rgg);
@@ -381,30 +381,35 @@ static void test_loss_weights(void)
     pdd_process vp = pdd_process_vp(3);
     CHECK_CLOSE(pdd_point_var(NULL, &vp, 0.5), 1 - exp(-3.0), 1e-14, "VP variance");
 
-    // The loss and its gradient: known residuals, and finite differences.
-    int B = 2, T = 4, F = 2 * 128;
-    double *u = malloc(sizeof(double) * B * T * F), *f = malloc(sizeof(double) * B * (T - 1) * F);
-    double *gf = malloc(sizeof(double) * B * (T - 1) * F), v[2] = {0.5, 0.02};
-    for (int i = 0; i < B * T * F; i++) u[i] = (i / F) % T;          // increments of 1
-    for (int i = 0; i < B * (T - 1) * F; i++) f[i] = 0.5;            // residual 0.5 everywhere
-    double L = pdd_increment_loss(&g, B, u, f, v, gf);
+    // The training losses and their gradients (lib/pdd.h pdd_window_loss, the
+    // one pd-train minimises): known residuals, and finite differences.
+    int nw = 6, F = 2 * 128;
+    double *t = malloc(sizeof(double) * nw * F), *f = malloc(sizeof(double) * nw * F);
+    double *gf = malloc(sizeof(double) * nw * F), v[6] = {0.5, 0.5, 0.5, 0.02, 0.02, 0.02};
+    for (int i = 0; i < nw * F; i++) t[i] = 1, f[i] = 0.5;          // residual 0.5 everywhere
+    double count = (double)nw * F;
+    double L = pdd_window_loss(nw, F, t, f, v, count, gf);
     double want = (0.25 / (2 * 0.5) + 0.25 / (2 * 0.02)) / 2;
-    CHECK_REL(L, want, 1e-12, "loss with known residuals");
+    CHECK_REL(L, want, 1e-12, "PDD loss with known residuals");
+    CHECK_REL(pdd_window_loss(nw, F, t, f, NULL, count, NULL), 0.25, 1e-12, "DDPM loss");
     eddy_rng r;
     rng_init(&r, 3, 0, 0, 0);
-    rng_normal_fill(&r, f, B * (T - 1) * F);
-    pdd_increment_loss(&g, B, u, f, v, gf);
+    rng_normal_fill(&r, f, nw * F);
     int idx[] = {0, 17, 3 * F - 1, 3 * F + 5};
-    for (int i = 0; i < 4; i++) {
-        double keep = f[idx[i]], h = 1e-5;
-        f[idx[i]] = keep + h;
-        double lp = pdd_increment_loss(&g, B, u, f, v, NULL);
-        f[idx[i]] = keep - h;
-        double lm = pdd_increment_loss(&g, B, u, f, v, NULL);
-        f[idx[i]] = keep;
-        CHECK_REL(gf[idx[i]], (lp - lm) / (2 * h), 1e-5, "loss gradient");
+    for (int k = 0; k < 2; k++) {
+        const double *vk = k ? NULL : v;
+        pdd_window_loss(nw, F, t, f, vk, count, gf);
+        for (int i = 0; i < 4; i++) {
+            double keep = f[idx[i]], h = 1e-5;
+            f[idx[i]] = keep + h;
+            double lp = pdd_window_loss(nw, F, t, f, vk, count, NULL);
+            f[idx[i]] = keep - h;
+            double lm = pdd_window_loss(nw, F, t, f, vk, count, NULL);
+            f[idx[i]] = keep;
+            CHECK_REL(gf[idx[i]], (lp - lm) / (2 * h), 1e-5, k ? "DDPM loss gradient" : "PDD loss gradient");
+        }
     }
-    free(u); free(f); free(gf);
+    free(t); free(f); free(gf);
 }
 
 static void test_grids(void)

@@ -1,4 +1,4 @@
-// The RG operator against its analytic statistics (SPEC §2).
+// The RG operator against its analytic statistics (lib/rg.h).
 //
 // Statistical checks: each per-mode estimate from R independent draws is
 // turned into a z-score with its exact variance and must satisfy |z| < ZMAX.
@@ -274,7 +274,7 @@ static void test_identity(void)
 }
 
 // tr(Σ_λ)/D against a direct sum over the full spectrum, the floor, σ², and
-// the reference code's var_t (research/pdd.md §2.2 table: FD symbol, β² = 2,
+// the PDD reference code's var_t (its printed table: FD symbol, β² = 2,
 // k = 0 included there as β²λ) to the table's 3 significant figures.
 static double direct_trace(int ndim, int N, double L, int fd, const rg_params *p)
 {

@@ -28,7 +28,7 @@ static void test_sigma_closed_form(void)
         CHECK_REL(vesde_std(S0, t), sqrt(var), 1e-9, "sigma_t vs quadrature");
         CHECK_REL(vesde_time_of_std(S0, vesde_std(S0, t)), t, 1e-12, "inverse");
     }
-    // The reference's printed values (research/closure.md §4).
+    // The values Dong, Chen & Wu's public notebooks print.
     CHECK_CLOSE(vesde_std(S0, 1e-3), 0.0317, 5e-5, "sigma(1e-3)");
     CHECK_CLOSE(vesde_std(S0, 0.01), 0.102, 5e-4, "sigma(0.01)");
     CHECK_CLOSE(vesde_std(S0, 0.1), 0.3755, 5e-5, "sigma(0.1)");

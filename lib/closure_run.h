@@ -1,0 +1,50 @@
+// The coupled (a-posteriori) run of a stochastic closure (Dong, Chen & Wu,
+// "Data-driven stochastic closure modeling via conditional diffusion model and
+// neural operator", its a-posteriori experiment):
+// three solvers side by side on one grid from the same vorticity — the
+// reference (the full equation with its stochastic forcing), the closure run
+// (one term removed and the stochastic forcing off, a fresh sample of the term
+// from the score model added every `every` steps and held in between,
+// conditioned on the closure run's own vorticity and, for a v+obs model, on
+// observations of the reference's true term at that step) and the same run
+// with no closure.
+#ifndef EDDY_CLOSURE_RUN_H
+#define EDDY_CLOSURE_RUN_H
+
+#include <stdint.h>
+
+#include "closure_obs.h"
+#include "closure_score.h"
+#include "err.h"
+#include "ns2d.h"
+#include "vesde.h"
+
+typedef struct {
+    ns2d_params p;            // the reference run (seed, sample key its noise and initial state)
+    int isG;                  // term removed and sampled: G (ν Δω + βξ) or H (−u·∇ω + βξ)
+    const double *w0;         // initial vorticity (n²), or NULL: a spin-up of `spinup` time units
+    double spinup;            //   from a Gaussian random field
+    long nsteps, every, report;
+    int obs_n, box;           // observations of the true term (v+obs models)
+    obs_fill_kind fill;
+    vesde_sample_opts so;     // the sampler (seed keys the samples: condition = step, sample)
+    uint64_t sample;
+} cr_opts;
+
+// At steps 0, report, 2·report, ... and nsteps: the three vorticities (n²)
+// and the relative L2 errors against the reference, err_term that of the
+// latest sample against the true term (NaN before the first).
+typedef struct {
+    long step;
+    double t, err_closure, err_noclosure, err_term;
+    const double *w_ref, *w_closure, *w_noclosure;
+} cr_report;
+
+// Runs the three solvers with the model (m, info).  report is called at
+// every report step (non-zero stops with its message in e); progress (may
+// be NULL) after every solver step.
+int closure_run(const cr_opts *o, fno *m, const cs_info *info,
+                int (*report)(void *ctx, const cr_report *r, eddy_err *e), void *report_ctx,
+                void (*progress)(void *ctx, long step), void *progress_ctx, eddy_err *e);
+
+#endif
