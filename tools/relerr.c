@@ -64,6 +64,10 @@ static const char *description =
     "Replicate b depends on (S, b) alone.  A spectral error is a sum of absolute differences:\n"
     "resampling adds its own noise to them, so its replicates lie mostly above the estimate\n"
     "(by about the floor below); read its interval as the spread at this count.\n"
+    "--group record draws the replicates over truth RECORDS instead, each with all its paths\n"
+    "(and their predictions): when a record's paths are correlated - the frames of one\n"
+    "trajectory read with --dims s,y,x - resampling them one by one counts them as\n"
+    "independent and understates the interval.\n"
     "Noise floor: the same metric between two disjoint sets of true paths of the size\n"
     "compared (relerr A.tsr B.tsr, e.g. two seeds of the generator; tsr-cat -r to cut a\n"
     "set to size) is the smallest value sampling alone explains at that size; the PDD\n"
@@ -104,6 +108,7 @@ typedef struct {
     double *S;         // (cap, nslots) per-unit sums
     double *P, *Q;     // (cap or 1, C, nspec) per-unit spectra (Q summed over members)
     int keep_units;    // per-unit spectra kept (bootstrap); else one running sum
+    size_t *rec;       // (cap) the truth record of each unit (--group record)
 } acc;
 
 static void die_rec(long i, const char *what) { cli_die(EXIT_DATA, "truth record %ld: %s", i, what); }
@@ -248,7 +253,8 @@ static void unit_reserve(acc *A)
     if (A->nunits < A->cap) return;
     A->cap = A->cap ? 2 * A->cap : 64;
     A->S = realloc(A->S, A->cap * A->nslots * sizeof(double));
-    if (!A->S) cli_die(EXIT_DATA, "out of memory");
+    A->rec = realloc(A->rec, A->cap * sizeof *A->rec);
+    if (!A->S || !A->rec) cli_die(EXIT_DATA, "out of memory");
     if (A->keep_units) {
         size_t m = A->C * A->nspec;
         A->P = realloc(A->P, A->cap * m * sizeof(double));
@@ -283,7 +289,7 @@ static void evaluate(const acc *A, const mrow *rows, size_t nrows, const double 
 
 int main(int argc, char **argv)
 {
-    const char *dims = NULL, *stdz = NULL, *stats = NULL, *boot_s = NULL;
+    const char *dims = NULL, *stdz = NULL, *stats = NULL, *boot_s = NULL, *group = "path";
     long members = 0, nboot = 0, seed = 0;
     int summary = 0;
     cli_opt opts[] = {
@@ -293,6 +299,7 @@ int main(int argc, char **argv)
         { "standardize", 0, OPT_STRING, &stdz, "SPEC", "(u - m_c)/s_c on both streams: 'truth' or m0:s0,m1:s1,..." },
         { "stats", 0, OPT_STRING, &stats, "FILE", "print FILE's per-channel mean:std,... (for --standardize) and exit" },
         { "bootstrap", 'b', OPT_STRING, &boot_s, "N", "bootstrap replicates over truth paths: 2.5-97.5 % intervals (lo, hi)" },
+        { "group", 0, OPT_STRING, &group, "G", "what --bootstrap resamples: path, or record (its paths together)" },
         CLI_OPT_SEED(&seed, "seed of the bootstrap replicates"),
         CLI_OPT_END,
     };
@@ -310,6 +317,9 @@ int main(int argc, char **argv)
         if (nboot < 1) cli_die(EXIT_USAGE, "option --bootstrap: %ld replicates; give at least 1", nboot);
     }
     if (seed < 0) cli_die(EXIT_USAGE, "option --seed: %ld is negative", seed);
+    if (strcmp(group, "path") && strcmp(group, "record"))
+        cli_die(EXIT_USAGE, "option --group: path or record, got '%s'", group);
+    int by_record = !strcmp(group, "record");
     if (stats) {
         if (nops) cli_die(EXIT_USAGE, "--stats takes no operands (got %d)", nops);
         double *m, *sd;
@@ -478,6 +488,7 @@ int main(int argc, char **argv)
                     S[s_crps] += met_crps_sum(ens, (int)K, buf + t * fd, fd, work);
                 }
             }
+            A.rec[A.nunits] = (size_t)it;
             A.nunits++;
         }
         it++;
@@ -533,8 +544,19 @@ int main(int argc, char **argv)
         lo = malloc(nv * sizeof(double));
         hi = malloc(nv * sizeof(double));
         if (!rep || !col || !val || !lo || !hi) cli_die(EXIT_DATA, "out of memory");
+        // --group record: the counts are drawn over truth records and every
+        // path of a record takes its record's count (correlated paths, e.g.
+        // the frames of one trajectory, are resampled together).
+        size_t nrec = (size_t)it;
+        double *wr = by_record ? malloc(nrec * sizeof(double)) : NULL;
+        if (by_record && !wr) cli_die(EXIT_DATA, "out of memory");
         for (long b = 0; b < nboot; b++) {
-            met_bootstrap_counts((unsigned long long)seed, (unsigned long long)b, A.nunits, w);
+            if (by_record) {
+                met_bootstrap_counts((unsigned long long)seed, (unsigned long long)b, nrec, wr);
+                for (size_t i = 0; i < A.nunits; i++) w[i] = wr[A.rec[i]];
+            } else {
+                met_bootstrap_counts((unsigned long long)seed, (unsigned long long)b, A.nunits, w);
+            }
             evaluate(&A, R, nr, w, Pbar, Qbar, sums, val);
             for (size_t j = 0; j < nv; j++) rep[(size_t)b * nv + j] = val[j];
         }
@@ -543,7 +565,7 @@ int main(int argc, char **argv)
             lo[j] = met_quantile(col, (size_t)nboot, 0.025);
             hi[j] = met_quantile(col, (size_t)nboot, 0.975);
         }
-        free(rep); free(col); free(val);
+        free(rep); free(col); free(val); free(wr);
     }
 
     // One write of the whole table (up to 1 MiB) rather than 4 KiB pieces: a

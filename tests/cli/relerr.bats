@@ -220,6 +220,37 @@ assert all(abs(float(x[2]) - float(y[2])) <= 1e-8 * abs(float(y[2])) for x, y in
     assert_failure 2
 }
 
+# Six "trajectories" of 10 frames each (--dims s,y,x: a frame is a path):
+# the prediction's error is shared by the frames of one record (a factor
+# 1 + e_r) plus a little per-frame noise, as for the frames of one flow.
+@test "relerr --group record: identical sets give [0, 0]; correlated frames widen the interval" {
+    py '
+r = np.random.default_rng(5)
+for i in range(6):
+    u = r.standard_normal((10, 4, 4)) + 0.5
+    e = 0.05 + 0.3 * r.random()
+    v = u * (1 + e) + 0.01 * r.standard_normal(u.shape)
+    np.save("gu%d.npy" % i, u); np.save("gv%d.npy" % i, v)'
+    npy2tsr -a dims=s,y,x gu0.npy gu1.npy gu2.npy gu3.npy gu4.npy gu5.npy > gu.tsr
+    npy2tsr -a dims=s,y,x gv0.npy gv1.npy gv2.npy gv3.npy gv4.npy gv5.npy > gv.tsr
+    run relerr --bootstrap 300 --seed 4 --group record --summary gu.tsr gu.tsr
+    assert_success
+    run awk -F'\t' 'NR > 1 && ($3 != 0 || $4 != 0 || $5 != 0)' <<< "$output"
+    assert_output ""
+    g=$(relerr --bootstrap 300 --seed 4 --group record --summary gu.tsr gv.tsr | awk -F'\t' '$1 == "d_fro" { print $3, $4, $5 }')
+    p=$(relerr --bootstrap 300 --seed 4 --summary gu.tsr gv.tsr | awk -F'\t' '$1 == "d_fro" { print $3, $4, $5 }')
+    # the same estimate; the grouped interval brackets it and is wider (by
+    # about sqrt(10) for frames this correlated; 2 is a safe margin)
+    py '
+g = [float(x) for x in sys.argv[1].split()]; p = [float(x) for x in sys.argv[2].split()]
+assert g[0] == p[0], (g, p)
+assert g[1] <= g[0] <= g[2], g
+assert g[2] - g[1] > 2 * (p[2] - p[1]), (g, p)' "$g" "$p"
+    run relerr --bootstrap 10 --group frame gu.tsr gv.tsr
+    assert_failure 2
+    assert_output --partial "--group"
+}
+
 # The noise floor: two disjoint sets of true paths of size n.  Their spectral
 # error is sampling noise alone, so it falls like 1/sqrt(n): from n = 16 to
 # 64 by about 2 (1.74-2.22 over three generator seeds; averaged over the
