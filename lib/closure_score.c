@@ -444,3 +444,12 @@ int cs_model_load(const char *path, fno *m, tsr_record *hdr, cs_info *info, eddy
         return eddy_wrap(e, "%s", path);
     return 0;
 }
+
+int cs_resample_mismatch(const tsr_record *hdr, const tsr_record *rec, eddy_err *e)
+{
+    const char *a = tsr_attr_get(hdr, "resample"), *b = tsr_attr_get(rec, "resample");
+    if (!a || !b || !strcmp(a, "none") || !strcmp(b, "none") || !strcmp(a, b)) return 0;
+    eddy_fail(e, "the model was trained on fields coarsened by '%s', these conditions by '%s' "
+              "(ns-gen --resample): the term differs at the smallest scales", a, b);
+    return 1;
+}

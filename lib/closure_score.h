@@ -178,6 +178,13 @@ cs_train_opts cs_train_opts_of(const cs_info *info);
 
 // Checks that a checkpoint header describes a closure score model.
 int cs_header_check(const tsr_record *hdr, const fno *m, cs_info *info, eddy_err *e);
+// 1 (with the message in e) when the model's training data and a condition
+// record were coarsened differently: both carry ns-gen's resample attribute
+// (the header copies it from the training data), neither is "none" (a field
+// on its solver grid) and they differ - e.g. a model trained on strided
+// fields applied to Fourier-truncated ones, whose term differs at the
+// smallest scales.  0 otherwise (also when either attribute is absent).
+int cs_resample_mismatch(const tsr_record *hdr, const tsr_record *rec, eddy_err *e);
 // Loads a closure score checkpoint (no optimizer state) and checks its kind;
 // hdr receives every header attribute.  Messages start with the path.
 int cs_model_load(const char *path, fno *m, tsr_record *hdr, cs_info *info, eddy_err *e);

@@ -74,7 +74,7 @@ static void coarse_record(const tsr_record *V, const char *term, int T, int N, l
 
 // Options (file scope so the table below can point at them).
 static const char *term = "G", *vname = "omega", *fill = "bicubic", *out = "-", *coarse = NULL;
-static int obs_n = 5, box = 0, grid = 0, y_coarse = 0;
+static int obs_n = 5, box = 0, grid = 0, y_coarse = 0, on_grid = 0;
 
     static const cli_opt opts[] = {
         {"term", 't', OPT_STRING, &term, "NAME", "closure term to learn: the record name (G or H)"},
@@ -85,6 +85,7 @@ static int obs_n = 5, box = 0, grid = 0, y_coarse = 0;
         {"grid", 'g', OPT_INT, &grid, "M", "only records on the M×M grid (0: every grid)"},
         {"coarse", 0, OPT_STRING, &coarse, "FILE", "also write the term computed from V on its own grid (G, H only)"},
         {"y-coarse", 0, OPT_FLAG, &y_coarse, NULL, "Y is that term instead of observations (a V-only condition)"},
+        {"on-grid", 0, OPT_FLAG, &on_grid, NULL, "the points must be grid points (N_obs divides N, the reference's mask)"},
         CLI_OPT_OUTPUT(&out, "output stream"),
         CLI_OPT_END};
     static const cli_spec spec = {
@@ -105,7 +106,10 @@ static int obs_n = 5, box = 0, grid = 0, y_coarse = 0;
         "by itself, the baseline a V-only closure must beat (relerr against U).\n"
         "--y-coarse puts that term in Y instead of filled observations (obs_n=0,\n"
         "obs_fill=coarse): still a condition on V alone, on which fno-train --cond\n"
-        "v+obs --residual learns only what V does not predict.",
+        "v+obs --residual learns only what V does not predict.\n"
+        "--on-grid makes an N_obs that does not divide a record's grid an error instead\n"
+        "of interpolated observations: the reference reads its 16 x 16 points off the\n"
+        "grid (mask ::N/16), which the reference protocol of pipelines/closure.mk keeps.",
         "  ns-gen --preset closure --closure --out-grid 64 | closure-cond --term H --obs-n 16 > cond.tsr",
         opts};
 
@@ -117,6 +121,9 @@ static void write_pair(tsr_writer *w, tsr_writer *wc, const tsr_record *V, const
     eddy_err e;
     int N = (int)V->shape[V->rank - 1], T = V->rank == 3 ? (int)V->shape[0] : 1;
     if (obs_n > N) cli_die(EXIT_USAGE, "--obs-n %d exceeds the %d² grid of record %ld", obs_n, N, idx);
+    if (on_grid && !y_coarse && N % obs_n)
+        cli_die(EXIT_USAGE, "--on-grid: %d observations per axis do not divide the %d² grid of record %ld "
+                "(the points would fall between grid points)", obs_n, N, idx);
     tsr_record o, co;   // co: the coarse term, when Y or --coarse needs it
     tsr_record_init(&co);
     if (wc || y_coarse) coarse_record(V, term, T, N, idx, &co);

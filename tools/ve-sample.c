@@ -96,6 +96,8 @@ static void check_record(const tsr_record *rec, long ri)
     const char *term = tsr_attr_get(rec, "term");
     if (term && ci.term && strcmp(term, ci.term))
         cli_die(EXIT_DATA, "record %ld: conditions for term %s, the model samples %s", ri, term, ci.term);
+    static int warned;
+    if (!warned && cs_resample_mismatch(&hdr, rec, &e)) cli_warn("record %ld: %s", ri, e.msg), warned = 1;
 }
 
 // Record `name` (T, H, W) of data x with the attributes of the condition record rec.

@@ -2,6 +2,7 @@
 // reference: the focused noise-level draw against the closed form of its
 // mixture law, and the input scale c_in against its definition.
 #include <math.h>
+#include <string.h>
 #include <stdlib.h>
 
 #include "check.h"
@@ -81,8 +82,30 @@ static void test_score_two_grids(void)
     fno_free(&m);
 }
 
+// A model trained on strided fields applied to Fourier-truncated ones is
+// flagged; the same method, a solver-grid field ("none") or a missing
+// attribute is not.
+static void test_resample_mismatch(void)
+{
+    tsr_record h, r;
+    tsr_record_init(&h), tsr_record_init(&r);
+    eddy_err e;
+    CHECK(cs_resample_mismatch(&h, &r, &e) == 0, "no attributes: no mismatch");
+    tsr_attr_set(&h, "resample", "stride");
+    CHECK(cs_resample_mismatch(&h, &r, &e) == 0, "record without the attribute");
+    tsr_attr_set(&r, "resample", "stride");
+    CHECK(cs_resample_mismatch(&h, &r, &e) == 0, "stride and stride");
+    tsr_attr_set(&r, "resample", "none");
+    CHECK(cs_resample_mismatch(&h, &r, &e) == 0, "a solver-grid record");
+    tsr_attr_set(&r, "resample", "fourier");
+    CHECK(cs_resample_mismatch(&h, &r, &e) == 1, "stride model, fourier data");
+    CHECK(strstr(e.msg, "stride") && strstr(e.msg, "fourier"), "message names both: %s", e.msg);
+    tsr_record_free(&h), tsr_record_free(&r);
+}
+
 int main(void)
 {
+    RUN(test_resample_mismatch);
     RUN(test_score_two_grids);
     RUN(test_draw_t);
     RUN(test_c_in);
