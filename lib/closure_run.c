@@ -3,6 +3,7 @@
 #include <math.h>
 #include <stdlib.h>
 
+#include "closure_coarse.h"
 #include "metrics.h"
 
 typedef struct {
@@ -49,7 +50,8 @@ static int start(const cr_opts *o, run_state *s, eddy_err *e)
 }
 
 // A fresh sample of the term at step st, conditioned on the closure run's
-// vorticity (and the observations of the true term), set as its external term.
+// vorticity (and the observations of the true term, or for a coarse-base
+// model the term that vorticity gives by itself), set as its external term.
 static int resample(const cr_opts *o, const cs_info *ci, cs_ctx *ctx, run_state *s, long st,
                     double *term_err, eddy_err *e)
 {
@@ -59,9 +61,16 @@ static int resample(const cr_opts *o, const cs_info *ci, cs_ctx *ctx, run_state 
     ns2d_get_omega(s->clo, s->wc);
     for (size_t i = 0; i < nn; i++)
         s->V[i] = (float)(s->wc[i] * ci->v_scale), s->uf[i] = (float)(s->Ut[i] * ci->u_scale);
-    if (ci->with_obs && (obs_sample(s->uf, n, o->obs_n, s->obs, e) ||
-                         obs_fill(s->obs, o->obs_n, n, o->fill, o->box, s->Y, e)))
+    if (ci->with_obs && o->y_coarse) {
+        // The same Y closure-cond --y-coarse gave the training data, in net units.
+        for (size_t i = 0; i < nn; i++) s->Us[i] = (float)s->wc[i];
+        if (coarse_term(s->Us, 1, n, o->p.L, o->p.nu, o->isG ? COARSE_G : COARSE_H, s->Y, e))
+            return eddy_wrap(e, "coarse term");
+        for (size_t i = 0; i < nn; i++) s->Y[i] = (float)(s->Y[i] * ci->u_scale);
+    } else if (ci->with_obs && (obs_sample(s->uf, n, o->obs_n, s->obs, e) ||
+                                obs_fill(s->obs, o->obs_n, n, o->fill, o->box, s->Y, e))) {
         return eddy_wrap(e, "observations");
+    }
     uint64_t cid = (uint64_t)st, sid = o->sample;
     if (vesde_sample(&o->so, cs_score, ctx, 1, nn, &cid, &sid, s->Us, e)) return eddy_wrap(e, "step %ld", st);
     for (size_t i = 0; i < nn; i++) {

@@ -27,6 +27,10 @@ typedef struct {
     long nsteps, every, report;
     int obs_n, box;           // observations of the true term (v+obs models)
     obs_fill_kind fill;
+    // The model's Y is the coarse term (closure-cond --y-coarse, obs_fill =
+    // coarse): Y is computed from the closure run's own vorticity (lib/
+    // closure_coarse.h), no observation of the true term is taken.
+    int y_coarse;
     vesde_sample_opts so;     // the sampler (seed keys the samples: condition = step, sample)
     uint64_t sample;
 } cr_opts;

@@ -74,6 +74,8 @@ static void preset(void)
         "term added every K steps - conditioned on the closure run's own vorticity and,\n"
         "for a v+obs model, on observations of the true term taken from the reference\n"
         "at that step - held constant in between), and the same run with no closure.\n"
+        "A coarse-base V-only model (trained on closure-cond --y-coarse) gets as Y the\n"
+        "term the closure run's own vorticity gives by itself, as in its training data.\n"
         "Defaults are the closure preset (the flow of Dong, Chen & Wu in L = 2 pi units); with --init the\n"
         "constants L nu mu dt kf famp beta noise_a come from the record's attributes\n"
         "(as ns-gen writes them) where present.  Writes TSV to\n"
@@ -102,7 +104,7 @@ static vesde_sample_opts configure(double **ts)
 }
 
 // The model, checked against the run; the observations as it was trained with them.
-static void load_model(fno *m, tsr_record *hdr, cs_info *ci, obs_fill_kind *fk)
+static void load_model(fno *m, tsr_record *hdr, cs_info *ci, obs_fill_kind *fk, int *y_coarse)
 {
     eddy_err e;
     if (cs_model_load(model, m, hdr, ci, &e)) cli_die(EXIT_DATA, "%s", e.msg);
@@ -110,9 +112,15 @@ static void load_model(fno *m, tsr_record *hdr, cs_info *ci, obs_fill_kind *fk)
     if (fno_grid_ok(&m->cfg, p.n, p.n, &e)) cli_die(EXIT_DATA, "grid %d: %s", p.n, e.msg);
     if (obs_n == 0) obs_n = (int)ci->obs_n;
     if (!fill) fill = ci->obs_fill ? ci->obs_fill : "bicubic";
-    if (!strcmp(fill, "coarse"))
-        cli_die(EXIT_USAGE, "%s: its Y is the coarse term (closure-cond --y-coarse), which closure-run does not build; "
-                "couple a V-only or observation model", model);
+    // A coarse-base V-only model (closure-cond --y-coarse): Y is the term the
+    // closure run's vorticity gives by itself, no observations.
+    *y_coarse = ci->obs_fill && !strcmp(ci->obs_fill, "coarse");
+    if (*y_coarse) {
+        if (strcmp(fill, "coarse")) cli_die(EXIT_USAGE, "%s: its Y is the coarse term; --fill %s does not apply", model, fill);
+        if (obs_n == 0) obs_n = 1;   // unused: no observations are taken
+        return;
+    }
+    if (!strcmp(fill, "coarse")) cli_die(EXIT_USAGE, "--fill coarse: only for a model trained on closure-cond --y-coarse");
     if (obs_fill_parse(fill, fk)) cli_die(EXIT_USAGE, "--fill: bicubic or box, got '%s'", fill);
     if (obs_n < 1 || obs_n > p.n) cli_die(EXIT_USAGE, "--obs-n must be in 1..%d", p.n);
 }
@@ -219,7 +227,7 @@ int main(int argc, char **argv)
     fno m;
     tsr_record hdr;
     cs_info ci;
-    load_model(&m, &hdr, &ci, &o.fill);
+    load_model(&m, &hdr, &ci, &o.fill, &o.y_coarse);
     double *w0 = init ? read_init() : NULL;
     if (fabs(m.cfg.length[0] - p.L) > 1e-9 * p.L)
         cli_die(EXIT_DATA, "the model was trained on L = %g, the run has L = %g", m.cfg.length[0], p.L);

@@ -69,7 +69,7 @@ print("ok")'
     [ ! -e x.tsr ]
 }
 
-@test "closure-cond --y-coarse: Y is the coarse term; closure-run refuses a model trained on it" {
+@test "closure-cond --y-coarse: Y is the coarse term; closure-run couples a model trained on it" {
     need_numpy
     closure-cond --term G --grid 16 --coarse co.tsr --y-coarse "$D/ns.tsr" > c.tsr
     run tsr-info c.tsr
@@ -83,9 +83,17 @@ assert np.abs(c[..., 0] - co).max() > 0   # the term itself keeps its noise
 print("ok")'
     assert_output ok
     fno-train --cond v+obs --residual "${TINY[@]}" --steps 2 -q -o m.model c.tsr
-    run closure-run -m m.model --term G --steps 5 -q
+    # Y is rebuilt from the closure run's own vorticity: a sample at every
+    # step, finite errors on every report row
+    run closure-run -m m.model --term G --n 16 --steps 4 --every 2 --report 2 -q
+    assert_success
+    assert_line --index 0 $'step\tt\terr_closure\terr_noclosure\terr_term'
+    [ "${#lines[@]}" -eq 4 ]
+    run awk -F'\t' 'NR > 2 && !($3 > 0 && $5 > 0 && $5 < 1e6)' <<< "$output"
+    assert_output ""
+    run closure-run -m m.model --term G --n 16 --steps 4 --fill bicubic -q
     assert_failure 2
-    assert_output --partial "closure-cond --y-coarse"
+    assert_output --partial "coarse term"
 }
 
 @test "closure-cond: a term without its vorticity is an error naming the record" {
