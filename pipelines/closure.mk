@@ -16,11 +16,55 @@
 # the six reference models; the two coarse-base ones added 4 min wall); paper
 # is the reference's data and training (100 trajectories of 201 frames at
 # 256^2, 1000 epochs of batch 200: days on two cores).
+#
+# PROTOCOL=default (Fourier-truncated coarse fields; 5x5 and 16x16
+# observations read by interpolation where they fall between grid points) or
+# PROTOCOL=reference (research/closure.md sections 1-2, 6-7 in the shared
+# notes; seed 000's reference code): coarse fields strided from the 256^2
+# solver (ns-gen --resample stride, the reference's x[:, ::4, ::4]), 16x16
+# observations read off the grid (closure-cond --on-grid), G and H models
+# with the reference's network (fno-train's defaults) and sampler (10 Karras
+# steps from T = 0.1), trained at 64^2 and tested at 64/128/256; the coupled
+# run over the reference's 20 s (20000 steps, a fresh sample every 5) from a
+# same-grid 64^2 reference.  Its report puts our figures beside the
+# reference code's printed ones and beside the default protocol's (read from
+# DEFAULT_OUT, when that run exists).  The training recipe at a scale is the
+# same in both protocols, so the two columns differ by the coarsening and
+# the observation reading alone.  Every D_Fro carries a bootstrap interval
+# over test TRAJECTORIES (relerr --group record: the frames of one
+# trajectory are correlated).
+#   make -f pipelines/closure.mk SCALE=small                     # default
+#   make -f pipelines/closure.mk SCALE=small PROTOCOL=reference  # then this
+# Reference protocol, small: 16 training trajectories x 50 frames, 5 test
+# trajectories x 20 frames (100 test snapshots).  Estimated wall time
+# (measured pieces, two cores at load 4-5 shared with other jobs: 40
+# training steps of batch 8 at 64^2 in 3.9 s wall, 10 sampler steps of 4
+# frames at 256^2 in 5.4 s wall, 500 solver steps at 256^2 in 0.9 s wall):
+# data ~3 min, two models x 3000 steps ~10 min (both at once), a priori at
+# three grids ~5 min, samplers (1000 uniform steps of 100 frames) ~10 min,
+# two coupled runs of 20000 steps ~15 min: about 45 min.  The default small
+# run, now on the same 5 x 20 test set, was not timed at that size.
 SHELL := bash
 .SHELLFLAGS := -eu -o pipefail -c
 .DELETE_ON_ERROR:
 SCALE ?= ci
-OUT ?= out/closure-$(SCALE)
+PROTOCOL ?= default
+ifeq ($(PROTOCOL),default)
+  RESAMPLE := fourier
+  XRESAMPLE := stride
+  COND_OPT :=
+else ifeq ($(PROTOCOL),reference)
+  RESAMPLE := stride
+  XRESAMPLE := fourier
+  COND_OPT := --on-grid
+else
+  $(error PROTOCOL must be default or reference, got '$(PROTOCOL)')
+endif
+OUT ?= out/closure-$(SCALE)$(if $(filter reference,$(PROTOCOL)),-reference)
+# The default protocol's run at this scale: the third column of the comparison.
+DEFAULT_OUT ?= out/closure-$(SCALE)
+# Bootstrap replicates of every interval (over test trajectories).
+BOOT ?= 1000
 BIN ?= bin
 J ?= 2
 # Steps share the cores (with each other, with make -j, with other work), and
@@ -53,9 +97,9 @@ ifeq ($(SCALE),ci)
   TEST_GRIDS := 32 64
   NTRAIN := 2
   FRAMES := 16
-  NTEST := 1
+  NTEST := 2
   TFRAMES := 4
-  MODELS := G_v G_vc G_o5 H_o5
+  MODELS := G_v G_vc G_o5 H_o5 G_o16 H_o16
   ARCH := --width 8 --emb-size 32 --emb-hidden 32 --fuse 16,16
   TRAIN := --steps 60 --batch 8 $(FIX) --checkpoint-every 30
   UNIFORM_STEPS := 100
@@ -88,8 +132,9 @@ else ifeq ($(SCALE),small)
   TEST_GRIDS := 64 128 256
   NTRAIN := 8
   FRAMES := 40
-  NTEST := 2
-  TFRAMES := 5
+  # >= 5 held-out trajectories and >= 100 test snapshots (issue 16).
+  NTEST := 5
+  TFRAMES := 20
   MODELS := G_v G_vc G_o5 G_o16 H_v H_vc H_o5 H_o16
   ARCH :=
   TRAIN := --steps 1500 --batch 8 $(FIX) --lr-decay-epochs 0 --checkpoint-every 250
@@ -130,6 +175,24 @@ else ifeq ($(SCALE),paper)
 else
   $(error SCALE must be ci, demo, small or paper)
 endif
+# The reference protocol: the models the reference code printed figures for
+# (G and H with 16x16 observations), the same data sizes and training recipe
+# as the default protocol at this scale; the coupled run over the
+# reference's 20 s (20 * 4 pi^2 in our units: 20000 steps of dt), reported
+# every 5 s, except at ci and demo.
+ifeq ($(PROTOCOL),reference)
+  MODELS := G_o16 H_o16
+  SMODELS := G_o16
+  KARRAS_T :=
+  COUPLED_MODELS := G_o16 H_o16
+  FIG_MODELS := G_o16 H_o16
+  ifneq ($(filter small paper,$(SCALE)),)
+    COUPLED := --steps 20000 --every 5 --report 5000
+  endif
+endif
+# Ensemble statistics (spread, CRPS; relerr --members) of the main models.
+ENS_MODELS := $(filter G_o16 H_o16,$(MODELS))
+ENS_K := 8
 
 T := $(BIN)
 comma := ,
@@ -146,28 +209,54 @@ SAMPLERS := $(foreach m,$(SMODELS),$(foreach n,$(KARRAS_STEPS),$(OUT)/eval/sampl
               $(OUT)/eval/sampler-$(m)-em-uniform-$(UNIFORM_STEPS).tsv \
               $(foreach T,$(KARRAS_T),$(OUT)/eval/sampler-$(m)-em-karras-10-$(T).tsv))
 COUPLED_RUNS := $(foreach m,$(COUPLED_MODELS),$(OUT)/eval/coupled-$(m).tsv)
+ENSEMBLES := $(foreach m,$(ENS_MODELS),$(OUT)/eval/ens-$(m).tsv)
+CROSS := $(foreach m,$(ENS_MODELS),$(OUT)/eval/cross-$(m).tsv)
+# The reference code's printed figures (research/closure.md section 6): a
+# priori D_Fro in % of its G and H models with 16x16 interpolated
+# observations at 64/128/256 (10 Karras steps, T = 0.1, B = 100), and the
+# coupled 64^2 run's vorticity D_Fro at +5/+10/+15/+20 s, with the closure
+# (its conv-conditioned models) and without.
+REF_APRIORI_G_o16 := 64:9.23 128:12.98 256:16.59
+REF_APRIORI_H_o16 := 64:4.01 128:5.75 256:7.05
+REF_POST_WITH_G_o16 := .0229 .0435 .0533 .0712
+REF_POST_NONE_G_o16 := .186 .348 .517 .695
+REF_POST_WITH_H_o16 := .0267 .0320 .0352 .0470
+REF_POST_NONE_H_o16 := .715 .951 .879 .725
+# Our time per reference second (SPEC section 1.1: t -> 4 pi^2 t).
+TU := 39.47841760435743
+CMP := awk -f $(dir $(lastword $(MAKEFILE_LIST)))closure-compare.awk
 
 all: $(OUT)/results.md
 
 # ---------------------------------------------------------------- data
 $(OUT)/data/train.tsr:
 	@mkdir -p $(@D)
-	$(T)/ns-gen --preset closure --closure $(NS) --out-grid $(TRAIN_GRID) --frames $(FRAMES) \
+	$(T)/ns-gen --preset closure --closure $(NS) --resample $(RESAMPLE) --out-grid $(TRAIN_GRID) --frames $(FRAMES) \
 	  --count $(NTRAIN) --seed 1 -j $(J) -q -o $@
 # Test trajectories are other samples of the same seed (indices from 1000 on).
 $(OUT)/data/test.tsr:
 	@mkdir -p $(@D)
-	$(T)/ns-gen --preset closure --closure $(NS) --out-grid $(shell echo $(TEST_GRIDS) | tr ' ' ,) \
+	$(T)/ns-gen --preset closure --closure $(NS) --resample $(RESAMPLE) --out-grid $(shell echo $(TEST_GRIDS) | tr ' ' ,) \
+	  --frames $(TFRAMES) --first 1000 --count $(NTEST) --seed 1 -j $(J) -q -o $@
+# The same test trajectories coarsened the other way (XRESAMPLE), at the
+# training grid: a model applied to data of the other coarsening.
+$(OUT)/data/cross.tsr:
+	@mkdir -p $(@D)
+	$(T)/ns-gen --preset closure --closure $(NS) --resample $(XRESAMPLE) --out-grid $(TRAIN_GRID) \
 	  --frames $(TFRAMES) --first 1000 --count $(NTEST) --seed 1 -j $(J) -q -o $@
 
 # cond/train-G-o5.tsr, cond/test-H-o16-128.tsr, ...
 $(OUT)/cond/train-%.tsr: $(OUT)/data/train.tsr
 	@mkdir -p $(@D)
-	$(T)/closure-cond --term $(word 1,$(subst -o, ,$*)) $(call obsopt,$(word 2,$(subst -o, ,$*))) $< > $@
+	$(T)/closure-cond --term $(word 1,$(subst -o, ,$*)) $(call obsopt,$(word 2,$(subst -o, ,$*))) $(COND_OPT) $< > $@
 $(OUT)/cond/test-%.tsr: $(OUT)/data/test.tsr
 	@mkdir -p $(@D)
 	$(T)/closure-cond --term $(word 1,$(subst -, ,$*)) $(call obsopt,$(patsubst o%,%,$(word 2,$(subst -, ,$*)))) \
-	  --grid $(word 3,$(subst -, ,$*)) $< > $@
+	  $(COND_OPT) --grid $(word 3,$(subst -, ,$*)) $< > $@
+$(OUT)/cond/cross-%.tsr: $(OUT)/data/cross.tsr
+	@mkdir -p $(@D)
+	$(T)/closure-cond --term $(word 1,$(subst -, ,$*)) $(call obsopt,$(patsubst o%,%,$(word 2,$(subst -, ,$*)))) \
+	  $(COND_OPT) --grid $(TRAIN_GRID) $< > $@
 
 # ---------------------------------------------------------------- training
 .SECONDEXPANSION:
@@ -181,6 +270,10 @@ $(OUT)/models/%.model: $(OUT)/cond/train-$$(call term,$$*)-o$$(call obsn,$$*).ts
 # and that of the model-free baseline: the filled observations alone for
 # observation models, the term the coarse model computes from V for V-only ones.
 dfro = $(T)/relerr --dims s,y,x --summary $1 $2 | awk '$$1=="d_fro"{print $$3}'
+# D_Fro and its 2.5-97.5 % bootstrap interval over test trajectories (one
+# record each), tab-separated: value, lo, hi.
+dfroi = $(T)/relerr --dims s,y,x --summary --bootstrap $(BOOT) --group record --seed 7 $1 $2 \
+          | awk -F'\t' '$$1=="d_fro"{print $$3"\t"$$4"\t"$$5}'
 $(OUT)/eval/apriori-%.tsv: $(OUT)/models/$$(word 1,$$(subst -, ,$$*)).model \
     $(OUT)/cond/test-$$(call term,$$(word 1,$$(subst -, ,$$*)))-o$$(call obsn,$$(word 1,$$(subst -, ,$$*)))-$$(word 2,$$(subst -, ,$$*)).tsr \
     $(OUT)/data/test.tsr
@@ -189,9 +282,30 @@ $(OUT)/eval/apriori-%.tsv: $(OUT)/models/$$(word 1,$$(subst -, ,$$*)).model \
 	  $(if $(filter v,$(call cond,$(word 1,$(subst -, ,$*)))),,--obs $(@:.tsv=.base.tsr)) $(word 2,$^) > $(@:.tsv=.tsr)
 	$(if $(filter v,$(call cond,$(word 1,$(subst -, ,$*)))),$(T)/closure-cond --term $(call term,$*) \
 	  --grid $(word 2,$(subst -, ,$*)) --coarse $(@:.tsv=.base.tsr) $(word 3,$^) > /dev/null)
-	d=$$($(call dfro,$(@:.tsv=.truth.tsr),$(@:.tsv=.tsr))); \
-	y=$$($(call dfro,$(@:.tsv=.truth.tsr),$(@:.tsv=.base.tsr))); \
-	printf '%s\t%s\t%s\t%s\n' "$(word 1,$(subst -, ,$*))" "$(word 2,$(subst -, ,$*))" "$$d" "$$y" > $@
+	d=$$($(call dfroi,$(@:.tsv=.truth.tsr),$(@:.tsv=.tsr))); \
+	y=$$($(call dfroi,$(@:.tsv=.truth.tsr),$(@:.tsv=.base.tsr))); \
+	printf '%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n' "$(word 1,$(subst -, ,$*))" "$(word 2,$(subst -, ,$*))" \
+	  "$$(cut -f1 <<< "$$d")" "$$(cut -f1 <<< "$$y")" $$(cut -f2,3 <<< "$$d") $$(cut -f2,3 <<< "$$y") > $@
+
+# Ensembles of ENS_K samples per condition at the training grid: D_Fro of
+# one member (the mean over members), the ensemble mean's error, the spread
+# (relerr's normalisation: a calibrated ensemble has spread close to the
+# ensemble-mean error) and the CRPS (field units), each with its interval.
+$(OUT)/eval/ens-%.tsv: $(OUT)/models/%.model $(OUT)/cond/test-$$(call term,$$*)-o$$(call obsn,$$*)-$(TRAIN_GRID).tsr
+	@mkdir -p $(@D)
+	$(T)/ve-sample -m $< -K $(ENS_K) --seed 13 -j 1 -q --truth $(@:.tsv=.truth.tsr) $(word 2,$^) > $(@:.tsv=.tsr)
+	$(T)/relerr --dims s,y,x --members $(ENS_K) --summary --bootstrap $(BOOT) --group record --seed 7 \
+	  $(@:.tsv=.truth.tsr) $(@:.tsv=.tsr) | awk -F'\t' -v m=$* \
+	  '($$1 == "d_fro" || $$1 == "ens_rel_l2" || $$1 == "ens_spread") && $$2 == "mean" || $$1 == "crps" \
+	   { print m"\t"$$1"\t"$$3"\t"$$4"\t"$$5 }' > $@
+
+# A model applied to the test trajectories coarsened the other way: ve-sample's
+# warning (from the resample attributes of model and conditions) and D_Fro.
+$(OUT)/eval/cross-%.tsv: $(OUT)/models/%.model $(OUT)/cond/cross-$$(call term,$$*)-o$$(call obsn,$$*).tsr
+	@mkdir -p $(@D)
+	$(T)/ve-sample -m $< --seed 13 -j 1 -q --truth $(@:.tsv=.truth.tsr) $(word 2,$^) 2> $(@:.tsv=.warn) > $(@:.tsv=.tsr)
+	d=$$($(call dfroi,$(@:.tsv=.truth.tsr),$(@:.tsv=.tsr))); \
+	printf '%s\t%s\t%s\n' $* "$$d" "$$(tr '\t\n' '  ' < $(@:.tsv=.warn))" > $@
 
 # Samplers at the training grid: sampler-G_o16-em-karras-10.tsv (T = 0.1 for
 # karras, 1 for uniform), sampler-G_v-em-karras-10-0.5.tsv (T = 0.5).
@@ -203,7 +317,7 @@ $(OUT)/eval/sampler-%.tsv: $(OUT)/models/$$(word 1,$$(subst -, ,$$*)).model \
 	$(T)/ve-sample -m $< --sampler $$s --schedule $$k --T $$T --steps $$n --seed 13 -j 1 -q \
 	  --truth $(@:.tsv=.truth.tsr) $(word 2,$^) > $(@:.tsv=.tsr); \
 	nfe=$$($(T)/tsr-info -a $(@:.tsv=.tsr) | awk -F= '$$1 ~ /^ *nfe$$/ {print $$2; exit}'); \
-	d=$$($(call dfro,$(@:.tsv=.truth.tsr),$(@:.tsv=.tsr))); \
+	d=$$($(call dfroi,$(@:.tsv=.truth.tsr),$(@:.tsv=.tsr))); \
 	printf '%s\t%s\t%s\t%s\t%s\t%s\t%s\n' $$m $$s $$k $$T $$n "$$nfe" "$$d" > $@
 
 # ---------------------------------------------------------------- a posteriori
@@ -250,12 +364,16 @@ $(OUT)/fig/spectra-%.png: $$(foreach g,$(TEST_GRIDS),$(OUT)/eval/apriori-%-$$(g)
 
 # ---------------------------------------------------------------- results
 pct = awk -F'\t' '{ if ($$$1 == "" || $$$1 == "nan") print "-"; else printf "%.2f %%\n", 100*$$$1 }'
-$(OUT)/results.md: $(APRIORI) $(SAMPLERS) $(COUPLED_RUNS) $(FIGS)
-	{ echo "# Stochastic closure (seed 000), SCALE=$(SCALE)"; echo; \
-	  echo "Produced by \`make -f pipelines/closure.mk SCALE=$(SCALE)\`: $(NTRAIN) training trajectories x $(FRAMES) frames"; \
-	  echo "at $(TRAIN_GRID)^2 (\`ns-gen $(NS)\`), $(NTEST) test trajectories x $(TFRAMES) frames; training"; \
+# Value in % and its interval (columns V, LO, HI).
+pcti = awk -F'\t' '{ if ($$$1 == "" || $$$1 == "nan") print "-"; else printf "%.2f %% [%.2f, %.2f]\n", 100*$$$1, 100*$$$2, 100*$$$3 }'
+$(OUT)/results.md: $(APRIORI) $(SAMPLERS) $(COUPLED_RUNS) $(FIGS) $(ENSEMBLES) $(CROSS)
+	{ echo "# Stochastic closure (seed 000), SCALE=$(SCALE), PROTOCOL=$(PROTOCOL)"; echo; \
+	  echo "Produced by \`make -f pipelines/closure.mk SCALE=$(SCALE) PROTOCOL=$(PROTOCOL)\`: $(NTRAIN) training trajectories x $(FRAMES) frames"; \
+	  echo "at $(TRAIN_GRID)^2 (\`ns-gen $(NS) --resample $(RESAMPLE)\`$(if $(COND_OPT),$(comma) \`closure-cond $(COND_OPT)\`)), $(NTEST) test trajectories x $(TFRAMES) frames; training"; \
 	  echo "\`$(ARCH) $(TRAIN)\`, observation models also \`$(OBS_FIX)\`$(if $(V_FIX),$(comma) V-only models also \`$(V_FIX)\`)."; \
 	  echo "D_Fro = mean over test frames of ||U - U_sample||_F / ||U||_F, one sample per frame (10 Karras EM steps, T = 0.1)."; \
+	  echo "[lo, hi]: the 2.5-97.5 % bootstrap interval over the $(NTEST) test trajectories ($(BOOT) replicates,"; \
+	  echo "\`relerr --bootstrap $(BOOT) --group record\`: a trajectory's frames are resampled together, being correlated)."; \
 	  echo "No closure (U = 0) is 100 % by this measure; 'obs alone' is the bicubic fill of the observations, no model;"; \
 	  echo "'coarse term from V alone' is the noise-free term computed from V on its own grid (closure-cond --coarse), no model."; \
 	  echo "For G that is the whole predictable part (G = nu Lap omega + beta xi, and Lap commutes with the Fourier"; \
@@ -267,20 +385,54 @@ $(OUT)/results.md: $(APRIORI) $(SAMPLERS) $(COUPLED_RUNS) $(FIGS)
 	  printf '|---|---|'; for g in $(TEST_GRIDS); do printf '%s' '---|'; done; echo; \
 	  for m in $(MODELS); do c=$$(echo $$m | sed 's/_v$$/: V only/; s/_vc$$/: V only, coarse term as base/; s/_o\([0-9]*\)$$/: V + \1x\1 obs/; s/^\([GH]\):/\1 |/'); \
 	    printf '| %s |' "$$c"; for g in $(TEST_GRIDS); do \
-	      printf ' %s |' "$$($(call pct,3) $(OUT)/eval/apriori-$$m-$$g.tsv)"; done; echo; done; \
+	      printf ' %s |' "$$($(call pcti,3,5,6) $(OUT)/eval/apriori-$$m-$$g.tsv)"; done; echo; done; \
 	  for m in $(filter-out %_vc,$(MODELS)); do c=$$(echo $$m | sed 's/_v$$/: coarse term from V alone/; s/_o\([0-9]*\)$$/: \1x\1 obs alone/; s/^\([GH]\):/\1 |/'); \
 	    printf '| %s |' "$$c"; for g in $(TEST_GRIDS); do \
-	      printf ' %s |' "$$($(call pct,4) $(OUT)/eval/apriori-$$m-$$g.tsv)"; done; echo; done; \
+	      printf ' %s |' "$$($(call pcti,4,7,8) $(OUT)/eval/apriori-$$m-$$g.tsv)"; done; echo; done; \
 	  echo; echo "Seed's figures (not backed by its code, research/closure.md §8): G V-only ~30 %, G + obs 8.2 %, H + obs 12.7 %,"; \
 	  echo "no closure ~45 %; 64/128/256: 8.2/9.1/9.8 %.  The reference code's printed outputs: G + 16x16 obs 9.2-9.3 % at 64^2."; \
+	  if [ $(PROTOCOL) = reference ]; then echo; echo "## Against the reference code's printed figures (a priori$(comma) 16x16 observations)"; echo; \
+	    echo "Reference: research/closure.md section 6 (its G and H models with interpolated 16x16 observations$(comma)"; \
+	    echo "strided coarse fields$(comma) 10 Karras steps from T = 0.1$(comma) B = 100 test snapshots$(comma) no interval printed)."; \
+	    echo "Ours: this run (reference protocol) and the default protocol's run at this scale ($(DEFAULT_OUT)$(comma) Fourier-truncated"; \
+	    echo "coarse fields$(comma) the same training recipe and test trajectories).  Rules: a figure is 'inside' when it lies in"; \
+	    echo "our interval; two of our figures whose intervals overlap 'cannot be told apart'.  A grid's reference figure is the"; \
+	    echo "one at the same ratio to the training grid (the reference trains at 64^2: 1$(comma) 2 and 4 times are 64$(comma) 128$(comma) 256)."; echo; \
+	    echo "| model | grid | reference code | ours$(comma) reference protocol | ours$(comma) default protocol | reference figure vs ours | reference vs default protocol |"; \
+	    echo "|---|---|---|---|---|---|---|"; \
+	    for m in $(ENS_MODELS); do for g in $(TEST_GRIDS); do \
+	      r=$$(for kv in $$(case $$m in G_o16) echo "$(REF_APRIORI_G_o16)";; H_o16) echo "$(REF_APRIORI_H_o16)";; esac); do \
+	             [ "$${kv%%:*}" = $$((g * 64 / $(TRAIN_GRID))) ] && echo "$${kv#*:}"; done; true); \
+	      d=$(DEFAULT_OUT)/eval/apriori-$$m-$$g.tsv; [ -s "$$d" ] || d=/dev/null; \
+	      $(CMP) -v mode=apriori -v ref="$$r" $(OUT)/eval/apriori-$$m-$$g.tsv $$d; done; done; fi; \
 	  echo; echo "## Samplers (at $(TRAIN_GRID)^2)"; echo; \
-	  echo "| model | sampler | schedule | T | steps | network evaluations | D_Fro |"; echo "|---|---|---|---|---|---|---|"; \
-	  cat $(SAMPLERS) | awk -F'\t' '{printf "| %s | %s | %s | %s | %s | %s | %.2f %% |\n", $$1, $$2, $$3, $$4, $$5, $$6, 100*$$7}'; \
+	  echo "| model | sampler | schedule | T | steps | network evaluations | D_Fro [lo, hi] |"; echo "|---|---|---|---|---|---|---|"; \
+	  cat $(SAMPLERS) | awk -F'\t' '{printf "| %s | %s | %s | %s | %s | %s | %.2f %% [%.2f, %.2f] |\n", $$1, $$2, $$3, $$4, $$5, $$6, 100*$$7, 100*$$8, 100*$$9}'; \
+	  echo; echo "The accelerated sampler against the baseline (rule: overlapping intervals cannot be told apart):"; echo; \
+	  for m in $(SMODELS); do cat $(SAMPLERS) | awk -F'\t' -v m=$$m '$$1 == m' | $(CMP) -v mode=sampler; done; \
+	  if [ -n "$(ENSEMBLES)" ]; then echo; echo "## Ensembles ($(ENS_K) samples per condition$(comma) $(TRAIN_GRID)^2)"; echo; \
+	    echo "One member's D_Fro; the ensemble mean's relative L2 error; the spread (close to that error when the ensemble"; \
+	    echo "is calibrated), all three as ratios; the CRPS (field units$(comma) 1/time^2); \`relerr --members $(ENS_K)\`$(comma) intervals over trajectories."; echo; \
+	    echo "| model | one member D_Fro | ensemble-mean error | spread | CRPS |"; echo "|---|---|---|---|---|"; \
+	    for f in $(ENSEMBLES); do awk -F'\t' '{ v[$$2] = sprintf("%.4g [%.4g, %.4g]", $$3, $$4, $$5); m = $$1 } \
+	      END { printf "| %s | %s | %s | %s | %s |\n", m, v["d_fro"], v["ens_rel_l2"], v["ens_spread"], v["crps"] }' $$f; done; fi; \
+	  if [ -n "$(CROSS)" ]; then echo; echo "## A model applied to the other coarsening"; echo; \
+	    echo "The main models on the same test trajectories coarsened by \`--resample $(XRESAMPLE)\` (trained on $(RESAMPLE))$(comma)"; \
+	    echo "at $(TRAIN_GRID)^2$(comma) and the warning ve-sample gives from the streams' resample attributes:"; echo; \
+	    echo "| model | D_Fro, $(XRESAMPLE) data | D_Fro, $(RESAMPLE) data | ve-sample's warning |"; echo "|---|---|---|---|"; \
+	    for m in $(ENS_MODELS); do awk -F'\t' -v own="$$($(call pcti,3,5,6) $(OUT)/eval/apriori-$$m-$(TRAIN_GRID).tsv)" \
+	      '{ printf "| %s | %.2f %% [%.2f, %.2f] | %s | %s |\n", $$1, 100*$$2, 100*$$3, 100*$$4, own, ($$5 == "" ? "(none)" : $$5) }' \
+	      $(OUT)/eval/cross-$$m.tsv; done; fi; \
 	  echo; echo "## A posteriori: relative L2 error of the vorticity against the full $(TRAIN_GRID)^2 run"; echo; \
 	  echo "Closure run: the term removed and a fresh sample every few steps (\`$(COUPLED)\`, 10 Karras steps);"; \
 	  echo "no closure: the term removed.  Last column: the latest sample against the true term."; echo; \
 	  echo "| model | step | t | with closure | no closure | sample vs true term |"; echo "|---|---|---|---|---|---|"; \
 	  for m in $(COUPLED_MODELS); do awk -F'\t' -v k=$$m 'NR>1 {printf "| %s | %s | %.4g | %.4f | %.4f | %s |\n", k, $$1, $$2, $$3, $$4, ($$5=="nan"?"-":sprintf("%.4f",$$5))}' $(OUT)/eval/coupled-$$m.tsv; done; \
+	  if [ $(PROTOCOL) = reference ]; then echo; echo "In the reference's units (t / 4 pi^2 seconds)$(comma) beside its printed D_Fro at +5/+10/+15/+20 s (its conv-conditioned"; \
+	    echo "models; one run each$(comma) so no interval; its denominator is the generated field$(comma) ours the reference's):"; echo; \
+	    echo "| model | step | t [reference s] | with closure | no closure | reference code: with closure | reference code: no closure |"; \
+	    echo "|---|---|---|---|---|---|---|"; \
+	    $(foreach m,$(COUPLED_MODELS),$(CMP) -v mode=post -v m=$(m) -v tu=$(TU) -v rc="$(REF_POST_WITH_$(m))" -v rn="$(REF_POST_NONE_$(m))" $(OUT)/eval/coupled-$(m).tsv;) fi; \
 	  echo; echo "## Figures"; echo; \
 	  echo "Line colours in series order: blue, vermilion, green, purple, sky blue, orange."; echo; \
 	  for f in $(FIGS); do b=$$(basename $$f .png); case $$b in \

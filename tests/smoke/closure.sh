@@ -1,31 +1,57 @@
 #!/usr/bin/env bash
 # Smoke: the stochastic-closure pipeline at SCALE=ci runs end to end (data,
-# conditions, four score models, samplers, coupled runs, figures) and fills
-# every measured cell of its results table with a number.  At this scale the
-# values mean nothing (a tiny net trained for 60 steps).
+# conditions, six score models, samplers, ensembles, coupled runs, figures)
+# for both protocols and fills every measured cell of its results tables
+# with a number.  At this scale the values mean nothing (a tiny net trained
+# for 60 steps).
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 out=$(mktemp -d)
 trap 'rm -rf "$out"' EXIT
-make -s -f pipelines/closure.mk SCALE=ci OUT="$out" BIN="${BIN:-bin}" J=2 >/dev/null
-r=$out/results.md
+make -s -f pipelines/closure.mk SCALE=ci OUT="$out/d" BIN="${BIN:-bin}" J=2 >/dev/null
+r=$out/d/results.md
 # a-priori table: one row per model (one of them V only on the coarse-term
-# base) and one per model-free baseline, a percentage in every grid column
-[ "$(grep -c '^| [GH] | V ' "$r")" -eq 4 ]
+# base) and one per model-free baseline, a percentage and its interval in
+# every grid column
+iv='[0-9.]+ % \[[0-9.]+, [0-9.]+\]'
+[ "$(grep -c '^| [GH] | V ' "$r")" -eq 6 ]
 grep -q '^| G | V only, coarse term as base |' "$r"
 [ "$(grep -c '^| [GH] | 5x5 obs alone |' "$r")" -eq 2 ]
+[ "$(grep -c '^| [GH] | 16x16 obs alone |' "$r")" -eq 2 ]
 grep -q '^| G | coarse term from V alone |' "$r"
-awk -F'|' '/^\| [GH] \| (V |5x5 obs alone|coarse term from V alone)/ { for (i = 4; i < NF; i++) if ($i !~ /^ [0-9.]+ % $/) { print "bad cell: " $0; bad = 1 } }
+awk -F'|' -v iv="^ $iv \$" '/^\| [GH] \| (V |[0-9]+x[0-9]+ obs alone|coarse term from V alone)/ {
+           for (i = 4; i < NF; i++) if ($i !~ iv) { print "bad cell: " $0; bad = 1 } }
            END { exit bad }' "$r"
-# sampler rows: network evaluations as stated (em: N, heun: 2N-1)
-grep -q '^| G_o5 | em | karras | 0.1 | 10 | 10 | [0-9.]* % |$' "$r"
-grep -q '^| G_o5 | heun | karras | 0.1 | 10 | 19 | [0-9.]* % |$' "$r"
-grep -q '^| G_o5 | em | uniform | 1 | 100 | 100 | [0-9.]* % |$' "$r"
+# sampler rows: network evaluations as stated (em: N, heun: 2N-1), intervals
+grep -Eq "^\| G_o5 \| em \| karras \| 0.1 \| 10 \| 10 \| $iv \|\$" "$r"
+grep -Eq "^\| G_o5 \| heun \| karras \| 0.1 \| 10 \| 19 \| $iv \|\$" "$r"
+grep -Eq "^\| G_o5 \| em \| uniform \| 1 \| 100 \| 100 \| $iv \|\$" "$r"
+# the sampler claim by the report's rule
+grep -Eq '^- G_o5: 10 Karras steps .*(cannot be told apart|do not overlap)' "$r"
+# ensembles and the other coarsening (with ve-sample's warning)
+[ "$(grep -cE '^\| [GH]_o16 \| [0-9.e+-]+ \[' "$r")" -eq 2 ]
+[ "$(grep -c "^| [GH]_o16 | .* | ve-sample: warning: .*coarsened by 'fourier', these conditions by 'stride'" "$r")" -eq 2 ]
 # coupled rows for G and H at steps 0..100: zero error at step 0, numbers after
 grep -q '^| G_o5 | 0 | 0 | 0.0000 | 0.0000 |' "$r"
 [ "$(grep -cE '^\| [GH]_o5 \| (25|50|75|100) \| [0-9.e+-]+ \| [0-9.]+ \| [0-9.]+ \| [0-9.]+ \|$' "$r")" -eq 8 ]
 for f in G_o5-truth G_o5-sample G_o5-obs H_o5-truth H_o5-sample H_o5-obs coupled-G_o5 coupled-H_o5 \
          sampler-steps spectra-G_o5 spectra-H_o5; do
-    [ -s "$out/fig/$f.png" ]
+    [ -s "$out/d/fig/$f.png" ]
 done
+
+# The reference protocol: strided fields, on-grid 16x16 observations, its
+# comparison table against the reference code's figures and the default run.
+make -s -f pipelines/closure.mk SCALE=ci PROTOCOL=reference OUT="$out/r" DEFAULT_OUT="$out/d" \
+    BIN="${BIN:-bin}" J=2 >/dev/null
+r=$out/r/results.md
+grep -q 'PROTOCOL=reference' "$r"
+grep -q -- '--resample stride' "$r"
+# one row per model and grid, ours and the default's with intervals, verdicts by rule
+[ "$(grep -cE "^\| [GH]_o16 \| (32|64)\^2 \| ([0-9.]+ %|-) \| $iv \| $iv \| " "$r")" -eq 4 ]
+grep -Eq "^\| G_o16 \| 32\^2 \| 9.23 % \| $iv \| $iv \| (inside|beyond the interval \(ours (lower|higher)\)) \| (cannot be told apart|differ .*) \|\$" "$r"
+[ "$(grep -c "ve-sample: warning: .*coarsened by 'stride', these conditions by 'fourier'" "$r")" -eq 2 ]
+[ "$(grep -cE '^\| [GH]_o16 \| (0|25|50|75|100) \| [0-9.]+ \| [0-9.]+ \| [0-9.]+ \| - \| - \|$' "$r")" -eq 10 ]
+# a protocol that does not exist, and observations off the grid, are errors
+if make -s -f pipelines/closure.mk SCALE=ci PROTOCOL=nosuch OUT="$out/x" 2> "$out/err"; then exit 1; fi
+grep -q "PROTOCOL must be default or reference, got 'nosuch'" "$out/err"
 echo "closure smoke: ok"
