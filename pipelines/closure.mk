@@ -35,15 +35,20 @@
 # trajectory are correlated).
 #   make -f pipelines/closure.mk SCALE=small                     # default
 #   make -f pipelines/closure.mk SCALE=small PROTOCOL=reference  # then this
-# Reference protocol, small: 16 training trajectories x 50 frames, 5 test
-# trajectories x 20 frames (100 test snapshots).  Estimated wall time
-# (measured pieces, two cores at load 4-5 shared with other jobs: 40
-# training steps of batch 8 at 64^2 in 3.9 s wall, 10 sampler steps of 4
-# frames at 256^2 in 5.4 s wall, 500 solver steps at 256^2 in 0.9 s wall):
-# data ~3 min, two models x 3000 steps ~10 min (both at once), a priori at
-# three grids ~5 min, samplers (1000 uniform steps of 100 frames) ~10 min,
-# two coupled runs of 20000 steps ~15 min: about 45 min.  The default small
-# run, now on the same 5 x 20 test set, was not timed at that size.
+# Small, both protocols: 8 training trajectories x 40 frames, 5 test
+# trajectories x 20 frames (100 test snapshots).  Wall time, estimated from
+# timed pieces at small settings (CPU seconds, one thread, measured at load
+# 9 on the two cores): 200 training steps of batch 8 at 64^2 9.2 s (1500
+# steps: 69 s per model); the coupled run 500 steps at 64^2 with a sample
+# every 5 4.3 s (20000 steps: 172 s per model); 1000 uniform sampler steps of
+# 4 frames at 64^2 14.9 s (100 frames: 372 s); 10 Karras steps of 4 frames
+# at 256^2 2.2 s; 500 solver steps at 256^2 0.39 s (a 256^2 trajectory with
+# its 20-s spin-up: 19 s).  Reference protocol: data ~320 s, two models
+# ~140 s, a priori at three grids ~150 s, ensembles ~80 s, samplers of G
+# ~420 s, two 20000-step coupled runs ~340 s: ~25 CPU minutes, ~15 min wall
+# on two free cores, ~40 min at load 9.  Default protocol: ~34 CPU minutes
+# more than before for the larger test set (eight models at three grids,
+# three models' samplers): ~35 min wall on two free cores.  Not yet run.
 SHELL := bash
 .SHELLFLAGS := -eu -o pipefail -c
 .DELETE_ON_ERROR:
