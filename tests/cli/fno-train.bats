@@ -96,6 +96,16 @@ print("ok")'
     assert_output --partial "coarse term"
 }
 
+@test "closure-cond --on-grid: observations that do not divide the grid are an error, nothing written" {
+    run closure-cond --term G --obs-n 5 --on-grid -o x.tsr "$D/ns.tsr"
+    assert_failure 2
+    assert_output --partial "--on-grid: 5 observations per axis do not divide the 16² grid"
+    [ ! -s x.tsr ]
+    # 4 divides 16: the same record as without the flag (read off the grid either way)
+    closure-cond --term G --obs-n 4 --on-grid "$D/ns.tsr" > y.tsr
+    [ "$(tsr-info --stats y.tsr)" = "$(tsr-info --stats "$D/cond.tsr")" ]
+}
+
 @test "closure-cond: a term without its vorticity is an error naming the record" {
     ns-gen --preset closure --closure --n 32 --out-grid 16 --spinup 0.39478417604357434 \
         --frames 1 -q -o ns1.tsr
