@@ -144,3 +144,6 @@ clean:
 	rm -rf build $(BIN)
 
 .PHONY: all deps bench-deps fuzz-deps demo test unit unit-build cli bench fuzz man install clean
+
+# The U-Net's PyTorch agreement test (tests/smoke/unet-torch.sh) runs bench_unet.
+test: $(BUILD)/bench/bench_unet
