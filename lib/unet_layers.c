@@ -20,33 +20,53 @@ static int gn_check(int B, size_t N, int C, int G, eddy_err *e)
     return 0;
 }
 
+// Per item, the sums run over points with the channels as the inner loop
+// (one accumulator per channel, in double, so the loop vectorises without
+// reordering any sum); the groups combine their channels' sums afterwards.
 int gn_forward(float *y, float *mean, float *rstd, const float *x, const float *gamma,
                const float *beta, int B, size_t N, int C, int G, eddy_err *e)
 {
     if (gn_check(B, N, C, G, e)) return -1;
     int cg = C / G;
+    double *acc = malloc((size_t)omp_get_max_threads() * 2 * C * sizeof *acc);
+    if (!acc) return eddy_fail(e, "groupnorm: out of memory");
 #pragma omp parallel for schedule(static)
-    for (int bg = 0; bg < B * G; bg++) {
-        int b = bg / G, g = bg % G;
-        const float *xb = x + (size_t)b * N * C + (size_t)g * cg;
-        double s = 0, s2 = 0;
+    for (int b = 0; b < B; b++) {
+        double *s = acc + (size_t)omp_get_thread_num() * 2 * C, *mu = s + C;
+        const float *xb = x + (size_t)b * N * C;
+        float *yb = y + (size_t)b * N * C;
+        for (int c = 0; c < C; c++) s[c] = 0;
         for (size_t n = 0; n < N; n++)
-            for (int c = 0; c < cg; c++) s += xb[n * C + c];
-        double mu = s / ((double)N * cg);
+            for (int c = 0; c < C; c++) s[c] += xb[n * C + c];
+        for (int g = 0; g < G; g++) {
+            double t = 0;
+            for (int c = g * cg; c < (g + 1) * cg; c++) t += s[c];
+            t /= (double)N * cg;
+            for (int c = g * cg; c < (g + 1) * cg; c++) mu[c] = t;
+            mean[b * G + g] = (float)t;
+        }
+        for (int c = 0; c < C; c++) s[c] = 0;
         for (size_t n = 0; n < N; n++)
-            for (int c = 0; c < cg; c++) {
-                double d = xb[n * C + c] - mu;
-                s2 += d * d;
+            for (int c = 0; c < C; c++) {
+                double d = xb[n * C + c] - mu[c];
+                s[c] += d * d;
             }
-        double r = 1.0 / sqrt(s2 / ((double)N * cg) + UNET_GN_EPS);
-        mean[bg] = (float)mu;
-        rstd[bg] = (float)r;
-        float fm = (float)mu, fr = (float)r;
-        float *yb = y + (size_t)b * N * C + (size_t)g * cg;
-        const float *ga = gamma + g * cg, *be = beta + g * cg;
+        float *sc = (float *)s, *sh = sc + C;   // s is consumed group by group below
+        for (int g = 0; g < G; g++) {
+            double t = 0;
+            for (int c = g * cg; c < (g + 1) * cg; c++) t += s[c];
+            double r = 1.0 / sqrt(t / ((double)N * cg) + UNET_GN_EPS);
+            rstd[b * G + g] = (float)r;
+        }
+        for (int c = 0; c < C; c++) {
+            float r = rstd[b * G + c / cg], m = mean[b * G + c / cg];
+            sc[c] = r * gamma[c];
+            sh[c] = beta[c] - m * r * gamma[c];
+        }
         for (size_t n = 0; n < N; n++)
-            for (int c = 0; c < cg; c++) yb[n * C + c] = (xb[n * C + c] - fm) * fr * ga[c] + be[c];
+            for (int c = 0; c < C; c++) yb[n * C + c] = xb[n * C + c] * sc[c] + sh[c];
     }
+    free(acc);
     return 0;
 }
 
@@ -56,34 +76,41 @@ int gn_backward(float *dx, float *dgamma, float *dbeta, const float *dy, const f
 {
     if (gn_check(B, N, C, G, e)) return -1;
     int cg = C / G;
-    // per (item, channel) partial sums of dy·x̂ and dy, reduced in item order
+    // per (item, channel) sums of dy·x̂ and dy, reduced in item order
     double *part = calloc((size_t)B * 2 * C, sizeof *part);
-    if (!part) return eddy_fail(e, "groupnorm: out of memory");
+    float *cst = malloc((size_t)omp_get_max_threads() * 4 * C * sizeof *cst);
+    if (!part || !cst) {
+        free(part), free(cst);
+        return eddy_fail(e, "groupnorm: out of memory");
+    }
 #pragma omp parallel for schedule(static)
-    for (int bg = 0; bg < B * G; bg++) {
-        int b = bg / G, g = bg % G;
-        size_t off = (size_t)b * N * C + (size_t)g * cg;
-        const float *xb = x + off, *dyb = dy + off, *ga = gamma + g * cg;
-        double mu = mean[bg], r = rstd[bg], m1 = 0, m2 = 0;
-        double *pg = part + (size_t)b * 2 * C + g * cg, *pb = pg + C;
+    for (int b = 0; b < B; b++) {
+        size_t off = (size_t)b * N * C;
+        const float *xb = x + off, *dyb = dy + off;
+        double *pg = part + (size_t)b * 2 * C, *pb = pg + C;
+        float *mu = cst + (size_t)omp_get_thread_num() * 4 * C, *r = mu + C, *k1 = r + C, *k2 = k1 + C;
+        for (int c = 0; c < C; c++) mu[c] = mean[b * G + c / cg], r[c] = rstd[b * G + c / cg];
+        // Σ dy·x̂ and Σ dy per channel (x̂ in float, as the forward formed it)
         for (size_t n = 0; n < N; n++)
-            for (int c = 0; c < cg; c++) {
-                double xh = (xb[n * C + c] - mu) * r, d = dyb[n * C + c];
-                double dxh = d * ga[c];
-                m1 += dxh;
-                m2 += dxh * xh;
-                pg[c] += d * xh;
+            for (int c = 0; c < C; c++) {
+                float d = dyb[n * C + c], xh = (xb[n * C + c] - mu[c]) * r[c];
+                pg[c] += (double)(d * xh);
                 pb[c] += d;
             }
         if (!dx) continue;
-        double inv = 1.0 / ((double)N * cg);
-        m1 *= inv;
-        m2 *= inv;
+        // dx = r·(dy·γ − mean(dy·γ) − x̂·mean(dy·γ·x̂)) over each group
+        for (int g = 0; g < G; g++) {
+            double m1 = 0, m2 = 0;
+            for (int c = g * cg; c < (g + 1) * cg; c++) m1 += pb[c] * gamma[c], m2 += pg[c] * gamma[c];
+            m1 /= (double)N * cg;
+            m2 /= (double)N * cg;
+            for (int c = g * cg; c < (g + 1) * cg; c++) k1[c] = (float)m1, k2[c] = (float)m2;
+        }
         float *dxb = dx + off;
         for (size_t n = 0; n < N; n++)
-            for (int c = 0; c < cg; c++) {
-                double xh = (xb[n * C + c] - mu) * r;
-                dxb[n * C + c] += (float)(r * (dyb[n * C + c] * ga[c] - m1 - xh * m2));
+            for (int c = 0; c < C; c++) {
+                float xh = (xb[n * C + c] - mu[c]) * r[c];
+                dxb[n * C + c] += r[c] * (dyb[n * C + c] * gamma[c] - k1[c] - xh * k2[c]);
             }
     }
     for (int b = 0; b < B; b++) {
@@ -93,7 +120,7 @@ int gn_backward(float *dx, float *dgamma, float *dbeta, const float *dy, const f
             if (dbeta) dbeta[c] += (float)pb[c];
         }
     }
-    free(part);
+    free(part), free(cst);
     return 0;
 }
 
