@@ -7,9 +7,10 @@
 # fails on time.
 #   bench/unet.sh BUILD_BENCH_DIR BIN_DIR   (REPS=3, PRESETS="l96 kf", THREADS="1 2",
 #                                            BATCH_L96=50, BATCH_KF=40)
-# OPENBLAS_CORETYPE, when set, applies to both sides (torch's linear layers use the same
-# libblas): Debian's OpenBLAS 0.3.21 runs its Haswell (AVX2) kernels on this AMD EPYC,
-# and SkylakeX selects the AVX-512 ones (README, performance).
+# OPENBLAS_CORETYPE, as set in the environment, applies to both sides (torch's linear
+# layers use the same libblas).  This machine's environment sets Haswell (AVX2 kernels);
+# unset, OpenBLAS picks Cooperlake (AVX-512) here, and SkylakeX is AVX-512 too (README,
+# performance).
 set -u
 BB=${1:-build/bench}
 REPS=${REPS:-3}
@@ -21,7 +22,7 @@ tmp=$(mktemp -d); trap 'rm -rf "$tmp"' EXIT
 batch() { case $1 in l96) echo "${BATCH_L96:-50}" ;; kf) echo "${BATCH_KF:-40}" ;; esac; }
 have_torch=0
 /usr/bin/python3 -c 'import torch, numpy, zstandard' 2>/dev/null && have_torch=1
-echo "# OPENBLAS_CORETYPE=${OPENBLAS_CORETYPE:-(unset: OpenBLAS's own choice)}"
+echo "# OPENBLAS_CORETYPE=${OPENBLAS_CORETYPE:-unset, OpenBLAS picks the core}"
 echo "# load before the run: $(cut -d' ' -f1-3 /proc/loadavg) (2 cores; other processes slow both sides)"
 for p in $PRESETS; do
   for t in $THREADS; do
