@@ -36,18 +36,19 @@ for p in $PRESETS; do
 done
 [ $have_torch = 1 ] || { echo "# torch peer not available: no ratios"; exit 0; }
 awk -v reps="$REPS" '
-  /^RESULT unet cfg=/       { k = $3 " " $4 " " $5; om[k] = $6; gf[k] = $10 }
-  /^RESULT unet_torch cfg=/ { k = $3 " " $4 " " $5; tm[k] = $6 }
+  /^RESULT unet cfg=/       { k = $3 " " $4 " " $5; om[k] = $6; gf[k] = $10; oc[k] = $(NF - 1) }
+  /^RESULT unet_torch cfg=/ { k = $3 " " $4 " " $5; tm[k] = $6; tc[k] = $(NF - 1) }
   END {
-    printf "\n# U-Net vs PyTorch (same architecture and batch, float32), median of %d runs after 2 warm-ups\n", reps
-    printf "# %-9s %-10s %-14s %9s %9s %8s %10s\n", "preset", "threads", "part", "torch s", "ours s", "ratio", "ours GF/s"
-    n = split("train_step inference_fwd input_grad", parts, " ")
+    printf "\n# U-Net vs PyTorch (same architecture and batch, float32), median of %d runs after 2 warm-ups;\n", reps
+    printf "# ratio = torch s / ours s (wall clock); cpu ratio = the same on process CPU time, which\n"
+    printf "# other processes on the machine disturb less\n"
+    printf "# %-9s %-10s %-14s %9s %9s %8s %9s %10s\n", "preset", "threads", "part", "torch s", "ours s", "ratio", "cpu ratio", "ours GF/s"
     for (k in om) keys[++nk] = k
     for (i = 1; i <= nk; i++) for (j = i + 1; j <= nk; j++) if (keys[j] < keys[i]) { t = keys[i]; keys[i] = keys[j]; keys[j] = t }
     for (i = 1; i <= nk; i++) {
       k = keys[i]; if (!(k in tm)) continue
-      split(k, f, " "); r = tm[k] / om[k]
-      printf "# %-9s %-10s %-14s %9.4f %9.4f %7.2fx %10s%s\n", f[1], f[2], f[3], tm[k], om[k], r, gf[k], (r >= 3 ? "" : "   < 3x goal")
-      printf "RESULT unet ratio %s %s %s torch %.4f s ours %.4f s ratio %.2f\n", f[1], f[2], f[3], tm[k], om[k], r
+      split(k, f, " "); r = tm[k] / om[k]; rc = (oc[k] > 0 ? tc[k] / oc[k] : 0)
+      printf "# %-9s %-10s %-14s %9.4f %9.4f %7.2fx %8.2fx %10s%s\n", f[1], f[2], f[3], tm[k], om[k], r, rc, gf[k], (r >= 3 ? "" : "   < 3x goal")
+      printf "RESULT unet ratio %s %s %s torch %.4f s ours %.4f s ratio %.2f cpu_ratio %.2f\n", f[1], f[2], f[3], tm[k], om[k], r, rc
     }
   }' "$tmp/all.txt"

@@ -333,14 +333,15 @@ def bench(a):
         (gx,) = torch.autograd.grad(y, xx, tgt)
 
     for name, f in (("train_step", train), ("inference_fwd", fwd), ("input_grad", igrad)):
-        ts = []
+        ts, tc = [], []
         for k in range(a.reps + 2):
-            t0 = time.perf_counter()
+            t0, c0 = time.perf_counter(), time.process_time()
             f()
             ts.append(time.perf_counter() - t0)
-        ts = sorted(ts[2:])
-        print("RESULT unet_torch cfg=%s threads=%d %s %.4f s (best %.4f)" %
-              (a.preset, a.threads, name, ts[len(ts) // 2], ts[0]))
+            tc.append(time.process_time() - c0)
+        ts, tc = sorted(ts[2:]), sorted(tc[2:])
+        print("RESULT unet_torch cfg=%s threads=%d %s %.4f s (best %.4f) cpu %.4f s" %
+              (a.preset, a.threads, name, ts[len(ts) // 2], ts[0], tc[len(tc) // 2]))
         sys.stdout.flush()
 
 
