@@ -158,8 +158,9 @@ static int timing(const char *pname, int threads, int reps, int B)
         }
         qsort(t + 2, reps, sizeof *t, cmpd);
         qsort(tc + 2, reps, sizeof *tc, cmpd);
-        double med = t[2 + reps / 2], mult = p == TRAIN ? 3 : p == IGRAD ? 3 : 1;   // fwd+bwd ≈ 3 fwd
-        if (p == IGRAD) mult = 2.5;   // no weight-gradient GEMMs, but the im2col of dout
+        // a training step ≈ 3 forwards (the input- and weight-gradient GEMMs), an input
+        // gradient ≈ 2 (no weight-gradient GEMMs)
+        double med = t[2 + reps / 2], mult = p == TRAIN ? 3 : p == IGRAD ? 2 : 1;
         printf("RESULT unet cfg=%s threads=%d %s %.4f s (best %.4f) %.1f GFLOP/s cpu %.4f s\n", pname,
                threads, part_name[p], med, t[2], mult * flops / med * 1e-9, tc[2 + reps / 2]);
         free(t), free(tc);

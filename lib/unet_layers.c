@@ -29,7 +29,11 @@ int gn_forward(float *y, float *mean, float *rstd, const float *x, const float *
     if (gn_check(B, N, C, G, e)) return -1;
     int cg = C / G;
     double *acc = malloc((size_t)omp_get_max_threads() * 2 * C * sizeof *acc);
-    if (!acc) return eddy_fail(e, "groupnorm: out of memory");
+    float *aff = malloc((size_t)omp_get_max_threads() * 2 * C * sizeof *aff);
+    if (!acc || !aff) {
+        free(acc), free(aff);
+        return eddy_fail(e, "groupnorm: out of memory");
+    }
 #pragma omp parallel for schedule(static)
     for (int b = 0; b < B; b++) {
         double *s = acc + (size_t)omp_get_thread_num() * 2 * C, *mu = s + C;
@@ -51,7 +55,7 @@ int gn_forward(float *y, float *mean, float *rstd, const float *x, const float *
                 double d = xb[n * C + c] - mu[c];
                 s[c] += d * d;
             }
-        float *sc = (float *)s, *sh = sc + C;   // s is consumed group by group below
+        float *sc = aff + (size_t)omp_get_thread_num() * 2 * C, *sh = sc + C;   // y = x·sc + sh
         for (int g = 0; g < G; g++) {
             double t = 0;
             for (int c = g * cg; c < (g + 1) * cg; c++) t += s[c];
@@ -66,7 +70,7 @@ int gn_forward(float *y, float *mean, float *rstd, const float *x, const float *
         for (size_t n = 0; n < N; n++)
             for (int c = 0; c < C; c++) yb[n * C + c] = xb[n * C + c] * sc[c] + sh[c];
     }
-    free(acc);
+    free(acc), free(aff);
     return 0;
 }
 
