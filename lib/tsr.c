@@ -8,6 +8,8 @@
 
 #include <errno.h>
 #include <pthread.h>
+#include <signal.h>
+#include <stdatomic.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
@@ -544,6 +546,7 @@ struct tsr_writer {
     unsigned char *zbuf, *sbuf;
     size_t zcap, scap;
     char *path, *tmp;    // atomic mode: rename tmp to path on finish
+    int own;             // f opened here in place (a device or FIFO): closed on finish
 };
 
 static int write_full(tsr_writer *w, const void *p, size_t n, eddy_err *e)
@@ -595,52 +598,95 @@ static tsr_writer *new_writer(FILE *f, const tsr_write_opts *opts, eddy_err *e)
 
 tsr_writer *tsr_writer_open(FILE *f, const tsr_write_opts *opts, eddy_err *e) { return new_writer(f, opts, e); }
 
-// Temporary files of atomic writers still open.  A tool that dies (exit)
-// between open and finish would otherwise leave "out.tsr.tmp.XXXXXX" behind.
-static struct pending {
-    char *tmp;
-    struct pending *next;
-} *pending;
-static pthread_mutex_t pending_lock = PTHREAD_MUTEX_INITIALIZER;
+// Temporary files of atomic writers still open.  A tool that dies (exit, or
+// TERM/INT/HUP) between open and finish would otherwise leave
+// "out.tsr.tmp.XXXXXX" behind.  The registry is a fixed array of atomic
+// pointers so that the signal handler can walk it (async-signal-safe: no
+// lock, no allocation; unlink and raise are safe).
+#define MAX_PENDING 64
+static char *_Atomic pending[MAX_PENDING];
 
 static void unlink_pending(void)
 {
-    pthread_mutex_lock(&pending_lock);
-    for (struct pending *p = pending; p; p = p->next) unlink(p->tmp);
-    pthread_mutex_unlock(&pending_lock);
+    for (int i = 0; i < MAX_PENDING; i++) {
+        char *t = atomic_load(&pending[i]);
+        if (t) unlink(t);
+    }
 }
 
-static void register_atexit(void) { atexit(unlink_pending); }
+static const int cleanup_signals[] = {SIGTERM, SIGINT, SIGHUP};
 
-static void pending_add(char *tmp)
+static void on_signal(int sig)
+{
+    int saved = errno;
+    unlink_pending();
+    // Die by the signal itself (status 128+n to the shell): the default
+    // action, re-raised; it is delivered when the handler returns.
+    signal(sig, SIG_DFL);
+    raise(sig);
+    errno = saved;
+}
+
+static void install_cleanup(void)
+{
+    atexit(unlink_pending);
+    for (size_t i = 0; i < sizeof cleanup_signals / sizeof *cleanup_signals; i++) {
+        struct sigaction old, sa;
+        // A signal the caller ignores (nohup) stays ignored.
+        if (sigaction(cleanup_signals[i], NULL, &old) || old.sa_handler != SIG_DFL) continue;
+        memset(&sa, 0, sizeof sa);
+        sa.sa_handler = on_signal;
+        sigemptyset(&sa.sa_mask);
+        for (size_t j = 0; j < sizeof cleanup_signals / sizeof *cleanup_signals; j++)
+            sigaddset(&sa.sa_mask, cleanup_signals[j]);
+        sigaction(cleanup_signals[i], &sa, NULL);
+    }
+}
+
+void tsr_temp_track(char *tmp)
 {
     static pthread_once_t once = PTHREAD_ONCE_INIT;
-    pthread_once(&once, register_atexit);
-    struct pending *p = malloc(sizeof *p);
-    if (!p) return;   // only the clean-up on exit is lost
-    p->tmp = tmp;
-    pthread_mutex_lock(&pending_lock);
-    p->next = pending;
-    pending = p;
-    pthread_mutex_unlock(&pending_lock);
+    pthread_once(&once, install_cleanup);
+    for (int i = 0; i < MAX_PENDING; i++) {
+        char *expect = NULL;
+        if (atomic_compare_exchange_strong(&pending[i], &expect, tmp)) return;
+    }
+    // More than MAX_PENDING writers at once: only this file's clean-up is lost.
 }
 
-static void pending_remove(const char *tmp)
+void tsr_temp_untrack(const char *tmp)
 {
-    pthread_mutex_lock(&pending_lock);
-    for (struct pending **p = &pending; *p; p = &(*p)->next) {
-        if ((*p)->tmp == tmp) {
-            struct pending *d = *p;
-            *p = d->next;
-            free(d);
-            break;
-        }
+    for (int i = 0; i < MAX_PENDING; i++) {
+        char *expect = (char *)tmp;
+        if (atomic_compare_exchange_strong(&pending[i], &expect, NULL)) return;
     }
-    pthread_mutex_unlock(&pending_lock);
 }
+
+static void pending_remove(const char *tmp) { tsr_temp_untrack(tmp); }
 
 tsr_writer *tsr_writer_open_path(const char *path, const tsr_write_opts *opts, eddy_err *e)
 {
+    struct stat st;
+    if (stat(path, &st) == 0 && S_ISDIR(st.st_mode)) {
+        eddy_fail(e, "%s: is a directory", path);
+        return NULL;
+    }
+    if (stat(path, &st) == 0 && !S_ISREG(st.st_mode)) {
+        // A device node or FIFO is written in place: a rename would replace
+        // the node by a regular file (and leave a FIFO's reader waiting).
+        FILE *f = fopen(path, "wb");
+        if (!f) {
+            eddy_fail(e, "%s: cannot open: %s", path, strerror(errno));
+            return NULL;
+        }
+        tsr_writer *w = new_writer(f, opts, e);
+        if (!w) {
+            fclose(f);
+            return NULL;
+        }
+        w->own = 1;
+        return w;
+    }
     char *tmp;
     if (asprintf(&tmp, "%s.tmp.XXXXXX", path) < 0) {
         eddy_fail(e, "out of memory");
@@ -653,11 +699,16 @@ tsr_writer *tsr_writer_open_path(const char *path, const tsr_write_opts *opts, e
         mode_t mask = umask(0);
         umask(mask);
         fchmod(fd, 0666 & ~mask);
+        tsr_temp_track(tmp);
     }
     FILE *f = fd >= 0 ? fdopen(fd, "wb") : NULL;
     if (!f) {
         eddy_fail(e, "%s: cannot create: %s", tmp, strerror(errno));
-        if (fd >= 0) close(fd);
+        if (fd >= 0) {
+            close(fd);
+            unlink(tmp);
+            tsr_temp_untrack(tmp);
+        }
         free(tmp);
         return NULL;
     }
@@ -665,12 +716,12 @@ tsr_writer *tsr_writer_open_path(const char *path, const tsr_write_opts *opts, e
     if (!w) {
         fclose(f);
         unlink(tmp);
+        tsr_temp_untrack(tmp);
         free(tmp);
         return NULL;
     }
     w->tmp = tmp;
     w->path = strdup(path);
-    pending_add(tmp);
     return w;
 }
 
@@ -743,6 +794,8 @@ int tsr_writer_finish(tsr_writer *w, eddy_err *e)
         if (rc == 0 && rename(w->tmp, w->path))
             rc = eddy_fail(e, "cannot rename %s to %s: %s", w->tmp, w->path, strerror(errno));
         if (rc) unlink(w->tmp);
+    } else if (w->own && fclose(w->f) && rc == 0) {
+        rc = eddy_fail(e, "close: %s", strerror(errno));
     }
     free_writer(w);
     return rc;
@@ -754,6 +807,8 @@ void tsr_writer_abort(tsr_writer *w)
     if (w->tmp) {
         fclose(w->f);
         unlink(w->tmp);
+    } else if (w->own) {
+        fclose(w->f);
     } else {
         fflush(w->f);
     }

@@ -99,7 +99,9 @@ typedef struct tsr_writer tsr_writer;
 // opts may be NULL for the defaults.
 tsr_writer *tsr_writer_open(FILE *f, const tsr_write_opts *opts, eddy_err *e);
 // Writes to path atomically: into a temporary file beside it, renamed by
-// tsr_writer_finish; tsr_writer_abort (or an error) removes it.
+// tsr_writer_finish; tsr_writer_abort (or an error, exit, or SIGTERM, SIGINT,
+// SIGHUP) removes it.  A path that exists and is not a regular file (a device
+// node, a FIFO) is written in place instead; a directory is refused.
 tsr_writer *tsr_writer_open_path(const char *path, const tsr_write_opts *opts, eddy_err *e);
 int tsr_write(tsr_writer *w, const tsr_record *rec, eddy_err *e);
 // Writes the end-of-stream record, flushes, and frees w.
@@ -107,5 +109,12 @@ int tsr_writer_finish(tsr_writer *w, eddy_err *e);
 // Frees w without an end record: a reader will see a truncated stream.
 void tsr_writer_abort(tsr_writer *w);
 long tsr_writer_count(const tsr_writer *w);
+
+// The registry behind the atomic writer, for other writers of temporary
+// files (tsr2npy): a tracked path is unlinked at exit and on SIGTERM, SIGINT
+// and SIGHUP (then the process dies by the signal).  tmp must stay valid
+// until untracked.
+void tsr_temp_track(char *tmp);
+void tsr_temp_untrack(const char *tmp);
 
 #endif
