@@ -39,6 +39,13 @@ _Noreturn void cli_die(int status, const char *fmt, ...)
     exit(status);
 }
 
+_Noreturn void cli_die_path(int status, const char *path, const char *msg)
+{
+    size_t k = strlen(path);
+    if (!strncmp(msg, path, k) && msg[k] == ':') cli_die(status, "%s", msg);
+    cli_die(status, "%s: %s", path, msg);
+}
+
 // Shell-quotes an argument for the history line when it needs it.
 static void append_quoted(char **s, size_t *len, const char *a)
 {
@@ -146,10 +153,11 @@ static _Noreturn void range_error(const cli_spec *spec, const cli_opt *o, const 
 {
     char lo[32] = "", hi[32] = "";
     if (o->min > -CLI_BIG) snprintf(lo, sizeof lo, "%g", o->min);
+    if (o->min > 0 && o->min < 1e-200) snprintf(lo, sizeof lo, "> 0");
     if (o->max < CLI_BIG) snprintf(hi, sizeof hi, "%g", o->max);
     fprintf(stderr, "%s: error: option --%s: %s is out of range (", spec->name, o->name, v);
-    if (*lo && *hi) fprintf(stderr, "%s to %s", lo, hi);
-    else if (*lo) fprintf(stderr, ">= %s", lo);
+    if (*lo && *hi) fprintf(stderr, "%s%s, <= %s", *lo == '>' ? "" : ">= ", lo, hi);
+    else if (*lo) fprintf(stderr, "%s%s", *lo == '>' ? "" : ">= ", lo);
     else fprintf(stderr, "<= %s", hi);
     fprintf(stderr, ")\nTry '%s --help' for more information.\n", spec->name);
     exit(EXIT_USAGE);
@@ -183,7 +191,16 @@ static void set_value(const cli_spec *spec, const cli_opt *o, const char *v)
         *(double *)o->dest = x;
         return;
     }
-    case OPT_STRING: *(const char **)o->dest = v; return;
+    case OPT_STRING:
+        // A string option with a range is a number whose default is not a
+        // number (ns-gen: "from the preset"); it is checked as one here.
+        if (has_range(o)) {
+            double x = strtod(v, &end);
+            if (end == v || *end || errno || !isfinite(x)) break;
+            if (!in_range(o, x)) range_error(spec, o, v);
+        }
+        *(const char **)o->dest = v;
+        return;
     case OPT_LIST: {
         cli_list *l = o->dest;
         const char **nv = realloc(l->v, (size_t)(l->n + 1) * sizeof *nv);
@@ -195,7 +212,8 @@ static void set_value(const cli_spec *spec, const cli_opt *o, const char *v)
     case OPT_FLAG: *(int *)o->dest = 1; return;
     }
     fprintf(stderr, "%s: error: option --%s: '%s' is not a valid %s\nTry '%s --help' for more information.\n",
-            spec->name, o->name, v, o->type == OPT_DOUBLE ? "finite number" : "integer", spec->name);
+            spec->name, o->name, v, o->type == OPT_DOUBLE || o->type == OPT_STRING ? "finite number" : "integer",
+            spec->name);
     exit(EXIT_USAGE);
 }
 
@@ -205,8 +223,10 @@ static void dump_options(const cli_spec *spec)
 {
     static const char *types[] = {"flag", "int", "long", "double", "string", "list"};
     for (const cli_opt *o = spec->opts; o && o->name; o++) {
-        double lo = has_range(o) ? o->min : -CLI_INF, hi = has_range(o) ? o->max : CLI_INF;
-        printf("%s\t%s\t%.17g\t%.17g\n", o->name, types[o->type], lo, hi);
+        double lo = has_range(o) && o->min > -CLI_BIG ? o->min : -CLI_INF;
+        double hi = has_range(o) && o->max < CLI_BIG ? o->max : CLI_INF;
+        const char *t = o->type == OPT_STRING && has_range(o) ? "number" : types[o->type];
+        printf("%s\t%s\t%.17g\t%.17g\n", o->name, t, lo, hi);
     }
 }
 

@@ -107,6 +107,9 @@ const char *cli_progname(void);
 
 // "prog: error: message" on stderr, then exit(status).
 _Noreturn void cli_die(int status, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+// "prog: error: path: msg", without repeating the path when msg already
+// starts with it (the stream reader names its file itself).
+_Noreturn void cli_die_path(int status, const char *path, const char *msg);
 // "prog: warning: message" on stderr.
 void cli_warn(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 

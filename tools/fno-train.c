@@ -57,29 +57,29 @@ int main(int argc, char **argv)
     const cli_opt opts[] = {
         CLI_OPT_OUTPUT(&out, "checkpoint to write (required)"),
         {"cond", 0, OPT_STRING, &cond, "C", "conditioning: v (vorticity only) or v+obs"},
-        {"width", 0, OPT_INT, &arch.width, "N", "channels of each FNO branch"},
-        {"layers", 0, OPT_INT, &arch.layers, "N", "Fourier layers per branch"},
-        {"modes", 0, OPT_INT, &arch.modes, "N", "Fourier modes kept per axis"},
-        {"emb-size", 0, OPT_INT, &arch.emb_size, "N", "Gaussian Fourier features of the noise level"},
-        {"emb-scale", 0, OPT_DOUBLE, &arch.emb_scale, "X", "std of the Fourier feature frequencies"},
-        {"emb-hidden", 0, OPT_INT, &arch.emb_hidden, "N", "width of the embedding MLP"},
+        {"width", 0, OPT_INT, &arch.width, "N", "channels of each FNO branch", 1, 4096},
+        {"layers", 0, OPT_INT, &arch.layers, "N", "Fourier layers per branch", 1, 256},
+        {"modes", 0, OPT_INT, &arch.modes, "N", "Fourier modes kept per axis", 1, 4096},
+        {"emb-size", 0, OPT_INT, &arch.emb_size, "N", "Gaussian Fourier features of the noise level", 1, 65536},
+        {"emb-scale", 0, OPT_DOUBLE, &arch.emb_scale, "X", "std of the Fourier feature frequencies", 0, CLI_INF},
+        {"emb-hidden", 0, OPT_INT, &arch.emb_hidden, "N", "width of the embedding MLP", 1, 65536},
         {"fuse", 0, OPT_STRING, &fuse, "W,W,..", "hidden widths of the fusion MLP"},
-        {"sigma0", 0, OPT_DOUBLE, &sigma0, "X", "VE-SDE base: g(t) = sigma0^t"},
-        {"u-scale", 0, OPT_DOUBLE, &u_scale, "X", "the net sees U·X and Y·X (0: L^4, the reference's units)"},
-        {"v-scale", 0, OPT_DOUBLE, &v_scale, "X", "the net sees V·X (0: L^2, the reference's units)"},
-        {"t-min", 0, OPT_DOUBLE, &t_min, "T", "smallest training diffusion time"},
-        {"t-max", 0, OPT_DOUBLE, &t_max, "T", "largest training diffusion time (reference: 2)"},
-        {"t-focus", 0, OPT_DOUBLE, &t_focus, "T", "with --focus-frac, draw t from U(t-min, T) instead (0: off)"},
-        {"focus-frac", 0, OPT_DOUBLE, &focus_frac, "F", "share of draws on (t-min, t-focus) when --t-focus is set"},
+        {"sigma0", 0, OPT_DOUBLE, &sigma0, "X", "VE-SDE base: g(t) = sigma0^t", 1e-300, CLI_INF},
+        {"u-scale", 0, OPT_DOUBLE, &u_scale, "X", "the net sees U·X and Y·X (0: L^4, the reference's units)", 0, CLI_INF},
+        {"v-scale", 0, OPT_DOUBLE, &v_scale, "X", "the net sees V·X (0: L^2, the reference's units)", 0, CLI_INF},
+        {"t-min", 0, OPT_DOUBLE, &t_min, "T", "smallest training diffusion time", 0, 1000000.0},
+        {"t-max", 0, OPT_DOUBLE, &t_max, "T", "largest training diffusion time (reference: 2)", 1e-300, 1000000.0},
+        {"t-focus", 0, OPT_DOUBLE, &t_focus, "T", "with --focus-frac, draw t from U(t-min, T) instead (0: off)", 0, 1000000.0},
+        {"focus-frac", 0, OPT_DOUBLE, &focus_frac, "F", "share of draws on (t-min, t-focus) when --t-focus is set", 0, 1},
         {"precond", 0, OPT_FLAG, &precond, NULL, "scale the net's noisy input by 1/sqrt(sigma_t^2 + sigma_data^2)"},
         {"residual", 0, OPT_FLAG, &residual, NULL, "v+obs: learn U - Y, the correction to the filled observations"},
         {"reduce", 0, OPT_STRING, &reduce, "R", "loss over grid points: sum (reference) or mean"},
-        {"batch", 'b', OPT_INT, &batch, "N", "frames per step"},
-        {"epochs", 0, OPT_INT, &epochs, "N", "passes over the data (ignored with --steps)"},
-        {"steps", 0, OPT_LONG, &steps, "N", "optimizer steps in total (0: from --epochs)"},
+        {"batch", 'b', OPT_INT, &batch, "N", "frames per step", 1, 16777216},
+        {"epochs", 0, OPT_INT, &epochs, "N", "passes over the data (ignored with --steps)", 1, 1073741824},
+        {"steps", 0, OPT_LONG, &steps, "N", "optimizer steps in total (0: from --epochs)", 0, CLI_BIG},
         CLI_OPT_LR(&lr),
-        {"lr-decay-epochs", 0, OPT_INT, &decay_epochs, "N", "halve the rate every N epochs (0: never)"},
-        {"lr-gamma", 0, OPT_DOUBLE, &gamma, "X", "factor of each learning-rate decay"},
+        {"lr-decay-epochs", 0, OPT_INT, &decay_epochs, "N", "halve the rate every N epochs (0: never)", 0, 1073741824},
+        {"lr-gamma", 0, OPT_DOUBLE, &gamma, "X", "factor of each learning-rate decay", 1e-300, 1},
         CLI_OPT_CLIP(&clip, "clip the gradient norm to X (0: no clipping)"),
         CLI_OPTS_CHECKPOINT(&ckpt_every, &resume, &log_path),
         CLI_OPT_SEED(&seed, "seed of initialisation, data order and noise"),
@@ -151,7 +151,7 @@ int main(int argc, char **argv)
     if (resume) {
         int has_opt = 0;
         cs_info ci;
-        if (ckpt_load(resume, &m, &opt, &has_opt, &hdr, &e)) cli_die(EXIT_DATA, "%s: %s", resume, e.msg);
+        if (ckpt_load(resume, &m, &opt, &has_opt, &hdr, &e)) cli_die_path(EXIT_DATA, resume, e.msg);
         if (cs_header_check(&hdr, &m, &ci, &e)) cli_die(EXIT_DATA, "%s: %s", resume, e.msg);
         if (!has_opt) cli_die(EXIT_DATA, "%s: no optimizer state to resume from", resume);
         if (ci.with_obs != arch.with_obs)

@@ -77,30 +77,30 @@ int main(int argc, char **argv)
     const cli_opt opts[] = {
         {"model", 'm', OPT_STRING, &model, "FILE", "pd-train model (required)"},
         CLI_OPT_OUTPUT(&out, "output stream (default stdout)"),
-        {"lambda", 'l', OPT_DOUBLE, &lam, "X", "simulate: the scale; super-resolve: the input paths' scale"},
-        {"given", 0, OPT_INT, &given, "N", "simulate: true frames given (coarse-grained to lambda)"},
+        {"lambda", 'l', OPT_DOUBLE, &lam, "X", "simulate: the scale; super-resolve: the input paths' scale", 0, 1000000.0},
+        {"given", 0, OPT_INT, &given, "N", "simulate: true frames given (coarse-grained to lambda)", 1, 1048576},
         {"noise", 0, OPT_STRING, &noise, "K", "simulate: none (sigma = 0, evaluation) or sigma (sigma_lambda)"},
-        {"samples", 'n', OPT_INT, &nsamp, "N", "generate: paths to draw"},
-        {"frames", 0, OPT_INT, &frames, "N", "generate: frames per path (default: the training length)"},
-        {"lambda-max", 0, OPT_DOUBLE, &lmax, "X", "generate: start of the reverse integration (default 1)"},
+        {"samples", 'n', OPT_INT, &nsamp, "N", "generate: paths to draw", 0, 1073741824},
+        {"frames", 0, OPT_INT, &frames, "N", "generate: frames per path (default: the training length)", 0, 1048576},
+        {"lambda-max", 0, OPT_DOUBLE, &lmax, "X", "generate: start of the reverse integration (default 1)", 1e-300, 1000000.0},
         {"schedule", 0, OPT_STRING, &sched, "S", "paper (uniform, dlambda = 1e-3) or rho (seed 000's rho-schedule)"},
-        {"steps", 0, OPT_INT, &nsteps, "N", "reverse lambda steps, ending at dlambda (paper: lambda_max/1e-3; rho: 40)"},
-        {"rho", 0, OPT_DOUBLE, &rho, "X", "exponent of the rho schedule"},
+        {"steps", 0, OPT_INT, &nsteps, "N", "reverse lambda steps, ending at dlambda (paper: lambda_max/1e-3; rho: 40)", 0, 16777216},
+        {"rho", 0, OPT_DOUBLE, &rho, "X", "exponent of the rho schedule", 1e-300, 1000000.0},
         {"step", 0, OPT_STRING, &stepk, "K", "predictor: etd (paper Eq. 66) or exact (ours; default with rho)"},
-        {"guard", 0, OPT_DOUBLE, &guard, "X", "exact step: modes with a*dlambda above X ignore the score"},
+        {"guard", 0, OPT_DOUBLE, &guard, "X", "exact step: modes with a*dlambda above X ignore the score", 0, CLI_INF},
         {"score", 0, OPT_STRING, &scorek, "K", "path score: coloured (increment noise Sigma_lambda(k) per mode) or white (paper: scalar v)"},
-        {"gauss-below", 0, OPT_DOUBLE, &gauss_below, "R", "modes with signal/noise C^2 P/Sigma below R take the Gaussian score of the training spectrum (0: off)"},
-        {"kappa", 0, OPT_DOUBLE, &kappa, "X", "Langevin signal-to-noise ratio (default 0.7 1-D, 0.3 2-D)"},
-        {"correctors", 0, OPT_INT, &ncorr, "N", "Langevin corrector steps per predictor step"},
+        {"gauss-below", 0, OPT_DOUBLE, &gauss_below, "R", "modes with signal/noise C^2 P/Sigma below R take the Gaussian score of the training spectrum (0: off)", 0, CLI_INF},
+        {"kappa", 0, OPT_DOUBLE, &kappa, "X", "Langevin signal-to-noise ratio (default 0.7 1-D, 0.3 2-D)", 0, 1000000.0},
+        {"correctors", 0, OPT_INT, &ncorr, "N", "Langevin corrector steps per predictor step", 0, 1048576},
         {"no-extrapolate", 0, OPT_FLAG, &no_extrap, NULL, "do not overwrite frame 0 by 2u1 - u2"},
         {"no-final-noise", 0, OPT_FLAG, &no_final, NULL, "no noise on the last predictor step (reference code)"},
         {"remove-mean", 0, OPT_FLAG, &remove_mean, NULL, "subtract the (t, x) mean per channel each step (reference code)"},
-        {"clamp", 0, OPT_DOUBLE, &clamp, "X", "clamp standardised values to +-X after each update (reference code: 3; 0 off)"},
-        {"max-clamped", 0, OPT_DOUBLE, &max_clamped, "F", "fail when one update clamps more than this fraction of a path (1: never)"},
-        {"blowup", 0, OPT_DOUBLE, &blowup, "X", "fail when a path's rms exceeds X standardised units (0: only non-finite)"},
+        {"clamp", 0, OPT_DOUBLE, &clamp, "X", "clamp standardised values to +-X after each update (reference code: 3; 0 off)", 0, CLI_INF},
+        {"max-clamped", 0, OPT_DOUBLE, &max_clamped, "F", "fail when one update clamps more than this fraction of a path (1: never)", 0, 1},
+        {"blowup", 0, OPT_DOUBLE, &blowup, "X", "fail when a path's rms exceeds X standardised units (0: only non-finite)", 0, CLI_INF},
         {"trace", 0, OPT_STRING, &trace, "FILE", "TSV per path and reverse step: sample, step, lambda, rms, score rms, fraction clamped"},
-        {"batch", 'b', OPT_INT, &batch, "N", "paths sampled together"},
-        {"max-batch", 0, OPT_INT, &max_batch, "N", "windows per FNO call (bounds memory)"},
+        {"batch", 'b', OPT_INT, &batch, "N", "paths sampled together", 1, 1048576},
+        {"max-batch", 0, OPT_INT, &max_batch, "N", "windows per FNO call (bounds memory)", 1, 16777216},
         CLI_OPT_SEED(&seed, "noise seed; path i uses (seed, i, step)"),
         CLI_OPT_THREADS(&threads),
         CLI_OPT_QUIET(&quiet),
@@ -163,7 +163,7 @@ int main(int argc, char **argv)
     memset(&n, 0, sizeof n);
     tsr_record hdr;
     tsr_record_init(&hdr);
-    if (ckpt_load(model, &n.m, NULL, NULL, &hdr, &e)) cli_die(EXIT_DATA, "%s: %s", model, e.msg);
+    if (ckpt_load(model, &n.m, NULL, NULL, &hdr, &e)) cli_die_path(EXIT_DATA, model, e.msg);
     if (pdd_net_from_header(&n, &hdr, &e)) cli_die(EXIT_DATA, "%s: %s", model, e.msg);
     n.max_batch = max_batch;
     if (lam > n.lam_max) cli_die(EXIT_USAGE, "--lambda %g is outside the trained range [0, %g]", lam, n.lam_max);

@@ -38,25 +38,25 @@ int main(int argc, char **argv)
     const cli_opt opts[] = {
         CLI_OPT_OUTPUT(&out, "model checkpoint to write (required)"),
         {"objective", 0, OPT_STRING, &objective, "O", "pdd, ddpm-gen (unconditional baseline) or ddpm-cond (simulation baseline)"},
-        {"alpha", 0, OPT_DOUBLE, &alpha, "X", "RG diffusion alpha (default 0.1 in 1-D, 0.3 in 2-D)"},
-        {"beta", 0, OPT_DOUBLE, &beta, "X", "RG noise beta (default sqrt 2 in 1-D, sqrt 6 in 2-D)"},
-        {"gamma", 0, OPT_DOUBLE, &gamma, "X", "VP rate of the DDPM baseline"},
+        {"alpha", 0, OPT_DOUBLE, &alpha, "X", "RG diffusion alpha (default 0.1 in 1-D, 0.3 in 2-D)", 1e-300, 1000000.0},
+        {"beta", 0, OPT_DOUBLE, &beta, "X", "RG noise beta (default sqrt 2 in 1-D, sqrt 6 in 2-D)", 0, 1000000.0},
+        {"gamma", 0, OPT_DOUBLE, &gamma, "X", "VP rate of the DDPM baseline", 1e-300, 1000000.0},
         {"fd-laplacian", 0, OPT_FLAG, &fd, NULL, "RG symbol 4 sin^2(pi n/N)/h^2 (reference code) instead of |k|^2"},
-        {"dlambda", 0, OPT_DOUBLE, &dlam, "X", "floor of lambda in Sigma (and the loss weight)"},
-        {"window", 0, OPT_INT, &window, "N", "frames the predictor sees: current + N-1 previous"},
-        {"width", 0, OPT_INT, &arch.width, "N", "FNO width"},
-        {"layers", 0, OPT_INT, &arch.layers, "N", "Fourier layers"},
-        {"modes", 0, OPT_INT, &arch.modes, "N", "Fourier modes per axis (default 56 in 1-D, 16 in 2-D, capped by the grid)"},
-        {"emb-size", 0, OPT_INT, &arch.emb_size, "N", "sinusoidal features of 1000*lambda"},
-        {"emb-hidden", 0, OPT_INT, &arch.emb_hidden, "N", "width of the embedding MLP"},
+        {"dlambda", 0, OPT_DOUBLE, &dlam, "X", "floor of lambda in Sigma (and the loss weight)", 1e-300, 1000000.0},
+        {"window", 0, OPT_INT, &window, "N", "frames the predictor sees: current + N-1 previous", 1, 4096},
+        {"width", 0, OPT_INT, &arch.width, "N", "FNO width", 1, 4096},
+        {"layers", 0, OPT_INT, &arch.layers, "N", "Fourier layers", 1, 256},
+        {"modes", 0, OPT_INT, &arch.modes, "N", "Fourier modes per axis (default 56 in 1-D, 16 in 2-D, capped by the grid)", 1, 4096},
+        {"emb-size", 0, OPT_INT, &arch.emb_size, "N", "sinusoidal features of 1000*lambda", 1, 65536},
+        {"emb-hidden", 0, OPT_INT, &arch.emb_hidden, "N", "width of the embedding MLP", 1, 65536},
         {"act", 0, OPT_STRING, &act, "A", "activation: silu (paper) or gelu"},
-        {"batch", 'b', OPT_INT, &batch, "N", "paths per step (every window of each path is used)"},
-        {"steps", 0, OPT_LONG, &steps, "N", "optimizer steps in total"},
+        {"batch", 'b', OPT_INT, &batch, "N", "paths per step (every window of each path is used)", 1, 16777216},
+        {"steps", 0, OPT_LONG, &steps, "N", "optimizer steps in total", 1, CLI_BIG},
         CLI_OPT_LR(&lr),
-        {"lr-decay-steps", 0, OPT_LONG, &decay_steps, "N", "multiply the rate by --lr-gamma every N steps (0: never, as the paper)"},
-        {"lr-gamma", 0, OPT_DOUBLE, &lr_gamma, "X", "factor of each learning-rate decay"},
+        {"lr-decay-steps", 0, OPT_LONG, &decay_steps, "N", "multiply the rate by --lr-gamma every N steps (0: never, as the paper)", 0, CLI_BIG},
+        {"lr-gamma", 0, OPT_DOUBLE, &lr_gamma, "X", "factor of each learning-rate decay", 1e-300, 1},
         CLI_OPT_CLIP(&clip, "clip the gradient norm (0: none, as the paper)"),
-        {"max-batch", 0, OPT_INT, &max_batch, "N", "windows per FNO call (bounds memory)"},
+        {"max-batch", 0, OPT_INT, &max_batch, "N", "windows per FNO call (bounds memory)", 1, 16777216},
         CLI_OPTS_CHECKPOINT(&ckpt_every, &resume, &log_path),
         CLI_OPT_SEED(&seed, "seed of initialisation, data order, lambda and noise"),
         CLI_OPT_THREADS(&threads),
@@ -117,7 +117,7 @@ int main(int argc, char **argv)
     if (resume) {
         int has_opt = 0;
         memset(&n, 0, sizeof n);
-        if (ckpt_load(resume, &n.m, &opt, &has_opt, &hdr, &e)) cli_die(EXIT_DATA, "%s: %s", resume, e.msg);
+        if (ckpt_load(resume, &n.m, &opt, &has_opt, &hdr, &e)) cli_die_path(EXIT_DATA, resume, e.msg);
         if (pdd_net_from_header(&n, &hdr, &e)) cli_die(EXIT_DATA, "%s: %s", resume, e.msg);
         if (!has_opt) cli_die(EXIT_DATA, "%s: no optimizer state to resume from", resume);
         if (n.obj != obj) cli_die(EXIT_USAGE, "%s was trained with --objective %s", resume, pdd_objective_name(n.obj));

@@ -128,7 +128,7 @@ int main(int argc, char **argv)
     long members = 0;
     int summary = 0;
     cli_opt opts[] = {
-        { "members", 'k', OPT_LONG, &members, "K", "pred records per truth record (0: 1, or counted when both are files)" },
+        { "members", 'k', OPT_LONG, &members, "K", "pred records per truth record (0: 1, or counted when both are files)", 0, CLI_BIG},
         { "dims", 0, OPT_STRING, &dims, "LIST", "axis names for both streams, overriding dims attributes" },
         { "summary", 0, OPT_FLAG, &summary, NULL, "only the averaged rows (no per-sample rows)" },
         CLI_OPT_END,

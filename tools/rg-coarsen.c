@@ -152,7 +152,7 @@ int main(int argc, char **argv)
         { "noise", 0, OPT_FLAG, &noise, NULL, "add the noise sqrt(Sigma) eps (the default)" },
         { "no-noise", 0, OPT_FLAG, &no_noise, NULL, "deterministic: C_lambda u_0 only" },
         { "laplacian", 0, OPT_STRING, &lap_s, "KIND", "spectral (|k|^2) or fd (4 sin^2(pi n/N)/h^2)" },
-        { "lambda-floor", 0, OPT_DOUBLE, &floor_, "X", "Sigma uses max(lambda, this); 0 disables" },
+        { "lambda-floor", 0, OPT_DOUBLE, &floor_, "X", "Sigma uses max(lambda, this); 0 disables", 0, 1000000.0},
         CLI_OPT_SEED(&seed, "noise seed (>= 0)"),
         { "dt", 0, OPT_STRING, &dt_s, "X", "time between frames for sigma_lambda (default: interval, else dt attribute)" },
         { "dims", 0, OPT_STRING, &dims, "LIST", "axis names, overriding the dims attribute (e.g. t,c,x)" },
