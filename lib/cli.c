@@ -318,7 +318,7 @@ void cli_parse(const cli_spec *spec, int argc, char **argv, int *nops, char ***o
     argv[n] = NULL;
     *nops = n;
     *ops = argv;
-    for (const cli_opt *o = spec->opts; o && o->name; o++)
+    for (const cli_opt *o = spec->opts; o && o->name && !spec->output_any; o++)
         if (o->type == OPT_STRING && !strcmp(o->name, "output") && *(const char **)o->dest)
             cli_check_output(o->name, *(const char **)o->dest);
 }

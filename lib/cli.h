@@ -81,6 +81,7 @@ typedef struct {
     const char *description;  // paragraphs (may be NULL)
     const char *example;      // shell lines (may be NULL)
     const cli_opt *opts;      // terminated by an entry with name == NULL
+    int output_any;           // --output may be a directory or prefix: not checked (tsr2npy)
 } cli_spec;
 
 // Exit statuses of every tool.

@@ -22,6 +22,7 @@ static const cli_opt opts[] = {
 static const cli_spec spec = {
     .name = "tsr2npy",
     .usage = "[options] [FILE]",
+    .output_any = 1,
     .summary = "convert a tensor stream to NumPy .npy files",
     .description = "-o FILE.npy writes the one record of the stream (or, with --stack, all of them) to\n"
                    "FILE.npy; -o DIR (existing, or ending in '/') writes DIR/NNNN_NAME.npy per record;\n"
