@@ -16,6 +16,8 @@
 #define TSR_MAX_RANK 8
 #define TSR_MAX_NAME 255
 #define TSR_MAX_HEADER (1u << 20)     // bytes of one record header, attributes included
+#define TSR_MAX_AXIS (1ull << 48)     // length of one axis (formats/tsr.md §4)
+#define TSR_WINDOW_LOG_MAX 27         // a payload frame's window is at most 128 MiB
 
 typedef enum {
     TSR_I1, TSR_U1, TSR_I2, TSR_U2, TSR_I4, TSR_U4, TSR_I8, TSR_U8,
@@ -43,6 +45,9 @@ const char *tsr_dtype_descr(tsr_dtype t);            // "<f4", "|u1", ...
 int tsr_dtype_parse(const char *descr, tsr_dtype *t); // 0 ok, -1 unknown
 size_t tsr_dtype_size(tsr_dtype t);                   // bytes per element
 int tsr_dtype_is_float(tsr_dtype t);                  // f4 f8 c8 c16
+
+// Whether the n bytes at s are well-formed UTF-8 (names and keys must be).
+int tsr_utf8_valid(const char *s, size_t n);
 
 // ---- records
 void tsr_record_init(tsr_record *r);
