@@ -244,19 +244,21 @@ static void check_stdout(void)
 
 // OpenMP's idle threads spin before they sleep (libgomp: 300000 rounds by
 // default, far longer with OMP_WAIT_POLICY=active).  On a machine shared with
-// other jobs that spinning steals the cores the working threads need, and a
-// run of many short parallel regions slows by an order of magnitude.  libgomp
-// reads its settings when it is loaded, before main, so a process that wants
-// another default must re-execute itself with the variable set.  A short spin
-// keeps the hand-off latency of back-to-back regions when the machine is free.
-#define EDDY_SPINCOUNT "10000"
+// other jobs that spinning steals the cores the working threads need: 100
+// tiny fno-train steps on two threads took 10 s instead of 0.3 s (bench/spin.sh
+// measures it).  libgomp reads its settings when it is loaded, before main, so
+// a process that wants another default must re-execute itself with the
+// variable set.  Passive waiting costs nothing measurable when the machine is
+// free (bench/spin.sh, "alone"), because the tools' parallel regions are long
+// next to a futex wake-up.  A user's own OMP_WAIT_POLICY or GOMP_SPINCOUNT
+// is kept; EDDY_NO_REEXEC=1 keeps libgomp's default.
 static void wait_policy(char **argv)
 {
     if (getenv("OMP_WAIT_POLICY") || getenv("GOMP_SPINCOUNT") || getenv("EDDY_NO_REEXEC")) return;
-    if (setenv("GOMP_SPINCOUNT", EDDY_SPINCOUNT, 1)) return;
+    if (setenv("OMP_WAIT_POLICY", "passive", 1)) return;
     execv("/proc/self/exe", argv);
     // No /proc: carry on with libgomp's default rather than fail.
-    unsetenv("GOMP_SPINCOUNT");
+    unsetenv("OMP_WAIT_POLICY");
 }
 
 void cli_parse(const cli_spec *spec, int argc, char **argv, int *nops, char ***ops)

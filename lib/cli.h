@@ -92,8 +92,8 @@ enum { EXIT_DATA = 1, EXIT_USAGE = 2 };
 // --output that cannot be written (cli_check_output).  The hidden option
 // --help-options prints the option table as TSV (name, type, min, max) for
 // the tests.  When the user has not chosen OpenMP's wait policy, the
-// process re-executes itself once with a short spin (GOMP_SPINCOUNT) so
-// idle threads sleep soon on a shared machine.  At exit a write error on
+// process re-executes itself once with OMP_WAIT_POLICY=passive so idle
+// threads sleep at once on a shared machine.  At exit a write error on
 // stdout turns the status into 1.  Options and operands may mix; "--" ends options.  On return
 // argv[0..*nops) hold the operands in order.  Also records the command line
 // for history (cli_cmdline).
