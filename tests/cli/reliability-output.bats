@@ -20,6 +20,13 @@ setup() { cd "$BATS_TEST_TMPDIR"; }
     run tsr-cat -o null a.tsr
     assert_success
     [ -c null ]
+    mknod null.npy c 1 3
+    run tsr2npy --stack -o null.npy a.tsr
+    assert_failure 2
+    run tsr2npy -o null.npy a.tsr
+    assert_success
+    [ -c null.npy ]
+    [ -z "$(ls | grep -v '^null' | grep -v '^a.tsr$')" ]
 }
 
 @test "-o onto a FIFO writes in place: the reader gets the whole stream" {
