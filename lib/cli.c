@@ -211,8 +211,9 @@ static void set_value(const cli_spec *spec, const cli_opt *o, const char *v)
     }
     case OPT_FLAG: *(int *)o->dest = 1; return;
     }
-    fprintf(stderr, "%s: error: option --%s: '%s' is not a valid %s\nTry '%s --help' for more information.\n",
-            spec->name, o->name, v, o->type == OPT_DOUBLE || o->type == OPT_STRING ? "finite number" : "integer",
+    int number = o->type == OPT_DOUBLE || o->type == OPT_STRING;
+    fprintf(stderr, "%s: error: option --%s: '%s' is not a valid %s%s\nTry '%s --help' for more information.\n",
+            spec->name, o->name, v, number ? "number" : "integer", number ? " (NaN and Inf are refused)" : "",
             spec->name);
     exit(EXIT_USAGE);
 }

@@ -19,13 +19,13 @@ static struct {
        .interval = 0.05, .scheme = "euler", .output = "-", .count = 1};
 
 static const cli_opt opts[] = {
-    {"K", 'K', OPT_INT, &o.K, "K", "number of slow variables X_k (>= 4)", 4, 16777216},
-    {"J", 'J', OPT_INT, &o.J, "J", "fast variables Y per X (>= 1)", 1, 65536},
+    {"K", 'K', OPT_INT, &o.K, "K", "number of slow variables X_k (>= 4)", -CLI_INF, 16777216},
+    {"J", 'J', OPT_INT, &o.J, "J", "fast variables Y per X (>= 1)", -CLI_INF, 65536},
     {"h", 0, OPT_DOUBLE, &o.h, "H", "coupling h", -CLI_INF, CLI_INF},
     {"F", 'F', OPT_DOUBLE, &o.F, "F", "forcing F", -CLI_INF, CLI_INF},
     {"b", 0, OPT_DOUBLE, &o.b, "B", "spatial scale ratio b (non-zero)", -CLI_INF, CLI_INF},
     {"c", 0, OPT_DOUBLE, &o.c, "C", "time scale ratio c", -CLI_INF, CLI_INF},
-    {"dt", 0, OPT_DOUBLE, &o.dt, "DT", "time step, model time units", 1e-300, CLI_INF},
+    {"dt", 0, OPT_DOUBLE, &o.dt, "DT", "time step, model time units", -CLI_INF, CLI_INF},
     {"scheme", 0, OPT_STRING, &o.scheme, "S", "euler (forward Euler, the reference) or rk4"},
     {"spinup", 0, OPT_DOUBLE, &o.spinup, "T", "time discarded before the first frame (a multiple of dt)", 0, CLI_INF},
     {"frames", 0, OPT_INT, &o.frames, "N", "frames kept per sample", 1, 1073741824},

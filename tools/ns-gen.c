@@ -53,9 +53,9 @@ static struct {
 
 static const cli_opt opts[] = {
     {"preset", 'p', OPT_STRING, &o.preset, "NAME", "kolmogorov or closure: sets every value marked (preset ...) below"},
-    {"n", 'n', OPT_STRING, &o.n, "N", "solver grid points per axis, even (preset: 256)", 4, 65536},
+    {"n", 'n', OPT_STRING, &o.n, "N", "solver grid points per axis, even (preset: 256)", -CLI_INF, 65536},
     {"length", 'L', OPT_STRING, &o.L, "L", "domain length; wavenumbers are 2πn/L (preset: 2π)", 1e-300, CLI_INF},
-    {"nu", 0, OPT_STRING, &o.nu, "NU", "viscosity ν >= 0, length²/time (preset: 1e-3)", 0, CLI_INF},
+    {"nu", 0, OPT_STRING, &o.nu, "NU", "viscosity ν >= 0, length²/time (preset: 1e-3)", -CLI_INF, CLI_INF},
     {"mu", 0, OPT_STRING, &o.mu, "MU", "linear drag μ >= 0, 1/time (kolmogorov 0.1, closure 0)", 0, CLI_INF},
     {"dt", 0, OPT_STRING, &o.dt, "DT", "time step (kolmogorov 1e-3, closure 4π²·1e-3)", 1e-300, CLI_INF},
     {"scheme", 0, OPT_STRING, &o.scheme, "S", "rk2 (explicit midpoint) or cn (Crank–Nicolson ν, Euler rest) (kolmogorov rk2, closure cn)"},

@@ -38,8 +38,8 @@ int main(int argc, char **argv)
     const cli_opt opts[] = {
         CLI_OPT_OUTPUT(&out, "model checkpoint to write (required)"),
         {"objective", 0, OPT_STRING, &objective, "O", "pdd, ddpm-gen (unconditional baseline) or ddpm-cond (simulation baseline)"},
-        {"alpha", 0, OPT_DOUBLE, &alpha, "X", "RG diffusion alpha (default 0.1 in 1-D, 0.3 in 2-D)", 1e-300, 1000000.0},
-        {"beta", 0, OPT_DOUBLE, &beta, "X", "RG noise beta (default sqrt 2 in 1-D, sqrt 6 in 2-D)", 0, 1000000.0},
+        {"alpha", 0, OPT_DOUBLE, &alpha, "X", "RG diffusion alpha (default 0.1 in 1-D, 0.3 in 2-D)", -CLI_INF, 1000000.0},
+        {"beta", 0, OPT_DOUBLE, &beta, "X", "RG noise beta (default sqrt 2 in 1-D, sqrt 6 in 2-D)", -CLI_INF, 1000000.0},
         {"gamma", 0, OPT_DOUBLE, &gamma, "X", "VP rate of the DDPM baseline", 1e-300, 1000000.0},
         {"fd-laplacian", 0, OPT_FLAG, &fd, NULL, "RG symbol 4 sin^2(pi n/N)/h^2 (reference code) instead of |k|^2"},
         {"dlambda", 0, OPT_DOUBLE, &dlam, "X", "floor of lambda in Sigma (and the loss weight)", 1e-300, 1000000.0},

@@ -145,9 +145,9 @@ int main(int argc, char **argv)
     long seed = 0;
     int noise = 0, no_noise = 0, threads = 0;
     cli_opt opts[] = {
-        { "lambda", 'l', OPT_STRING, &lambda_s, "X", "RG scale lambda >= 0 (required; dimensionless)", 0, 1e6 },
-        { "alpha", 'a', OPT_STRING, &alpha_s, "X", "diffusion coefficient alpha >= 0 (required unless --preset)", 0, 1e6 },
-        { "beta", 'b', OPT_STRING, &beta_s, "X", "noise amplitude beta >= 0 (required unless --preset)", 0, 1e6 },
+        { "lambda", 'l', OPT_STRING, &lambda_s, "X", "RG scale lambda >= 0 (required; dimensionless)", -CLI_INF, 1e6 },
+        { "alpha", 'a', OPT_STRING, &alpha_s, "X", "diffusion coefficient alpha >= 0 (required unless --preset)", -CLI_INF, 1e6 },
+        { "beta", 'b', OPT_STRING, &beta_s, "X", "noise amplitude beta >= 0 (required unless --preset)", -CLI_INF, 1e6 },
         { "preset", 0, OPT_STRING, &preset, "NAME", "l96 (alpha 0.1, beta sqrt 2) or kolmogorov (0.3, sqrt 6)" },
         { "noise", 0, OPT_FLAG, &noise, NULL, "add the noise sqrt(Sigma) eps (the default)" },
         { "no-noise", 0, OPT_FLAG, &no_noise, NULL, "deterministic: C_lambda u_0 only" },
