@@ -889,6 +889,37 @@ static void test_spec_bounds(void)
     tsr_record_free(&rr[1]);
 }
 
+// A payload above 64 MiB from a non-seekable input (a memory stream has no
+// file descriptor, like a pipe) is decoded into a growing buffer: the data
+// must come out exactly, shuffled (f4) or not (i4).
+static void test_large_payload_from_a_pipe(void)
+{
+    uint64_t shape[1] = {(68u << 20) / 4};
+    tsr_dtype types[2] = {TSR_F4, TSR_I4};
+    for (int k = 0; k < 2; k++) {
+        tsr_record r, back;
+        eddy_err e;
+        tsr_record_init(&r);
+        CHECK(tsr_record_alloc(&r, "big", types[k], 1, shape, &e) == 0, "alloc: %s", e.msg);
+        for (uint64_t i = 0; i < shape[0]; i++) {
+            if (k == 0) ((float *)r.data)[i] = (float)(i % 1000) * 0.5f;
+            else ((int32_t *)r.data)[i] = (int32_t)(i * 2654435761u >> 20);
+        }
+        membuf m = write_stream(&r, 1, NULL);
+        FILE *f = fmemopen(m.buf, m.len, "rb");
+        tsr_reader *rd = tsr_reader_open(f, "pipe", &e);
+        tsr_record_init(&back);
+        CHECK(tsr_read(rd, &back, &e) == 1, "read %d: %s", k, e.msg);
+        CHECK(same_record(&r, &back), "large %s payload differs after the growing decode", k ? "i4" : "f4");
+        CHECK(tsr_read(rd, &back, &e) == 0, "end: %s", e.msg);
+        tsr_record_free(&back);
+        tsr_reader_close(rd);
+        fclose(f);
+        free(m.buf);
+        tsr_record_free(&r);
+    }
+}
+
 int main(void)
 {
     RUN(test_crc32c_known_values);
@@ -913,5 +944,6 @@ int main(void)
     RUN(test_writer_refusals);
     RUN(test_convert);
     RUN(test_spec_bounds);
+    RUN(test_large_payload_from_a_pipe);
     return check_done();
 }
