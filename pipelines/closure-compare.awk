@@ -15,7 +15,8 @@ function iv(v, lo, hi) { return sprintf("%.2f %% [%.2f, %.2f]", 100 * v, 100 * l
 function overlap(a, b, c, d) { return !(b < c || d < a) }
 mode == "apriori" && FNR == 1 { nf++ }
 mode == "apriori" && nf == 1 { m = $1; g = $2; v = $3; lo = $5; hi = $6 }
-mode == "apriori" && nf == 2 { dv = $3; dlo = $5; dhi = $6; have_d = 1 }
+# a default run of the format before intervals (4 columns) counts as not run
+mode == "apriori" && nf == 2 && NF >= 8 { dv = $3; dlo = $5; dhi = $6; have_d = 1 }
 mode == "sampler" && $2 == "em" && $3 == "karras" && $4 == 0.1 && $5 == 10 { kv = $7; klo = $8; khi = $9; kn = $6; m = $1 }
 mode == "sampler" && $2 == "em" && $3 == "uniform" { uv = $7; ulo = $8; uhi = $9; un = $6 }
 mode == "post" && FNR > 1 {

@@ -54,4 +54,17 @@ grep -Eq "^\| G_o16 \| 32\^2 \| 9.23 % \| $iv \| $iv \| (inside|beyond the inter
 # a protocol that does not exist, and observations off the grid, are errors
 if make -s -f pipelines/closure.mk SCALE=ci PROTOCOL=nosuch OUT="$out/x" 2> "$out/err"; then exit 1; fi
 grep -q "PROTOCOL must be default or reference, got 'nosuch'" "$out/err"
+# The report's rules on hand-made rows: a figure inside / beyond our interval;
+# overlapping intervals cannot be told apart, disjoint ones differ.
+cmp_awk() { awk -f pipelines/closure-compare.awk "$@"; }
+printf 'G_o16\t64\t0.09\t0\t0.08\t0.10\t0\t0\n' > "$out/a.tsv"
+printf 'G_o16\t64\t0.095\t0\t0.09\t0.11\t0\t0\n' > "$out/b.tsv"
+printf 'G_o16\t64\t0.20\t0\t0.15\t0.25\t0\t0\n' > "$out/c.tsv"
+cmp_awk -v mode=apriori -v ref=9.23 "$out/a.tsv" "$out/b.tsv" | grep -q '| inside | cannot be told apart |$'
+cmp_awk -v mode=apriori -v ref=12 "$out/a.tsv" "$out/c.tsv" \
+    | grep -q '| beyond the interval (ours lower) | differ (reference protocol lower) |$'
+printf 'G\tem\tkarras\t0.1\t10\t10\t0.09\t0.08\t0.10\nG\tem\tuniform\t1\t1000\t1000\t0.085\t0.07\t0.095\n' \
+    | cmp_awk -v mode=sampler | grep -q 'cannot be told apart'
+printf 'G\tem\tkarras\t0.1\t10\t10\t0.09\t0.08\t0.10\nG\tem\tuniform\t1\t1000\t1000\t0.05\t0.04\t0.06\n' \
+    | cmp_awk -v mode=sampler | grep -q 'do not overlap: the 10-step sampler is the worse'
 echo "closure smoke: ok"
