@@ -6,6 +6,7 @@
 #include <string.h>
 
 #include "cli.h"
+#include "cli_dist.h"
 #include "closure_score.h"
 #include "model.h"
 #include "train.h"
@@ -162,6 +163,7 @@ int main(int argc, char **argv)
     cli_parse(&spec, argc, argv, &nops, &ops);
     cs_info info = configure();
     cli_threads(threads);
+    cli_dist_start("fno-train");   // alone, or a rank of mpirun -np N
 
     eddy_err e;
     cs_data d = {0};
@@ -187,11 +189,13 @@ int main(int argc, char **argv)
     model_ref ref = {&m, &hdr};
     train_model tm = {m.params, m.grads, m.nparams, cs_objective_grad, &ob, model_save, &ref};
     train_opts to = train_opts_cli(d.n, batch, steps, ckpt_every, clip, seed, out, log_path);
-    cli_train("fno-train", &tm, &opt, &to, quiet, "frames");
+    cli_dist_train_opts("fno-train", &to);
+    cli_train("fno-train", &tm, &opt, &to, quiet || to.rank, "frames");   // rank 0 alone reports
     cs_objective_free(&ob);
     adam_free(&opt);
     fno_free(&m);
     tsr_record_free(&hdr);
     cs_data_free(&d);
+    cli_dist_end();
     return 0;
 }

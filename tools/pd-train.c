@@ -6,6 +6,7 @@
 #include <string.h>
 
 #include "cli.h"
+#include "cli_dist.h"
 #include "pdd_net.h"
 #include "train.h"
 
@@ -126,6 +127,7 @@ int main(int argc, char **argv)
     cli_parse(&spec, argc, argv, &nops, &ops);
     pdd_objective obj = configure();
     cli_threads(threads);
+    cli_dist_start("pd-train");   // alone, or a rank of mpirun -np N
 
     eddy_err e;
     pdd_paths d = {0};
@@ -150,10 +152,12 @@ int main(int argc, char **argv)
     pdd_net_ref ref = {&n, &hdr};
     train_model tm = pdd_net_train_model(&n, &ob, &ref);
     train_opts to = train_opts_cli(d.P, batch, steps, ckpt_every, clip, seed, out, log_path);
-    cli_train("pd-train", &tm, &opt, &to, quiet, "paths");
+    cli_dist_train_opts("pd-train", &to);
+    cli_train("pd-train", &tm, &opt, &to, quiet || to.rank, "paths");   // rank 0 alone reports
     adam_free(&opt);
     pdd_net_free(&n);
     tsr_record_free(&hdr);
     pdd_paths_free(&d);
+    cli_dist_end();
     return 0;
 }
