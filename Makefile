@@ -195,3 +195,6 @@ clean:
 
 .PHONY: all deps bench-deps fuzz-deps demo test unit unit-build cli bench fuzz man install clean
 .PHONY: test-cluster FORCE install-python
+
+# The U-Net's PyTorch agreement test (tests/smoke/unet-torch.sh) runs bench_unet.
+test: $(BUILD)/bench/bench_unet
