@@ -97,7 +97,11 @@ static long seed = 42;
         "the rms of the scaled training U, stored in the model), and --residual makes\n"
         "the diffusion model the correction U - Y to the filled observations (the\n"
         "samplers add Y back).  One difference: the embedding enters\n"
-        "before each layer's activation (lib/fno.h), the reference adds it after.",
+        "before each layer's activation (lib/fno.h), the reference adds it after.\n"
+        "Data parallel: under mpirun -np N the ranks share each batch (N at most\n"
+        "--batch; unequal shares when it does not divide) and sum the gradients, so\n"
+        "they take the step of one process to float rounding; rank 0 alone logs and\n"
+        "writes the model, which resumes on any N.",
         "  closure-cond --term G train.tsr > cond.tsr\n"
         "  fno-train --steps 2000 --batch 32 --log loss.tsv -o G.model cond.tsr",
         opts};

@@ -65,7 +65,11 @@ static int batch = 8, window = 5, fd = 0, threads = 0, quiet = 0, max_batch = 25
         "Unlike the reference code lambda is continuous and k = 0 is not noised.\n"
         "pdd models also store the training spectrum E|u_k|^2 per channel and mode\n"
         "(standardised units, attribute pdd.spectrum) for pd-sample --gauss-below;\n"
-        "resuming an older model adds it.",
+        "resuming an older model adds it.\n"
+        "Data parallel: under mpirun -np N the ranks share each batch (N at most\n"
+        "--batch; unequal shares when it does not divide) and sum the gradients, so\n"
+        "they take the step of one process to float rounding; rank 0 alone logs and\n"
+        "writes the model, which resumes on any N.",
         "  pd-train --steps 30000 --batch 50 --log loss.tsv -o l96.model train.tsr\n"
         "  pd-train --objective ddpm-cond -o l96-ddpm.model train.tsr",
         opts};
