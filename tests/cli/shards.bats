@@ -53,8 +53,9 @@ same_as_shards() {
     tsr-info -a s2.tsr | grep -q '^[[:space:]]*sample=5$'
 }
 
-@test "pd-sample simulate (noisy, and the ddpm-cond baseline) and super-resolve: input shards concatenate to one run" {
-    for mode in "simulate --noise sigma" "super-resolve --lambda 0.2"; do
+@test "pd-sample simulate (noisy, long rollouts, the ddpm-cond baseline) and super-resolve: input shards concatenate to one run" {
+    for mode in "simulate --noise sigma" "simulate --noise sigma --frames 16 --keep-from 8" \
+                "super-resolve --lambda 0.2"; do
         args=(-m "$D/pdd.model" $mode --schedule rho --steps 3 --correctors 1 -b 2 "${LAX[@]}")
         pd-sample "${args[@]}" "$D/l96.tsr" > all.tsr
         pd-sample "${args[@]}" --first 0 -n 2 "$D/l96.tsr" > s0.tsr
