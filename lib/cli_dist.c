@@ -17,18 +17,17 @@ static void abort_others(int status, void *arg)
     if (!ended && dist_active()) dist_abort(status ? status : EXIT_DATA);
 }
 
-void cli_dist_start(const char *name)
+void cli_dist_start(void)
 {
     eddy_err e;
     if (dist_init(&e)) cli_die(EXIT_USAGE, "%s", e.msg);
     if (dist_active()) on_exit(abort_others, NULL);
-    (void)name;
 }
 
 // The hook's scratch: the gradient buffer and the loss side by side, so one
 // all-reduce carries both (n + 1 floats; the loss is summed in double by
-// dist_allreduce_sum and rounded once to float, which the log's 6 digits do
-// not see).
+// dist_allreduce_sum and rounded once to float, so a logged loss may differ
+// from one process's in its 6th digit; the gradients are floats anyway).
 static float *sbuf = NULL;
 static size_t sn = 0;
 

@@ -11,7 +11,7 @@
 // reason.  From here on, an exit other than through cli_dist_end (cli_die, a
 // failed write) aborts every rank (dist_abort), so that none waits forever in
 // an all-reduce for a rank that is gone.
-void cli_dist_start(const char *name);
+void cli_dist_start(void);
 
 // Gives the training loop this process's rank, the rank count and the
 // all-reduce hook (gradient buffer and loss summed over ranks in one call);

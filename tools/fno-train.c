@@ -167,7 +167,7 @@ int main(int argc, char **argv)
     cli_parse(&spec, argc, argv, &nops, &ops);
     cs_info info = configure();
     cli_threads(threads);
-    cli_dist_start("fno-train");   // alone, or a rank of mpirun -np N
+    cli_dist_start();   // alone, or a rank of mpirun -np N
 
     eddy_err e;
     cs_data d = {0};

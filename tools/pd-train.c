@@ -131,7 +131,7 @@ int main(int argc, char **argv)
     cli_parse(&spec, argc, argv, &nops, &ops);
     pdd_objective obj = configure();
     cli_threads(threads);
-    cli_dist_start("pd-train");   // alone, or a rank of mpirun -np N
+    cli_dist_start();   // alone, or a rank of mpirun -np N
 
     eddy_err e;
     pdd_paths d = {0};
