@@ -6,6 +6,8 @@
 
 #include <stddef.h>
 
+#include "err.h"
+
 // Sums for relative errors, so that frames, channels or samples can be
 // pooled before the ratio is taken.
 typedef struct {
@@ -61,5 +63,26 @@ double met_quantile(double *x /* (n) */, size_t n, double p);
 // out = Σ_i w[i] · X[i, :], rows with w[i] = 0 skipped.
 void met_weighted_rows(const double *X /* (n, m) */, const double *w /* (n) */, size_t n, size_t m,
                        double *out /* (m) */);
+
+// The sums behind relerr's mean rows, per unit (one truth path with its K
+// predicted paths), laid out in slots so that a bootstrap replicate is a
+// weighted sum of units: per frame t the relative L2 (pooled over channels,
+// and per channel when C > 1) and their frame means, the whole-path D_Fro and
+// relative max, the squared error, and for K > 1 the ensemble-mean error and
+// spread per frame, their means and the CRPS sum.
+typedef struct {
+    size_t T, C, D, K;
+    size_t relt, relm, relct, relcm, dfro, rmax, se, ens, spread, ensm, spreadm, crps;
+    size_t nslots;
+} met_slots;
+
+void met_slots_init(met_slots *s, size_t T, size_t C, size_t D, size_t K);
+// Scratch doubles met_unit_sums needs.
+size_t met_unit_scratch(const met_slots *s);
+// S (nslots) += the sums of one unit: truth u (T, C, D), members v (K, T, C, D).
+// dfro[k], rmax[k] get member k's whole-path D_Fro and relative max.  Fails,
+// naming the frame (and channel), when a truth frame is identically zero.
+int met_unit_sums(const met_slots *s, const double *u, const double *v, double *S, double *dfro /* (K) */,
+                  double *rmax /* (K) */, double *scratch /* (met_unit_scratch) */, eddy_err *e);
 
 #endif
