@@ -1,5 +1,8 @@
-// Error metrics of a prediction against the truth (SPEC §4) and of an
-// ensemble against the truth.  Plain arrays in, numbers out; which axes make
+// Error metrics of a prediction against the truth (the relative L2 and spectral
+// error of Yasuda & Bischoff, "Predictor-Driven Diffusion for Spatiotemporal
+// Generation", B.5; the D_Fro of Dong, Chen & Wu, "Data-driven stochastic
+// closure modeling via conditional diffusion model and neural operator") and of
+// an ensemble against the truth.  Plain arrays in, numbers out; which axes make
 // a frame, a sample or a channel is the caller's business (relerr).
 #ifndef EDDY_METRICS_H
 #define EDDY_METRICS_H

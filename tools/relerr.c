@@ -1,5 +1,5 @@
-// relerr: error metrics of a predicted stream against the true one (SPEC §4),
-// as TSV, one row per metric.
+// relerr: error metrics of a predicted stream against the true one (lib/metrics.h
+// names the papers they come from), as TSV, one row per metric.
 #include <errno.h>
 #include <math.h>
 #include <stdlib.h>

@@ -1,4 +1,5 @@
-// spectrum: energy spectra and PSDs of the fields of a stream (SPEC §4).
+// spectrum: energy spectra and PSDs of the fields of a stream (lib/spectrum.h
+// states the normalisation and the paper it follows).
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
