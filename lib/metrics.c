@@ -206,3 +206,57 @@ int met_unit_sums(const met_slots *s, const double *u, const double *v, double *
     }
     return 0;
 }
+
+// One replicate with unit weights w (Pbar, Qbar (C, nspec) and sums (nslots)
+// scratch).
+static void units_eval(const met_units *U, const size_t *slot, const double *denom, size_t nrows, const double *w,
+                       double *Pbar, double *Qbar, double *sums, double *out)
+{
+    double wt = 0;
+    for (size_t u = 0; u < U->n; u++) wt += w[u];
+    met_weighted_rows(U->S, w, U->n, U->nslots, sums);
+    for (size_t r = 0; r < nrows; r++) out[r] = sums[slot[r]] / (wt * denom[r]);
+    size_t m = U->C * U->nspec;
+    if (U->per_unit) {
+        met_weighted_rows(U->P, w, U->n, m, Pbar);
+        met_weighted_rows(U->Q, w, U->n, m, Qbar);
+    } else {
+        memcpy(Pbar, U->P, m * sizeof(double));
+        memcpy(Qbar, U->Q, m * sizeof(double));
+    }
+    // Q sums K members per unit: the same division for both leaves the
+    // relative difference that of the two averages.
+    for (size_t i = 0; i < m; i++) Qbar[i] /= (double)U->K;
+    for (size_t c = 0; c < U->C; c++)
+        out[nrows + c] = met_spec_err(Pbar + c * U->nspec, Qbar + c * U->nspec, U->nspec);
+}
+
+int met_units_estimate(const met_units *U, const size_t *slot, const double *denom, size_t nrows, long nboot,
+                       unsigned long long seed, double *est, double *lo, double *hi, eddy_err *e)
+{
+    size_t nv = nrows + U->C, ms = U->C * U->nspec;
+    if (nboot > 0 && !U->per_unit) return eddy_fail(e, "a bootstrap needs the spectra of every unit");
+    double *Pbar = malloc(ms * sizeof(double)), *Qbar = malloc(ms * sizeof(double));
+    double *sums = malloc(U->nslots * sizeof(double)), *w = malloc(U->n * sizeof(double));
+    double *rep = nboot > 0 ? malloc((size_t)nboot * nv * sizeof(double)) : NULL;
+    double *col = nboot > 0 ? malloc((size_t)nboot * sizeof(double)) : NULL;
+    int rc = 0;
+    if (!Pbar || !Qbar || !sums || !w || (nboot > 0 && (!rep || !col))) {
+        rc = eddy_fail(e, "out of memory");
+        goto done;
+    }
+    for (size_t i = 0; i < U->n; i++) w[i] = 1;
+    units_eval(U, slot, denom, nrows, w, Pbar, Qbar, sums, est);
+    for (long b = 0; b < nboot; b++) {
+        met_bootstrap_counts(seed, (unsigned long long)b, U->n, w);
+        units_eval(U, slot, denom, nrows, w, Pbar, Qbar, sums, rep + (size_t)b * nv);
+    }
+    for (size_t j = 0; nboot > 0 && j < nv; j++) {
+        for (long b = 0; b < nboot; b++) col[b] = rep[(size_t)b * nv + j];
+        lo[j] = met_quantile(col, (size_t)nboot, 0.025);
+        hi[j] = met_quantile(col, (size_t)nboot, 0.975);
+    }
+done:
+    free(Pbar); free(Qbar); free(sums); free(w); free(rep); free(col);
+    return rc;
+}

@@ -88,4 +88,24 @@ size_t met_unit_scratch(const met_slots *s);
 int met_unit_sums(const met_slots *s, const double *u, const double *v, double *S, double *dfro /* (K) */,
                   double *rmax /* (K) */, double *scratch /* (met_unit_scratch) */, eddy_err *e);
 
+// The units summed by met_unit_sums, ready to report: S (n, nslots) their
+// sums; P and Q their spectra of truth and prediction, (n, C, nspec) per
+// unit when per_unit, else (C, nspec) sums over all units (then no
+// bootstrap); Q sums the K members of a unit.
+typedef struct {
+    size_t n, nslots, C, nspec, K;
+    const double *S, *P, *Q;
+    int per_unit;
+} met_units;
+
+// est (nrows + C): est[r] = Σ_u S[u][slot[r]] / (n · denom[r]) for r < nrows,
+// then the spectral error of each channel between the averaged spectra.
+// With nboot > 0, lo and hi (nrows + C) get the 2.5 and 97.5 % quantiles of
+// nboot bootstrap replicates over the units (replicate b drawn from (seed, b)
+// alone, met_bootstrap_counts), each the same values with the units weighted
+// by their counts.
+int met_units_estimate(const met_units *U, const size_t *slot /* (nrows) */, const double *denom /* (nrows) */,
+                       size_t nrows, long nboot, unsigned long long seed, double *est, double *lo, double *hi,
+                       eddy_err *e);
+
 #endif

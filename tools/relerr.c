@@ -257,30 +257,6 @@ static void unit_reserve(acc *A)
     }
 }
 
-// Every reported value of one replicate (w the unit weights): the mean rows,
-// then spec_err per channel.
-static void evaluate(const acc *A, const mrow *rows, size_t nrows, const double *w, double *Pbar, double *Qbar,
-                     double *sums, double *out)
-{
-    double wt = 0;
-    for (size_t u = 0; u < A->nunits; u++) wt += w[u];
-    met_weighted_rows(A->S, w, A->nunits, A->nslots, sums);
-    for (size_t r = 0; r < nrows; r++) out[r] = sums[rows[r].slot] / (wt * rows[r].denom);
-    size_t m = A->C * A->nspec;
-    if (A->keep_units) {
-        met_weighted_rows(A->P, w, A->nunits, m, Pbar);
-        met_weighted_rows(A->Q, w, A->nunits, m, Qbar);
-    } else {
-        memcpy(Pbar, A->P, m * sizeof(double));
-        memcpy(Qbar, A->Q, m * sizeof(double));
-    }
-    // Q sums K members per unit: the same division for both leaves the
-    // relative difference that of the two averages.
-    for (size_t i = 0; i < m; i++) Qbar[i] /= (double)A->K;
-    for (size_t c = 0; c < A->C; c++)
-        out[nrows + c] = met_spec_err(Pbar + c * A->nspec, Qbar + c * A->nspec, A->nspec);
-}
-
 // A string, so that an explicit 0 is told from the option's absence.
 static long parse_bootstrap(const char *boot_s)
 {
@@ -492,30 +468,16 @@ static mrow *make_rows(const acc *A, const met_slots *s, size_t *nrows, size_t *
 // quantiles of the bootstrap replicates in lo and hi.
 static void estimate(const acc *A, const mrow *R, size_t nr, long nboot, long seed, double *est, double *lo, double *hi)
 {
-    size_t nv = nr + A->C, ms = A->C * A->nspec;
-    double *Pbar = malloc(ms * sizeof(double)), *Qbar = malloc(ms * sizeof(double));
-    double *sums = malloc(A->nslots * sizeof(double));
-    double *w = malloc(A->nunits * sizeof(double));
-    if (!Pbar || !Qbar || !sums || !w) cli_die(EXIT_DATA, "out of memory");
-    for (size_t i = 0; i < A->nunits; i++) w[i] = 1;
-    evaluate(A, R, nr, w, Pbar, Qbar, sums, est);
-    if (nboot > 0) {
-        double *rep = malloc((size_t)nboot * nv * sizeof(double)), *col = malloc((size_t)nboot * sizeof(double));
-        double *val = malloc(nv * sizeof(double));
-        if (!rep || !col || !val) cli_die(EXIT_DATA, "out of memory");
-        for (long b = 0; b < nboot; b++) {
-            met_bootstrap_counts((unsigned long long)seed, (unsigned long long)b, A->nunits, w);
-            evaluate(A, R, nr, w, Pbar, Qbar, sums, val);
-            for (size_t j = 0; j < nv; j++) rep[(size_t)b * nv + j] = val[j];
-        }
-        for (size_t j = 0; j < nv; j++) {
-            for (long b = 0; b < nboot; b++) col[b] = rep[(size_t)b * nv + j];
-            lo[j] = met_quantile(col, (size_t)nboot, 0.025);
-            hi[j] = met_quantile(col, (size_t)nboot, 0.975);
-        }
-        free(rep); free(col); free(val);
-    }
-    free(Pbar); free(Qbar); free(sums); free(w);
+    met_units U = { A->nunits, A->nslots, A->C, A->nspec, A->K, A->S, A->P, A->Q, A->keep_units };
+    size_t *slot = malloc((nr + 1) * sizeof *slot);
+    double *denom = malloc((nr + 1) * sizeof *denom);
+    if (!slot || !denom) cli_die(EXIT_DATA, "out of memory");
+    for (size_t r = 0; r < nr; r++) slot[r] = R[r].slot, denom[r] = R[r].denom;
+    eddy_err e;
+    if (met_units_estimate(&U, slot, denom, nr, nboot, (unsigned long long)seed, est, lo, hi, &e))
+        cli_die(EXIT_DATA, "%s", e.msg);
+    free(slot);
+    free(denom);
 }
 
 static void print_table(const acc *A, const mrow *R, size_t nr, size_t nmain, long nboot, const double *est,
