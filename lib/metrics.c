@@ -260,3 +260,8 @@ done:
     free(Pbar); free(Qbar); free(sums); free(w); free(rep); free(col);
     return rc;
 }
+
+void met_standardize(double *x, size_t n, double mean, double sd)
+{
+    for (size_t i = 0; i < n; i++) x[i] = (x[i] - mean) / sd;
+}

@@ -55,6 +55,10 @@ void met_moments_add(met_moments *m, const double *u /* (n) */, size_t n);
 // Population standard deviation sqrt(m2 / n); NaN when empty.
 double met_moments_std(const met_moments *m);
 
+// x = (x − mean)/sd, the standardisation of Yasuda & Bischoff B.5 with shared
+// per-channel constants.
+void met_standardize(double *x /* (n) */, size_t n, double mean, double sd);
+
 // Bootstrap resampling over n units: counts[i] is how often unit i is drawn
 // in n draws with replacement, from the stream (seed, replicate) alone, so
 // replicate b is the same whatever else is computed.

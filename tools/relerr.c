@@ -359,8 +359,7 @@ static void gather_unit(const run *R, const acc *A, work *W, const tsr_record *u
         double *dst = k == 0 ? W->buf : W->vp + (k - 1) * T * fd, *cb = W->cb;
         for (size_t c = 0; c < C; c++) {
             layout_gather(lu, rec, p, c, cb);
-            if (R->stdz)
-                for (size_t i = 0; i < T * D; i++) cb[i] = (cb[i] - R->nm[c]) / R->ns[c];
+            if (R->stdz) met_standardize(cb, T * D, R->nm[c], R->ns[c]);
             if (spec_power_acc(cb, rank, n, (k == 0 ? Pu : Qu) + c * A->nspec, &e))
                 cli_die(EXIT_DATA, "%s record %ld: %s", k ? "pred" : "truth", k ? ip - (long)K + (long)k - 1 : it, e.msg);
             for (size_t t = 0; t < T; t++) memcpy(dst + t * fd + c * D, cb + t * D, D * sizeof(double));
