@@ -19,8 +19,9 @@
 #
 # PROTOCOL=default (Fourier-truncated coarse fields; 5x5 and 16x16
 # observations read by interpolation where they fall between grid points) or
-# PROTOCOL=reference (research/closure.md sections 1-2, 6-7 in the shared
-# notes; seed 000's reference code): coarse fields strided from the 256^2
+# PROTOCOL=reference (the code of Dong, Chen & Wu, "Data-driven stochastic
+# closure modeling via conditional diffusion model and neural operator"):
+# coarse fields strided from the 256^2
 # solver (ns-gen --resample stride, the reference's x[:, ::4, ::4]), 16x16
 # observations read off the grid (closure-cond --on-grid), G and H models
 # with the reference's network (fno-train's defaults) and sampler (10 Karras
@@ -216,7 +217,7 @@ SAMPLERS := $(foreach m,$(SMODELS),$(foreach n,$(KARRAS_STEPS),$(OUT)/eval/sampl
 COUPLED_RUNS := $(foreach m,$(COUPLED_MODELS),$(OUT)/eval/coupled-$(m).tsv)
 ENSEMBLES := $(foreach m,$(ENS_MODELS),$(OUT)/eval/ens-$(m).tsv)
 CROSS := $(foreach m,$(ENS_MODELS),$(OUT)/eval/cross-$(m).tsv)
-# The reference code's printed figures (research/closure.md section 6): a
+# The figures the reference code printed (its notebooks' outputs): a
 # priori D_Fro in % of its G and H models with 16x16 interpolated
 # observations at 64/128/256 (10 Karras steps, T = 0.1, B = 100), and the
 # coupled 64^2 run's vorticity D_Fro at +5/+10/+15/+20 s, with the closure
@@ -227,7 +228,8 @@ REF_POST_WITH_G_o16 := .0229 .0435 .0533 .0712
 REF_POST_NONE_G_o16 := .186 .348 .517 .695
 REF_POST_WITH_H_o16 := .0267 .0320 .0352 .0470
 REF_POST_NONE_H_o16 := .715 .951 .879 .725
-# Our time per reference second (SPEC section 1.1: t -> 4 pi^2 t).
+# Our time per reference second: its unit square is our 2 pi square, so
+# t -> 4 pi^2 t (ns-gen --help).
 TU := 39.47841760435743
 CMP := awk -f $(dir $(lastword $(MAKEFILE_LIST)))closure-compare.awk
 
@@ -394,10 +396,10 @@ $(OUT)/results.md: $(APRIORI) $(SAMPLERS) $(COUPLED_RUNS) $(FIGS) $(ENSEMBLES) $
 	  for m in $(filter-out %_vc,$(MODELS)); do c=$$(echo $$m | sed 's/_v$$/: coarse term from V alone/; s/_o\([0-9]*\)$$/: \1x\1 obs alone/; s/^\([GH]\):/\1 |/'); \
 	    printf '| %s |' "$$c"; for g in $(TEST_GRIDS); do \
 	      printf ' %s |' "$$($(call pcti,4,7,8) $(OUT)/eval/apriori-$$m-$$g.tsv)"; done; echo; done; \
-	  echo; echo "Seed's figures (not backed by its code, research/closure.md §8): G V-only ~30 %, G + obs 8.2 %, H + obs 12.7 %,"; \
+	  echo; echo "Seed's figures (Dong, Chen & Wu; not among its reference code's printed outputs): G V-only ~30 %, G + obs 8.2 %, H + obs 12.7 %,"; \
 	  echo "no closure ~45 %; 64/128/256: 8.2/9.1/9.8 %.  The reference code's printed outputs: G + 16x16 obs 9.2-9.3 % at 64^2."; \
 	  if [ $(PROTOCOL) = reference ]; then echo; echo "## Against the reference code's printed figures (a priori$(comma) 16x16 observations)"; echo; \
-	    echo "Reference: research/closure.md section 6 (its G and H models with interpolated 16x16 observations$(comma)"; \
+	    echo "Reference: the printed outputs of Dong$(comma) Chen & Wu's code (its G and H models with interpolated 16x16 observations$(comma)"; \
 	    echo "strided coarse fields$(comma) 10 Karras steps from T = 0.1$(comma) B = 100 test snapshots$(comma) no interval printed)."; \
 	    echo "Ours: this run (reference protocol) and the default protocol's run at this scale ($(DEFAULT_OUT)$(comma) Fourier-truncated"; \
 	    echo "coarse fields$(comma) the same training recipe and test trajectories).  Rules: a figure is 'inside' when it lies in"; \
