@@ -49,7 +49,9 @@ for r, f in zip(recs, files):
     rg-coarsen --preset kolmogorov --lambda 0.1 --seed 1 "$D/kf.tsr" > coarse.tsr
     fno-train --cond v+obs --width 4 --modes 4 --emb-size 16 --emb-hidden 16 --fuse 8 --batch 4 --steps 2 -q -o cs.model "$D/cond.tsr"
     pd-train --arch fno --width 4 --layers 1 --modes 4 --emb-size 8 --emb-hidden 8 --batch 2 -q --steps 2 -o p.model "$D/l96.tsr"
-    for f in dtypes.tsr attrs.tsr coarse.tsr cs.model p.model "$D/ns.tsr" "$D/cond.tsr" "$D/l96.tsr" "$D/kf.tsr"; do
+    pd-train --unet-base 8 --unet-channels 8,16 --unet-res 1 --unet-groups 2 --unet-heads 2 --emb-size 8 --emb-hidden 8 \
+        --batch 2 -q --steps 2 -o u.model "$D/l96.tsr"
+    for f in dtypes.tsr attrs.tsr coarse.tsr cs.model p.model u.model "$D/ns.tsr" "$D/cond.tsr" "$D/l96.tsr" "$D/kf.tsr"; do
         rewrite "$f" back.tsr
         cmp "$f" back.tsr || fail "$f: eddy.tsr wrote different bytes"
         same_as_c "$f"
