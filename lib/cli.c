@@ -9,6 +9,7 @@
 #include <stdarg.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "progress.h"
@@ -38,6 +39,13 @@ _Noreturn void cli_die(int status, const char *fmt, ...)
     va_end(ap);
     fputc('\n', stderr);
     exit(status);
+}
+
+_Noreturn void cli_die_path(int status, const char *path, const char *msg)
+{
+    size_t k = strlen(path);
+    if (!strncmp(msg, path, k) && msg[k] == ':') cli_die(status, "%s", msg);
+    cli_die(status, "%s: %s", path, msg);
 }
 
 // Shell-quotes an argument for the history line when it needs it.
@@ -87,9 +95,18 @@ static const char *type_metavar(const cli_opt *o)
 
 // The default shown in --help is the destination's value before parsing, so
 // it is always the one the parser uses.
+static int has_range(const cli_opt *o) { return o->min != 0 || o->max != 0; }
+
+static int in_range(const cli_opt *o, double x) { return !has_range(o) || (x >= o->min && x <= o->max); }
+
 static void format_default(const cli_opt *o, char *buf, size_t n)
 {
     buf[0] = 0;
+    // A default outside the option's range is a sentinel whose meaning the
+    // help line states ("0: automatic" is inside; "from the preset" is not).
+    if (o->type == OPT_INT && !in_range(o, *(int *)o->dest)) return;
+    if (o->type == OPT_LONG && !in_range(o, (double)*(long *)o->dest)) return;
+    if (o->type == OPT_DOUBLE && (!isfinite(*(double *)o->dest) || !in_range(o, *(double *)o->dest))) return;
     switch (o->type) {
     case OPT_INT: snprintf(buf, n, "%d", *(int *)o->dest); break;
     case OPT_LONG: snprintf(buf, n, "%ld", *(long *)o->dest); break;
@@ -133,6 +150,21 @@ static void usage_error(const cli_spec *spec, const char *fmt, const char *arg)
     exit(EXIT_USAGE);
 }
 
+// "must be in [min, max]", with the bounds an option states.
+static _Noreturn void range_error(const cli_spec *spec, const cli_opt *o, const char *v)
+{
+    char lo[32] = "", hi[32] = "";
+    if (o->min > -CLI_BIG) snprintf(lo, sizeof lo, "%g", o->min);
+    if (o->min > 0 && o->min < 1e-200) snprintf(lo, sizeof lo, "> 0");
+    if (o->max < CLI_BIG) snprintf(hi, sizeof hi, "%g", o->max);
+    fprintf(stderr, "%s: error: option --%s: %s is out of range (", spec->name, o->name, v);
+    if (*lo && *hi) fprintf(stderr, "%s%s, <= %s", *lo == '>' ? "" : ">= ", lo, hi);
+    else if (*lo) fprintf(stderr, "%s%s", *lo == '>' ? "" : ">= ", lo);
+    else fprintf(stderr, "<= %s", hi);
+    fprintf(stderr, ")\nTry '%s --help' for more information.\n", spec->name);
+    exit(EXIT_USAGE);
+}
+
 static void set_value(const cli_spec *spec, const cli_opt *o, const char *v)
 {
     char *end;
@@ -141,22 +173,36 @@ static void set_value(const cli_spec *spec, const cli_opt *o, const char *v)
     case OPT_INT: {
         long x = strtol(v, &end, 10);
         if (end == v || *end || errno || x < INT_MIN || x > INT_MAX) break;
+        if (!in_range(o, (double)x)) range_error(spec, o, v);
         *(int *)o->dest = (int)x;
         return;
     }
     case OPT_LONG: {
         long x = strtol(v, &end, 10);
         if (end == v || *end || errno) break;
+        if (!in_range(o, (double)x)) range_error(spec, o, v);
         *(long *)o->dest = x;
         return;
     }
     case OPT_DOUBLE: {
+        // NaN and Inf are never an option's value: every comparison with NaN
+        // is false, so a NaN would slip past the tools' own checks.
         double x = strtod(v, &end);
-        if (end == v || *end || errno) break;
+        if (end == v || *end || errno || !isfinite(x)) break;
+        if (!in_range(o, x)) range_error(spec, o, v);
         *(double *)o->dest = x;
         return;
     }
-    case OPT_STRING: *(const char **)o->dest = v; return;
+    case OPT_STRING:
+        // A string option with a range is a number whose default is not a
+        // number (ns-gen: "from the preset"); it is checked as one here.
+        if (has_range(o)) {
+            double x = strtod(v, &end);
+            if (end == v || *end || errno || !isfinite(x)) break;
+            if (!in_range(o, x)) range_error(spec, o, v);
+        }
+        *(const char **)o->dest = v;
+        return;
     case OPT_LIST: {
         cli_list *l = o->dest;
         const char **nv = realloc(l->v, (size_t)(l->n + 1) * sizeof *nv);
@@ -167,14 +213,62 @@ static void set_value(const cli_spec *spec, const cli_opt *o, const char *v)
     }
     case OPT_FLAG: *(int *)o->dest = 1; return;
     }
-    fprintf(stderr, "%s: error: option --%s: '%s' is not a valid %s\nTry '%s --help' for more information.\n",
-            spec->name, o->name, v, o->type == OPT_DOUBLE ? "number" : "integer", spec->name);
+    int number = o->type == OPT_DOUBLE || o->type == OPT_STRING;
+    fprintf(stderr, "%s: error: option --%s: '%s' is not a valid %s%s\nTry '%s --help' for more information.\n",
+            spec->name, o->name, v, number ? "number" : "integer", number ? " (NaN and Inf are refused)" : "",
+            spec->name);
     exit(EXIT_USAGE);
+}
+
+// The table as TSV for the tests (tests/cli/reliability-options.bats): one
+// line per option, name, type, min, max ("-inf"/"inf" when unbounded).
+static void dump_options(const cli_spec *spec)
+{
+    static const char *types[] = {"flag", "int", "long", "double", "string", "list"};
+    for (const cli_opt *o = spec->opts; o && o->name; o++) {
+        double lo = has_range(o) && o->min > -CLI_BIG ? o->min : -CLI_INF;
+        double hi = has_range(o) && o->max < CLI_BIG ? o->max : CLI_INF;
+        const char *t = o->type == OPT_STRING && has_range(o) ? "number" : types[o->type];
+        printf("%s\t%s\t%.17g\t%.17g\n", o->name, t, lo, hi);
+    }
+}
+
+// A write error on stdout (a full disk, /dev/full, a closed pipe's EIO) must
+// not end in status 0: stdio reports it only through ferror/fflush, so it is
+// checked once here for every tool, after main returned or exit was called.
+static void check_stdout(void)
+{
+    if (fflush(stdout) == 0 && !ferror(stdout)) return;
+    int err = errno;
+    fprintf(stderr, "%s: error: write error on standard output%s%s\n", progname, err ? ": " : "",
+            err ? strerror(err) : "");
+    _exit(EXIT_DATA);
+}
+
+// OpenMP's idle threads spin before they sleep (libgomp: 300000 rounds by
+// default, far longer with OMP_WAIT_POLICY=active).  On a machine shared with
+// other jobs that spinning steals the cores the working threads need: 100
+// tiny fno-train steps on two threads took 10 s instead of 0.3 s (bench/spin.sh
+// measures it).  libgomp reads its settings when it is loaded, before main, so
+// a process that wants another default must re-execute itself with the
+// variable set.  Passive waiting costs nothing measurable when the machine is
+// free (bench/spin.sh, "alone"), because the tools' parallel regions are long
+// next to a futex wake-up.  A user's own OMP_WAIT_POLICY or GOMP_SPINCOUNT
+// is kept; EDDY_NO_REEXEC=1 keeps libgomp's default.
+static void wait_policy(char **argv)
+{
+    if (getenv("OMP_WAIT_POLICY") || getenv("GOMP_SPINCOUNT") || getenv("EDDY_NO_REEXEC")) return;
+    if (setenv("OMP_WAIT_POLICY", "passive", 1)) return;
+    execv("/proc/self/exe", argv);
+    // No /proc: carry on with libgomp's default rather than fail.
+    unsetenv("OMP_WAIT_POLICY");
 }
 
 void cli_parse(const cli_spec *spec, int argc, char **argv, int *nops, char ***ops)
 {
     progname = spec->name;
+    wait_policy(argv);
+    atexit(check_stdout);
     record_cmdline(argc, argv);
     int n = 0, only_operands = 0;
     for (int i = 1; i < argc; i++) {
@@ -189,6 +283,10 @@ void cli_parse(const cli_spec *spec, int argc, char **argv, int *nops, char ***o
         }
         if (strcmp(a, "--help") == 0) {
             cli_help(spec, stdout);
+            exit(0);
+        }
+        if (strcmp(a, "--help-options") == 0) {
+            dump_options(spec);
             exit(0);
         }
         if (strcmp(a, "--version") == 0) {
@@ -225,6 +323,43 @@ void cli_parse(const cli_spec *spec, int argc, char **argv, int *nops, char ***o
     argv[n] = NULL;
     *nops = n;
     *ops = argv;
+    for (const cli_opt *o = spec->opts; o && o->name && !spec->output_any; o++)
+        if (o->type == OPT_STRING && !strcmp(o->name, "output") && *(const char **)o->dest)
+            cli_check_output(o->name, *(const char **)o->dest);
+}
+
+void cli_check_output(const char *opt, const char *path)
+{
+    if (!path || !strcmp(path, "-")) return;
+    struct stat st;
+    size_t len = strlen(path);
+    if (!len) cli_die(EXIT_USAGE, "option --%s: empty file name", opt);
+    if (stat(path, &st) == 0) {
+        if (S_ISDIR(st.st_mode)) cli_die(EXIT_USAGE, "option --%s: %s is a directory", opt, path);
+        if (!S_ISREG(st.st_mode)) {
+            // A device or FIFO is written in place (tsr_writer_open_path).
+            if (access(path, W_OK)) cli_die(EXIT_USAGE, "option --%s: %s: %s", opt, path, strerror(errno));
+            return;
+        }
+    } else if (errno != ENOENT) {
+        cli_die(EXIT_USAGE, "option --%s: %s: %s", opt, path, strerror(errno));
+    } else if (path[len - 1] == '/') {
+        cli_die(EXIT_USAGE, "option --%s: %s: no such directory", opt, path);
+    }
+    // A regular file is written beside its target and renamed: the directory
+    // must exist and be writable.
+    char *dir = strdup(path);
+    if (!dir) cli_die(EXIT_DATA, "out of memory");
+    char *slash = strrchr(dir, '/');
+    if (!slash) strcpy(dir, ".");
+    else if (slash == dir) dir[1] = 0;
+    else *slash = 0;
+    if (stat(dir, &st) || !S_ISDIR(st.st_mode) || access(dir, W_OK | X_OK)) {
+        int err = errno;
+        if (stat(dir, &st) == 0 && !S_ISDIR(st.st_mode)) err = ENOTDIR;
+        cli_die(EXIT_USAGE, "option --%s: cannot write %s: directory %s: %s", opt, path, dir, strerror(err));
+    }
+    free(dir);
 }
 
 FILE *cli_open_in(const char *path)
@@ -232,6 +367,8 @@ FILE *cli_open_in(const char *path)
     if (!path || strcmp(path, "-") == 0) return stdin;
     FILE *f = fopen(path, "rb");
     if (!f) cli_die(EXIT_USAGE, "%s: %s", path, strerror(errno));
+    struct stat st;
+    if (fstat(fileno(f), &st) == 0 && S_ISDIR(st.st_mode)) cli_die(EXIT_USAGE, "%s: is a directory", path);
     return f;
 }
 

@@ -18,7 +18,12 @@ int model_load(const char *path, const char *kind, const char *what, fno *m, ada
 {
     int has_opt = 0;
     tsr_record_init(hdr);
-    if (ckpt_load(path, m, opt, opt ? &has_opt : NULL, hdr, e)) return eddy_wrap(e, "%s", path);
+    if (ckpt_load(path, m, opt, opt ? &has_opt : NULL, hdr, e)) {
+        // The reader names the file already when it could not open it.
+        size_t k = strlen(path);
+        if (strncmp(e->msg, path, k) || e->msg[k] != ':') eddy_wrap(e, "%s", path);
+        return -1;
+    }
     const char *k = tsr_attr_get(hdr, "kind");
     if (!k || strcmp(k, kind)) {
         eddy_fail(e, "%s: not a %s (kind '%s', expected '%s')", path, what, k ? k : "(none)", kind);
@@ -149,7 +154,9 @@ out:
     if (rc) {
         if (made) unet_free(m);
         tsr_record_free(hdr);
-        eddy_wrap(e, "%s", path);
+        // The reader names the file already when it could not read it.
+        size_t k = strlen(path);
+        if (strncmp(e->msg, path, k) || e->msg[k] != ':') eddy_wrap(e, "%s", path);
     }
     return rc;
 }

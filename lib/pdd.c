@@ -223,6 +223,13 @@ int pdd_simulate(const pdd_geom *g, const pdd_predictor *pr, int B, double *u, i
                  double lam, double v, const rg_op *op, const double *sd, uint64_t seed,
                  uint64_t sample0, eddy_err *e)
 {
+    return pdd_simulate_at(g, pr, B, u, n0, lam, v, op, sd, seed, sample0, 0, e);
+}
+
+int pdd_simulate_at(const pdd_geom *g, const pdd_predictor *pr, int B, double *u, int n0,
+                    double lam, double v, const rg_op *op, const double *sd, uint64_t seed,
+                    uint64_t sample0, long frame0, eddy_err *e)
+{
     if (sd && !op) return eddy_fail(e, "simulate: coloured noise needs the grid's operator");
     if (n0 < 1 || n0 > g->T) return eddy_fail(e, "simulate: %d given frames for a path of %d", n0, g->T);
     if (!(v >= 0)) return eddy_fail(e, "simulate: noise variance %g is negative", v);
@@ -242,7 +249,7 @@ int pdd_simulate(const pdd_geom *g, const pdd_predictor *pr, int B, double *u, i
         for (int b0 = 0; b0 < B && !rc; b0 += chunk) {
             int m = B - b0 < chunk ? B - b0 : chunk;
             if (pr->forward(pr->ctx, m, win + (long)b0 * W * frame, lam, f + (long)b0 * frame, e))
-                rc = eddy_wrap(e, "simulate: frame %d", n + 1);
+                rc = eddy_wrap(e, "simulate: frame %ld", frame0 + n + 1);
         }
         if (rc) break;
         for (int b = 0; b < B; b++) {
@@ -252,18 +259,18 @@ int pdd_simulate(const pdd_geom *g, const pdd_predictor *pr, int B, double *u, i
             for (long i = 0; i < frame; i++) up[i] = un[i] + fb[i];
             if (sd || v > 0) {
                 eddy_rng r;
-                rng_init(&r, seed, sample0 + b, (uint64_t)(n + 1), PURPOSE_SIM);
+                rng_init(&r, seed, sample0 + b, (uint64_t)(frame0 + n + 1), PURPOSE_SIM);
                 rng_normal_fill(&r, f + (long)b * frame, frame);
                 double a = sd ? 1 : sqrt(v);
                 if (sd && rg_multiply(op, sd, f + (long)b * frame, (size_t)g->C, e)) {
-                    rc = eddy_wrap(e, "simulate: frame %d", n + 1);
+                    rc = eddy_wrap(e, "simulate: frame %ld", frame0 + n + 1);
                     break;
                 }
                 for (long i = 0; i < frame; i++) up[i] += a * f[(long)b * frame + i];
             }
             for (long i = 0; i < frame; i++)
                 if (!isfinite(up[i])) {
-                    rc = eddy_fail(e, "simulate: path %d diverged at frame %d", b, n + 1);
+                    rc = eddy_fail(e, "simulate: path %d diverged at frame %ld", b, frame0 + n + 1);
                     break;
                 }
         }

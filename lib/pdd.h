@@ -123,6 +123,12 @@ int pdd_path_score_w(const pdd_geom *g, const pdd_predictor *pr, int B, const do
 int pdd_simulate(const pdd_geom *g, const pdd_predictor *pr, int B, double *u, int n0,
                  double lam, double v, const rg_op *op, const double *sd, uint64_t seed,
                  uint64_t sample0, eddy_err *e);
+// The same on a piece of a longer rollout (lib/pdd_sample.h streams one so):
+// frame 0 of u is frame frame0 of the path, which keys the noise and names
+// frames in messages, so that pieces continue one rollout exactly.
+int pdd_simulate_at(const pdd_geom *g, const pdd_predictor *pr, int B, double *u, int n0,
+                    double lam, double v, const rg_op *op, const double *sd, uint64_t seed,
+                    uint64_t sample0, long frame0, eddy_err *e);
 
 // ---- λ grids (decreasing, nsteps+1 values, lams[nsteps] = lmin)
 // The paper's: uniform steps.

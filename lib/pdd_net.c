@@ -754,6 +754,13 @@ int pdd_net_ddpm_simulate(pdd_net *n, const pdd_geom *g, const pdd_pc_opts *o,
                           const double *lams, int nlam, int B, double *u, int n0, long *nfe,
                           eddy_err *e)
 {
+    return pdd_net_ddpm_simulate_at(n, g, o, lams, nlam, B, u, n0, 0, nfe, e);
+}
+
+int pdd_net_ddpm_simulate_at(pdd_net *n, const pdd_geom *g, const pdd_pc_opts *o,
+                             const double *lams, int nlam, int B, double *u, int n0, long frame0,
+                             long *nfe, eddy_err *e)
+{
     if (n->obj != PDD_OBJ_DDPM_COND) return eddy_fail(e, "not a ddpm-cond model");
     if (n0 < 1 || n0 > g->T) return eddy_fail(e, "simulate: %d given frames for a path of %d", n0, g->T);
     long S = pdd_geom_points(g), frame = (long)g->C * S, cw = frame * g->W;
@@ -781,10 +788,10 @@ int pdd_net_ddpm_simulate(pdd_net *n, const pdd_geom *g, const pdd_pc_opts *o,
             free(tmp);
         }
         // One noise stream per (path, time step): the seed carries the step.
-        oo.seed = o->seed + 0x9e3779b97f4a7c15ULL * (uint64_t)(t + 1);
+        oo.seed = o->seed + 0x9e3779b97f4a7c15ULL * (uint64_t)(frame0 + t + 1);
         if (pdd_prior_sample(smp, B, lams[0], oo.seed, oo.sample0, x, e)) goto out;
         if (pdd_reverse(smp, &oo, lams, nlam, cond_score, &cc, B, x, nfe, e)) {
-            eddy_wrap(e, "simulating frame %d", t + 1);
+            eddy_wrap(e, "simulating frame %ld", frame0 + t + 1);
             goto out;
         }
         for (int b = 0; b < B; b++) {

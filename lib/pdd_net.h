@@ -153,6 +153,11 @@ int pdd_net_score(void *ctx, int B, const double *u, double lam, double *s, eddy
 int pdd_net_ddpm_simulate(pdd_net *n, const pdd_geom *g, const pdd_pc_opts *o,
                           const double *lams, int nlam, int B, double *u, int n0, long *nfe,
                           eddy_err *e);
+// The same on a piece of a longer rollout whose frame 0 is the path's frame
+// frame0 (it keys the noise: pieces continue one rollout exactly).
+int pdd_net_ddpm_simulate_at(pdd_net *n, const pdd_geom *g, const pdd_pc_opts *o,
+                             const double *lams, int nlam, int B, double *u, int n0, long frame0,
+                             long *nfe, eddy_err *e);
 
 // ---- paths read from tensor streams
 // Every float record with a time axis (its `dims`, lib/layout.h: e.g.

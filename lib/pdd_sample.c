@@ -133,3 +133,168 @@ out:
     free(sim_sd);
     return rc;
 }
+
+// ---------------------------------------------------------------- long rollouts
+
+// The first of frames [t0, t1) of one path (frames of `frame` values) that
+// is non-finite, has an rms above limit, or a value beyond 1e30; -1 if none.
+static long first_diverged(const double *path, long frame, long t0, long t1, double limit)
+{
+    for (long t = t0; t < t1; t++) {
+        const double *x = path + t * frame;
+        double a = 0;
+        int big = 0;
+        for (long i = 0; i < frame; i++) {
+            a += x[i] * x[i];
+            big |= !(fabs(x[i]) <= 1e30);
+        }
+        if (big || !(sqrt(a / (double)frame) <= limit)) return t;
+    }
+    return -1;
+}
+
+typedef struct {
+    pdd_net *n;
+    const pdd_sample_opts *o;
+    pdd_pc_opts pc;
+    const double *lams, *sd;
+    int nl;
+    double v;
+} rollout_ctx;
+
+// Frames n0..g->T-1 of the B paths ub (B, g->T, C, S) whose frame 0 is the
+// paths' frame frame0; path b is sample sample0 + b.
+static int rollout_piece(rollout_ctx *rc, const pdd_geom *g, int B, double *ub, int n0,
+                         long frame0, uint64_t sample0, long *nfe, eddy_err *e)
+{
+    pdd_net *n = rc->n;
+    if (n->obj == PDD_OBJ_DDPM_COND) {
+        pdd_pc_opts pc = rc->pc;
+        pc.sample0 = sample0;
+        return pdd_net_ddpm_simulate_at(n, g, &pc, rc->lams, rc->nl, B, ub, n0, frame0, nfe, e);
+    }
+    pdd_predictor pr = pdd_net_predictor(n);
+    int r = pdd_simulate_at(g, &pr, B, ub, n0, rc->o->lam, rc->v, n->op, rc->v > 0 ? rc->sd : NULL,
+                            rc->pc.seed, sample0, frame0, e);
+    if (!r && nfe) *nfe += g->T - n0;
+    return r;
+}
+
+int pdd_sample_rollout(pdd_net *n, const pdd_sample_opts *o, const pdd_geom *g, long P,
+                       const double *u, long frames, long keep_from, int seg_len,
+                       pdd_emit_fn emit, void *emit_ctx, long *diverged, long *nfe,
+                       void (*progress)(void *ctx, long done), void *progress_ctx,
+                       eddy_err *e)
+{
+    if (o->mode != PDD_MODE_SIMULATE) return eddy_fail(e, "a long rollout is a simulation");
+    if (o->given < 1 || o->given > g->T)
+        return eddy_fail(e, "simulate: %d given frames of paths of %d", o->given, g->T);
+    if (frames <= o->given)
+        return eddy_fail(e, "simulate: --frames %ld leaves nothing after the %d given", frames, o->given);
+    if (keep_from < 0 || keep_from >= frames)
+        return eddy_fail(e, "simulate: --keep-from %ld is outside [0, %ld)", keep_from, frames);
+    if (seg_len < 1 || (frames - keep_from) % seg_len)
+        return eddy_fail(e, "simulate: %ld kept frames are not a whole number of segments of %d",
+                         frames - keep_from, seg_len);
+    int ddpm_cond = n->obj == PDD_OBJ_DDPM_COND, W = g->W, given = o->given;
+    long S = pdd_geom_points(g), frame = (long)g->C * S, kept = frames - keep_from;
+    long in_path = (long)g->T * frame;
+    // The buffer: the given frames (or the window carried over) and g->T more.
+    int Tb = (W > given ? W : given) + g->T;
+    rollout_ctx rc = {n, o, o->pc, NULL, NULL, 0, 0};
+    double *lams = NULL, *sd = NULL, *buf = NULL, *keep = NULL;
+    int rcode = -1;
+    if (ddpm_cond && pdd_sample_lambdas(n, o, o->lmax, &lams, &rc.nl, e)) goto out;
+    if (!ddpm_cond && o->coloured && n->proc.kind == PDD_PROC_RG && !(sd = rollout_sd(n, o->lam, e)))
+        goto out;
+    rc.lams = lams, rc.sd = sd;
+    rc.v = !ddpm_cond && o->noise ? pdd_point_var(n->op, &n->proc, o->lam) : 0;
+    double limit = o->pc.blowup > 0 ? o->pc.blowup : INFINITY;
+    buf = malloc((size_t)o->batch * Tb * frame * sizeof *buf);
+    keep = malloc((size_t)o->batch * kept * frame * sizeof *keep);
+    if (!buf || !keep) {
+        eddy_fail(e, "simulate: out of memory for a batch of %d rollouts", o->batch);
+        goto out;
+    }
+    for (long p = 0; p < P; p++) diverged[p] = -1;
+    rg_params rp = pdd_rg_params(&n->proc, o->lam, 0);
+    for (long b0 = 0; b0 < P; b0 += o->batch) {
+        int B = (int)(P - b0 < o->batch ? P - b0 : o->batch);
+        long *dv = diverged + b0, nfe_b = 0;
+        // The given frames, C_λ u as pdd_sample_run makes them.
+        int stride = Tb;
+        memset(buf, 0, (size_t)B * Tb * frame * sizeof *buf);
+        for (int b = 0; b < B; b++)
+            memcpy(buf + (long)b * Tb * frame, u + (b0 + b) * in_path, (size_t)given * frame * sizeof *buf);
+        if (!ddpm_cond && o->lam > 0 && rg_apply(n->op, &rp, buf, (size_t)B * Tb, g->C, NULL, e)) goto out;
+        long frame0 = 0;
+        int filled = given;
+        // Frames of the buffer already in keep: the given ones first.
+        int stashed = 0;
+        for (;;) {
+            // Keep what is kept of frames [stashed, filled) of the buffer.
+            for (int b = 0; b < B; b++)
+                for (int t = stashed; t < filled; t++)
+                    if (dv[b] < 0 && frame0 + t >= keep_from)
+                        memcpy(keep + ((long)b * kept + frame0 + t - keep_from) * frame,
+                               buf + ((long)b * stride + t) * frame, frame * sizeof *buf);
+            if (frame0 + filled >= frames) break;
+            if (filled == stride) {
+                // Carry the last W frames to the front.
+                for (int b = 0; b < B; b++)
+                    memmove(buf + (long)b * stride * frame, buf + ((long)b * stride + stride - W) * frame,
+                            (size_t)W * frame * sizeof *buf);
+                frame0 += stride - W;
+                filled = stashed = W;
+            }
+            // The last piece may be shorter: repack to its length (paths
+            // move towards the front, in order).
+            int Tcur = frames - frame0 < stride ? (int)(frames - frame0) : stride;
+            if (Tcur != stride) {
+                for (int b = 1; b < B; b++)
+                    memmove(buf + (long)b * Tcur * frame, buf + (long)b * stride * frame,
+                            (size_t)Tcur * frame * sizeof *buf);
+                stride = Tcur;
+            }
+            pdd_geom gb = *g;
+            gb.T = stride;
+            if (rollout_piece(&rc, &gb, B, buf, filled, frame0, (uint64_t)b0, &nfe_b, e)) {
+                // One path's failure must not stop the others: each path
+                // alone (its noise is keyed by its sample, so it continues
+                // the same rollout).
+                for (int b = 0; b < B; b++) {
+                    if (dv[b] >= 0) continue;
+                    eddy_err e1;
+                    if (rollout_piece(&rc, &gb, 1, buf + (long)b * stride * frame, filled, frame0,
+                                      (uint64_t)(b0 + b), NULL, &e1))
+                        dv[b] = frame0 + filled;
+                }
+            }
+            for (int b = 0; b < B; b++) {
+                double *pb = buf + (long)b * stride * frame;
+                long t = dv[b] < 0 ? first_diverged(pb, frame, filled, stride, limit) : -1;
+                if (t >= 0) dv[b] = frame0 + t;
+                // A diverged path goes on as zeros: finite, and ignored.
+                if (dv[b] >= 0) memset(pb, 0, (size_t)stride * frame * sizeof *pb);
+            }
+            stashed = filled;
+            filled = stride;
+        }
+        if (b0 == 0 && nfe) *nfe = nfe_b;
+        for (int b = 0; b < B; b++) {
+            if (dv[b] >= 0) continue;
+            for (long k = 0; k < kept / seg_len; k++)
+                if (emit(emit_ctx, b0 + b, (int)k, keep_from + k * seg_len, seg_len,
+                         keep + ((long)b * kept + k * seg_len) * frame, e))
+                    goto out;
+        }
+        if (progress) progress(progress_ctx, b0 + B);
+    }
+    rcode = 0;
+out:
+    free(lams);
+    free(sd);
+    free(buf);
+    free(keep);
+    return rcode;
+}

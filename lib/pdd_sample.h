@@ -43,6 +43,37 @@ int pdd_sample_run(pdd_net *n, const pdd_sample_opts *o, const pdd_geom *g, long
                    long *nfe, void (*progress)(void *ctx, long done), void *progress_ctx,
                    eddy_err *e);
 
+// ---- long rollouts (seed 001 §4.1 and B.5: the simulation spectral error is
+// that of a rollout of at least 11 sample lengths with the first 10 dropped)
+// emit receives, path by path in input order, the kept frames of one path:
+// segment seg (0, 1, ...) of nframes frames (nframes*C*S values, standardised)
+// starting at its frame frame0.
+typedef int (*pdd_emit_fn)(void *ctx, long path, int seg, long frame0, int nframes,
+                           const double *u, eddy_err *e);
+
+// Simulates each of the P paths u (P, g->T, C, S; standardised, read only:
+// its first o->given frames, coarse-grained to o->lam as pdd_sample_run does)
+// out to `frames` frames in all, with o's model (pdd or ddpm-cond), and emits
+// frames keep_from..frames-1 as (frames - keep_from)/seg_len segments of
+// seg_len frames (keep_from ≥ 0; seg_len must divide the kept count).  The
+// rollout streams: it holds, per batch of paths, a buffer of the window plus
+// g->T frames and the kept frames, so memory does not grow with `frames`.
+// Every frame and the noise keyed by it are those of pdd_sample_run on paths
+// of `frames` frames (byte-identical when no path diverges).
+// A path diverges when a frame turns non-finite, its rms exceeds o->pc.blowup
+// (when > 0), a value exceeds 1e30 (beyond the f4 the tools write), or the
+// sampler fails on it alone (a failing batch is re-run path by path, so one
+// path's divergence does not stop the others).  It is not an error: it is
+// left out of what is emitted and diverged[p] (P values) receives the first
+// frame found diverged (for a sampler failure, the first frame of the piece
+// simulated); the others get -1.  *nfe: network
+// evaluations per path of the first batch.
+int pdd_sample_rollout(pdd_net *n, const pdd_sample_opts *o, const pdd_geom *g, long P,
+                       const double *u, long frames, long keep_from, int seg_len,
+                       pdd_emit_fn emit, void *emit_ctx, long *diverged, long *nfe,
+                       void (*progress)(void *ctx, long done), void *progress_ctx,
+                       eddy_err *e);
+
 // The λ grid of a reverse integration from `top` (decreasing, *nl values,
 // malloc'ed into *lams): o's schedule, ending at min(dλ, top/4).
 int pdd_sample_lambdas(const pdd_net *n, const pdd_sample_opts *o, double top, double **lams,

@@ -8,6 +8,8 @@
 
 #include <errno.h>
 #include <pthread.h>
+#include <signal.h>
+#include <stdatomic.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
@@ -103,6 +105,32 @@ static void unshuffle(unsigned char *dst, const unsigned char *src, size_t n, si
     else unshuffle_k(dst, src, n / unit, unit);
 }
 
+// ---------------------------------------------------------------- UTF-8
+
+// Well-formed UTF-8 (RFC 3629): no overlong forms, no surrogates, <= U+10FFFF.
+int tsr_utf8_valid(const char *str, size_t n)
+{
+    const unsigned char *s = (const unsigned char *)str, *end = s + n;
+    while (s < end) {
+        unsigned c = *s++;
+        if (c < 0x80) continue;
+        int k;
+        unsigned min, v;
+        if (c >= 0xC2 && c <= 0xDF) k = 1, min = 0x80, v = c & 0x1F;
+        else if (c >= 0xE0 && c <= 0xEF) k = 2, min = 0x800, v = c & 0x0F;
+        else if (c >= 0xF0 && c <= 0xF4) k = 3, min = 0x10000, v = c & 0x07;
+        else return 0;
+        if (end - s < k) return 0;
+        for (int i = 0; i < k; i++) {
+            if ((s[i] & 0xC0) != 0x80) return 0;
+            v = v << 6 | (s[i] & 0x3F);
+        }
+        if (v < min || v > 0x10FFFF || (v >= 0xD800 && v <= 0xDFFF)) return 0;
+        s += k;
+    }
+    return 1;
+}
+
 // ---------------------------------------------------------------- attributes on the wire
 
 // "key=value\n" lines; in values, backslash and newline are escaped as \\ and \n.
@@ -150,6 +178,10 @@ static int attrs_decode(tsr_record *r, const unsigned char *p, size_t n, const c
         key[eq - p] = 0;
         if (memchr(key, 0, (size_t)(eq - p))) {
             rc = eddy_fail(e, "%s: NUL byte in an attribute key", where);
+            goto done;
+        }
+        if (!tsr_utf8_valid(key, (size_t)(eq - p))) {
+            rc = eddy_fail(e, "%s: attribute key is not UTF-8", where);
             goto done;
         }
         size_t m = 0;
@@ -246,6 +278,9 @@ tsr_reader *tsr_reader_open(FILE *f, const char *label, eddy_err *e)
     r->dctx = ZSTD_createDCtx();
     // Decompress straight into the caller's buffer, which stays put for a whole frame.
     if (r->dctx) ZSTD_DCtx_setParameter(r->dctx, ZSTD_d_stableOutBuffer, 1);
+    // The spec bounds a payload's window at 128 MiB, the default limit of the
+    // zstd tool itself, so `zstd -t` checks any valid stream.
+    if (r->dctx) ZSTD_DCtx_setParameter(r->dctx, ZSTD_d_windowLogMax, TSR_WINDOW_LOG_MAX);
     unsigned char m[4];
     size_t got = r->dctx ? read_full(f, m, 4) : 0;
     if (!r->dctx) {
@@ -325,10 +360,16 @@ static int parse_record_header(tsr_reader *r, const unsigned char *h, uint32_t s
     if (tsr_dtype_parse(descr, &t)) return eddy_fail(e, "%s: unknown dtype '%.4s'", where, descr);
     const unsigned char *p = h + 32;
     uint64_t n = 1;
-    for (int i = 0; i < rank; i++, p += 8) {
-        rec->shape[i] = get64(p);
-        if (__builtin_mul_overflow(n, rec->shape[i], &n)) return eddy_fail(e, "%s: shape product overflows", where);
+    // Each axis is bounded on its own, so that an empty array cannot carry an
+    // absurd axis ((0, 2^64-1) has no elements but no program can index it).
+    for (int i = 0; i < rank; i++) {
+        rec->shape[i] = get64(p + 8 * i);
+        if (rec->shape[i] > TSR_MAX_AXIS)
+            return eddy_fail(e, "%s: axis %d of length %llu exceeds %llu", where, i,
+                             (unsigned long long)rec->shape[i], (unsigned long long)TSR_MAX_AXIS);
     }
+    for (int i = 0; i < rank; i++, p += 8)
+        if (__builtin_mul_overflow(n, rec->shape[i], &n)) return eddy_fail(e, "%s: shape product overflows", where);
     uint64_t bytes;
     if (__builtin_mul_overflow(n, (uint64_t)tsr_dtype_size(t), &bytes))
         return eddy_fail(e, "%s: shape product overflows", where);
@@ -338,12 +379,16 @@ static int parse_record_header(tsr_reader *r, const unsigned char *h, uint32_t s
     if (bytes > max_record_bytes())
         return eddy_fail(e, "%s: %llu bytes exceeds the record limit (TSR_MAX_RECORD_BYTES)", where,
                          (unsigned long long)bytes);
-    if (*zlen > ZSTD_compressBound((size_t)bytes) || *zlen < 9)
-        return eddy_fail(e, "%s: absurd compressed payload length %llu", where, (unsigned long long)*zlen);
+    // No upper bound from the raw size: a valid frame from another writer may
+    // exceed ZSTD_compressBound (empty or raw blocks).  The payload is read in
+    // chunks and never allocated by zlen; the reverse bound (what zlen bytes
+    // can decode to) is checked in read_payload.
+    if (*zlen < 9) return eddy_fail(e, "%s: absurd compressed payload length %llu", where, (unsigned long long)*zlen);
     if (nlen > TSR_MAX_NAME) return eddy_fail(e, "%s: name longer than %d bytes", where, TSR_MAX_NAME);
     memcpy(rec->name, p, nlen);
     rec->name[nlen] = 0;
     if (memchr(rec->name, 0, nlen)) return eddy_fail(e, "%s: NUL byte in the name", where);
+    if (!tsr_utf8_valid(rec->name, nlen)) return eddy_fail(e, "%s: name is not UTF-8", where);
     p += nlen;
     rec->dtype = t;
     rec->rank = rank;
@@ -365,14 +410,36 @@ static void *take_spare(tsr_reader *r, size_t n)
     return p;
 }
 
+// Bytes left in the input after the current position, when it is a regular
+// file (-1 otherwise: a pipe, a memory stream).
+static int64_t input_remaining(tsr_reader *r)
+{
+    struct stat st;
+    off_t pos;
+    int fd = fileno(r->f);
+    if (fd < 0 || fstat(fd, &st) || !S_ISREG(st.st_mode) || (pos = ftello(r->f)) < 0) return -1;
+    return (int64_t)st.st_size - (int64_t)pos;
+}
+
+// A payload above this size read from a non-seekable input is decoded into a
+// buffer that grows as the data arrives, so a short input that claims a huge
+// record is found truncated having allocated about what it really holds.
+#define PROGRESSIVE_MIN (64u << 20)
+
 // Streams the payload through a fixed input chunk straight into the record's
 // buffer (stable output buffer: no window copy).  Compressed bytes stay in
-// cache, and a header that claims a huge payload on a short input fails as
-// truncated having allocated only what the header's raw size allowed.
+// cache.  Before allocating for the header's raw size, the claim is bounded:
+// zlen compressed bytes decode to at most 128 KiB per 4 bytes (a zstd block
+// is at least a 3-byte header and 1 byte of content, and decodes to at most
+// 128 KiB), and zlen must fit in what a regular file has left; from a pipe,
+// a large payload is decoded into a growing buffer instead.
 static int read_payload(tsr_reader *r, tsr_record *rec, uint64_t zlen, int flags, eddy_err *e)
 {
     char where[640];
     snprintf(where, sizeof where, "%s: record %ld '%s'", r->label, r->index, rec->name);
+    if (rec->nbytes / (128u << 10) > zlen / 4 + 1)
+        return eddy_fail(e, "%s: %zu bytes cannot come from a %llu-byte zstd frame", where, rec->nbytes,
+                         (unsigned long long)zlen);
     if (grow(&r->zbuf, &r->zcap, PAYLOAD_CHUNK)) return eddy_fail(e, "%s: out of memory", where);
     size_t n = zlen < PAYLOAD_CHUNK ? (size_t)zlen : PAYLOAD_CHUNK;
     if (read_full(r->f, r->zbuf, n) != n) return eddy_fail(e, "%s: truncated payload", where);
@@ -381,32 +448,55 @@ static int read_payload(tsr_reader *r, tsr_record *rec, uint64_t zlen, int flags
     unsigned long long csize = ZSTD_getFrameContentSize(r->zbuf, n);
     if (csize != rec->nbytes)
         return eddy_fail(e, "%s: payload frame content size disagrees with the header", where);
+    int64_t rest = input_remaining(r);
+    if (rest >= 0 && zlen - n > (uint64_t)rest) return eddy_fail(e, "%s: truncated payload", where);
+    int progressive = rest < 0 && rec->nbytes > PROGRESSIVE_MIN;
     int shuf = (flags & FLAG_SHUFFLE) && rec->nbytes > 0;
-    void *data = take_spare(r, rec->nbytes);
-    if (!data) data = malloc(rec->nbytes ? rec->nbytes : 1);
-    if (!data || (shuf && grow(&r->sbuf, &r->scap, rec->nbytes))) {
-        free(data);
-        return eddy_fail(e, "%s: cannot allocate %zu bytes", where, rec->nbytes);
+    size_t cap = progressive ? (size_t)PROGRESSIVE_MIN : rec->nbytes;
+    void *data = NULL;
+    unsigned char *dst;   // where zstd writes: the shuffle buffer or the data
+    if (shuf) {
+        if (grow(&r->sbuf, &r->scap, cap ? cap : 1)) return eddy_fail(e, "%s: cannot allocate %zu bytes", where, cap);
+        dst = r->sbuf;
+    } else {
+        data = progressive ? NULL : take_spare(r, rec->nbytes);
+        if (!data) data = malloc(cap ? cap : 1);
+        if (!data) return eddy_fail(e, "%s: cannot allocate %zu bytes", where, cap);
+        dst = data;
     }
     ZSTD_DCtx_reset(r->dctx, ZSTD_reset_session_only);
-    ZSTD_outBuffer out = {shuf ? (void *)r->sbuf : data, rec->nbytes, 0};
+    ZSTD_DCtx_setParameter(r->dctx, ZSTD_d_stableOutBuffer, !progressive);
+    ZSTD_outBuffer out = {dst, cap, 0};
     uint64_t left = zlen - n;
     size_t ret = 1;
     const char *fault = NULL;
     for (;;) {
         ZSTD_inBuffer in = {r->zbuf, n, 0};
         while (in.pos < in.size) {
+            if (out.pos == out.size && out.size < rec->nbytes) {
+                size_t nc = out.size > rec->nbytes / 2 ? rec->nbytes : 2 * out.size;
+                unsigned char *nb = shuf ? (grow(&r->sbuf, &r->scap, nc) ? NULL : r->sbuf) : realloc(data, nc);
+                if (!nb) {
+                    fault = "out of memory";
+                    break;
+                }
+                if (!shuf) data = nb;
+                out.dst = nb;
+                out.size = nc;
+            }
             ret = ZSTD_decompressStream(r->dctx, &out, &in);
             if (ZSTD_isError(ret)) {
-                fault = ZSTD_getErrorCode(ret) == ZSTD_error_checksum_wrong ? "payload checksum mismatch (zstd XXH64)"
-                                                                             : ZSTD_getErrorName(ret);
+                ZSTD_ErrorCode c = ZSTD_getErrorCode(ret);
+                fault = c == ZSTD_error_checksum_wrong          ? "payload checksum mismatch (zstd XXH64)"
+                        : c == ZSTD_error_frameParameter_windowTooLarge ? "payload frame window exceeds 128 MiB"
+                                                                        : ZSTD_getErrorName(ret);
                 break;
             }
             if (ret == 0 && (in.pos < in.size || left)) {
                 fault = "payload is not one zstd frame (data after its end)";
                 break;
             }
-            if (ret != 0 && in.pos < in.size && out.pos == out.size) {
+            if (ret != 0 && in.pos < in.size && out.pos == out.size && out.size == rec->nbytes) {
                 fault = "payload decompresses to more than its content size";
                 break;
             }
@@ -419,8 +509,14 @@ static int read_payload(tsr_reader *r, tsr_record *rec, uint64_t zlen, int flags
         }
         left -= n;
     }
+    ZSTD_DCtx_setParameter(r->dctx, ZSTD_d_stableOutBuffer, 1);
     if (!fault && ret != 0) fault = "payload is not one zstd frame (it ends early)";
     if (!fault && out.pos != rec->nbytes) fault = "short payload";
+    if (!fault && shuf) {
+        data = take_spare(r, rec->nbytes);
+        if (!data) data = malloc(rec->nbytes);
+        if (!data) fault = "out of memory";
+    }
     if (fault) {
         free(data);
         return eddy_fail(e, "%s: %s", where, fault);
@@ -544,6 +640,7 @@ struct tsr_writer {
     unsigned char *zbuf, *sbuf;
     size_t zcap, scap;
     char *path, *tmp;    // atomic mode: rename tmp to path on finish
+    int own;             // f opened here in place (a device or FIFO): closed on finish
 };
 
 static int write_full(tsr_writer *w, const void *p, size_t n, eddy_err *e)
@@ -578,6 +675,7 @@ static tsr_writer *new_writer(FILE *f, const tsr_write_opts *opts, eddy_err *e)
     ZSTD_CCtx_setParameter(w->cctx, ZSTD_c_compressionLevel, w->opts.level);
     ZSTD_CCtx_setParameter(w->cctx, ZSTD_c_checksumFlag, 1);
     ZSTD_CCtx_setParameter(w->cctx, ZSTD_c_contentSizeFlag, 1);
+    if (w->opts.level > 19) ZSTD_CCtx_setParameter(w->cctx, ZSTD_c_windowLog, TSR_WINDOW_LOG_MAX);
     unsigned char h[8 + STREAM_CONTENT];
     put32(h, MAGIC_STREAM);
     put32(h + 4, STREAM_CONTENT);
@@ -595,52 +693,95 @@ static tsr_writer *new_writer(FILE *f, const tsr_write_opts *opts, eddy_err *e)
 
 tsr_writer *tsr_writer_open(FILE *f, const tsr_write_opts *opts, eddy_err *e) { return new_writer(f, opts, e); }
 
-// Temporary files of atomic writers still open.  A tool that dies (exit)
-// between open and finish would otherwise leave "out.tsr.tmp.XXXXXX" behind.
-static struct pending {
-    char *tmp;
-    struct pending *next;
-} *pending;
-static pthread_mutex_t pending_lock = PTHREAD_MUTEX_INITIALIZER;
+// Temporary files of atomic writers still open.  A tool that dies (exit, or
+// TERM/INT/HUP) between open and finish would otherwise leave
+// "out.tsr.tmp.XXXXXX" behind.  The registry is a fixed array of atomic
+// pointers so that the signal handler can walk it (async-signal-safe: no
+// lock, no allocation; unlink and raise are safe).
+#define MAX_PENDING 64
+static char *_Atomic pending[MAX_PENDING];
 
 static void unlink_pending(void)
 {
-    pthread_mutex_lock(&pending_lock);
-    for (struct pending *p = pending; p; p = p->next) unlink(p->tmp);
-    pthread_mutex_unlock(&pending_lock);
+    for (int i = 0; i < MAX_PENDING; i++) {
+        char *t = atomic_load(&pending[i]);
+        if (t) unlink(t);
+    }
 }
 
-static void register_atexit(void) { atexit(unlink_pending); }
+static const int cleanup_signals[] = {SIGTERM, SIGINT, SIGHUP};
 
-static void pending_add(char *tmp)
+static void on_signal(int sig)
+{
+    int saved = errno;
+    unlink_pending();
+    // Die by the signal itself (status 128+n to the shell): the default
+    // action, re-raised; it is delivered when the handler returns.
+    signal(sig, SIG_DFL);
+    raise(sig);
+    errno = saved;
+}
+
+static void install_cleanup(void)
+{
+    atexit(unlink_pending);
+    for (size_t i = 0; i < sizeof cleanup_signals / sizeof *cleanup_signals; i++) {
+        struct sigaction old, sa;
+        // A signal the caller ignores (nohup) stays ignored.
+        if (sigaction(cleanup_signals[i], NULL, &old) || old.sa_handler != SIG_DFL) continue;
+        memset(&sa, 0, sizeof sa);
+        sa.sa_handler = on_signal;
+        sigemptyset(&sa.sa_mask);
+        for (size_t j = 0; j < sizeof cleanup_signals / sizeof *cleanup_signals; j++)
+            sigaddset(&sa.sa_mask, cleanup_signals[j]);
+        sigaction(cleanup_signals[i], &sa, NULL);
+    }
+}
+
+void tsr_temp_track(char *tmp)
 {
     static pthread_once_t once = PTHREAD_ONCE_INIT;
-    pthread_once(&once, register_atexit);
-    struct pending *p = malloc(sizeof *p);
-    if (!p) return;   // only the clean-up on exit is lost
-    p->tmp = tmp;
-    pthread_mutex_lock(&pending_lock);
-    p->next = pending;
-    pending = p;
-    pthread_mutex_unlock(&pending_lock);
+    pthread_once(&once, install_cleanup);
+    for (int i = 0; i < MAX_PENDING; i++) {
+        char *expect = NULL;
+        if (atomic_compare_exchange_strong(&pending[i], &expect, tmp)) return;
+    }
+    // More than MAX_PENDING writers at once: only this file's clean-up is lost.
 }
 
-static void pending_remove(const char *tmp)
+void tsr_temp_untrack(const char *tmp)
 {
-    pthread_mutex_lock(&pending_lock);
-    for (struct pending **p = &pending; *p; p = &(*p)->next) {
-        if ((*p)->tmp == tmp) {
-            struct pending *d = *p;
-            *p = d->next;
-            free(d);
-            break;
-        }
+    for (int i = 0; i < MAX_PENDING; i++) {
+        char *expect = (char *)tmp;
+        if (atomic_compare_exchange_strong(&pending[i], &expect, NULL)) return;
     }
-    pthread_mutex_unlock(&pending_lock);
 }
+
+static void pending_remove(const char *tmp) { tsr_temp_untrack(tmp); }
 
 tsr_writer *tsr_writer_open_path(const char *path, const tsr_write_opts *opts, eddy_err *e)
 {
+    struct stat st;
+    if (stat(path, &st) == 0 && S_ISDIR(st.st_mode)) {
+        eddy_fail(e, "%s: is a directory", path);
+        return NULL;
+    }
+    if (stat(path, &st) == 0 && !S_ISREG(st.st_mode)) {
+        // A device node or FIFO is written in place: a rename would replace
+        // the node by a regular file (and leave a FIFO's reader waiting).
+        FILE *f = fopen(path, "wb");
+        if (!f) {
+            eddy_fail(e, "%s: cannot open: %s", path, strerror(errno));
+            return NULL;
+        }
+        tsr_writer *w = new_writer(f, opts, e);
+        if (!w) {
+            fclose(f);
+            return NULL;
+        }
+        w->own = 1;
+        return w;
+    }
     char *tmp;
     if (asprintf(&tmp, "%s.tmp.XXXXXX", path) < 0) {
         eddy_fail(e, "out of memory");
@@ -653,11 +794,16 @@ tsr_writer *tsr_writer_open_path(const char *path, const tsr_write_opts *opts, e
         mode_t mask = umask(0);
         umask(mask);
         fchmod(fd, 0666 & ~mask);
+        tsr_temp_track(tmp);
     }
     FILE *f = fd >= 0 ? fdopen(fd, "wb") : NULL;
     if (!f) {
         eddy_fail(e, "%s: cannot create: %s", tmp, strerror(errno));
-        if (fd >= 0) close(fd);
+        if (fd >= 0) {
+            close(fd);
+            unlink(tmp);
+            tsr_temp_untrack(tmp);
+        }
         free(tmp);
         return NULL;
     }
@@ -665,12 +811,12 @@ tsr_writer *tsr_writer_open_path(const char *path, const tsr_write_opts *opts, e
     if (!w) {
         fclose(f);
         unlink(tmp);
+        tsr_temp_untrack(tmp);
         free(tmp);
         return NULL;
     }
     w->tmp = tmp;
     w->path = strdup(path);
-    pending_add(tmp);
     return w;
 }
 
@@ -680,10 +826,16 @@ int tsr_write(tsr_writer *w, const tsr_record *rec, eddy_err *e)
 {
     if ((unsigned)rec->dtype >= TSR_NDTYPE) return eddy_fail(e, "record '%s': unknown dtype", rec->name);
     if (rec->rank < 0 || rec->rank > TSR_MAX_RANK) return eddy_fail(e, "record '%s': bad rank", rec->name);
+    for (int i = 0; i < rec->rank; i++)
+        if (rec->shape[i] > TSR_MAX_AXIS) return eddy_fail(e, "record '%s': axis %d is too long", rec->name, i);
     uint64_t n = tsr_numel(rec) * tsr_dtype_size(rec->dtype);
     if (n != rec->nbytes || (n && !rec->data))
         return eddy_fail(e, "record '%s': data size disagrees with shape x dtype", rec->name);
     size_t nlen = strlen(rec->name), alen = attrs_encoded_size(rec);
+    if (!tsr_utf8_valid(rec->name, nlen)) return eddy_fail(e, "record %ld: name is not UTF-8", w->count);
+    for (int i = 0; i < rec->nattrs; i++)
+        if (!tsr_utf8_valid(rec->attrs[i].key, strlen(rec->attrs[i].key)))
+            return eddy_fail(e, "record '%s': attribute key is not UTF-8", rec->name);
     size_t hsize = RECORD_FIXED + 8 * (size_t)rec->rank + nlen + alen;
     if (hsize > TSR_MAX_HEADER)
         return eddy_fail(e, "record '%s': header of %zu bytes exceeds %u (attributes too long)", rec->name,
@@ -743,6 +895,8 @@ int tsr_writer_finish(tsr_writer *w, eddy_err *e)
         if (rc == 0 && rename(w->tmp, w->path))
             rc = eddy_fail(e, "cannot rename %s to %s: %s", w->tmp, w->path, strerror(errno));
         if (rc) unlink(w->tmp);
+    } else if (w->own && fclose(w->f) && rc == 0) {
+        rc = eddy_fail(e, "close: %s", strerror(errno));
     }
     free_writer(w);
     return rc;
@@ -754,6 +908,8 @@ void tsr_writer_abort(tsr_writer *w)
     if (w->tmp) {
         fclose(w->f);
         unlink(w->tmp);
+    } else if (w->own) {
+        fclose(w->f);
     } else {
         fflush(w->f);
     }

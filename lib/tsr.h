@@ -16,6 +16,8 @@
 #define TSR_MAX_RANK 8
 #define TSR_MAX_NAME 255
 #define TSR_MAX_HEADER (1u << 20)     // bytes of one record header, attributes included
+#define TSR_MAX_AXIS (1ull << 48)     // length of one axis (formats/tsr.md §4)
+#define TSR_WINDOW_LOG_MAX 27         // a payload frame's window is at most 128 MiB
 
 typedef enum {
     TSR_I1, TSR_U1, TSR_I2, TSR_U2, TSR_I4, TSR_U4, TSR_I8, TSR_U8,
@@ -43,6 +45,9 @@ const char *tsr_dtype_descr(tsr_dtype t);            // "<f4", "|u1", ...
 int tsr_dtype_parse(const char *descr, tsr_dtype *t); // 0 ok, -1 unknown
 size_t tsr_dtype_size(tsr_dtype t);                   // bytes per element
 int tsr_dtype_is_float(tsr_dtype t);                  // f4 f8 c8 c16
+
+// Whether the n bytes at s are well-formed UTF-8 (names and keys must be).
+int tsr_utf8_valid(const char *s, size_t n);
 
 // ---- records
 void tsr_record_init(tsr_record *r);
@@ -99,7 +104,9 @@ typedef struct tsr_writer tsr_writer;
 // opts may be NULL for the defaults.
 tsr_writer *tsr_writer_open(FILE *f, const tsr_write_opts *opts, eddy_err *e);
 // Writes to path atomically: into a temporary file beside it, renamed by
-// tsr_writer_finish; tsr_writer_abort (or an error) removes it.
+// tsr_writer_finish; tsr_writer_abort (or an error, exit, or SIGTERM, SIGINT,
+// SIGHUP) removes it.  A path that exists and is not a regular file (a device
+// node, a FIFO) is written in place instead; a directory is refused.
 tsr_writer *tsr_writer_open_path(const char *path, const tsr_write_opts *opts, eddy_err *e);
 int tsr_write(tsr_writer *w, const tsr_record *rec, eddy_err *e);
 // Writes the end-of-stream record, flushes, and frees w.
@@ -107,5 +114,12 @@ int tsr_writer_finish(tsr_writer *w, eddy_err *e);
 // Frees w without an end record: a reader will see a truncated stream.
 void tsr_writer_abort(tsr_writer *w);
 long tsr_writer_count(const tsr_writer *w);
+
+// The registry behind the atomic writer, for other writers of temporary
+// files (tsr2npy): a tracked path is unlinked at exit and on SIGTERM, SIGINT
+// and SIGHUP (then the process dies by the signal).  tmp must stay valid
+// until untracked.
+void tsr_temp_track(char *tmp);
+void tsr_temp_untrack(const char *tmp);
 
 #endif

@@ -25,6 +25,7 @@
 #   BOOT                   bootstrap replicates of every interval (default 1000)
 #
 # data -> train (PDD, DDPM-cond, DDPM-gen) -> simulate at every lambda of LAMS
+# and the long rollout (11 sample lengths, the last kept)
 # -> generate -> super-resolve from lambda 0.2 -> evaluate -> $(OUT)/results.md.
 # Every training runs twice: with the U-Net (seed 001's predictor, §4.1 and
 # B.2: the report's main rows, streams in <training folder>/unet/) and with
@@ -138,19 +139,44 @@ $(2)/metrics.tsv: $(OUT)/norm.txt $(OUT)/test.tsr $(OUT)/q.tsr $(foreach l,$(LAM
 	  ev ddpmgen test $(2)/ddpm-gen; ev sr test $(2)/sr; ev lr test $(2)/lr; ev srq test $(2)/sr-q; ev q test q; \
 	  ev lrq q $(2)/lr; for l in $$(LAMS); do ev lam-$$$$l ref-$$$$l $(2)/sim-$$$$l; ev lam0-$$$$l test $(2)/sim-$$$$l; done; \
 	  } > $$@.tmp && mv $$@.tmp $$@
+# Seed 001's simulation spectral error (section 4.1, appendix B.5): from each
+# test path's 5 given frames, a rollout of 11 sample lengths (T, the test
+# paths' frame count) with the first 10 dropped, the PSD of the last T frames
+# against the test paths' (pd-sample streams it: memory does not grow with the
+# rollout).  A path that diverges (pd-sample simulate --frames --help) is left
+# out and counted; the log keeps pd-sample's line naming them, and long.tsv
+# (LONG_SH) compares the remaining paths' segments with the same test paths,
+# beside the count.  A file of its own, so that adding it rebuilds nothing
+# else.
+$(2)/long.tsr: $(2)/pdd.model $(OUT)/test.tsr
+	f=$$$$($$(T)/tsr-info $(OUT)/test.tsr | sed -n '1s/.*\t(\([0-9]*\),.*/\1/p'); \
+	$$(T)/pd-sample -m $$< simulate --lambda 0 --frames $$$$((11 * f)) --keep-from $$$$((10 * f)) -j $$(J) -q -o $$@ $(OUT)/test.tsr 2> $(2)/long.log
+$(2)/ddpm-long.tsr: $(2)/ddpm-cond.model $(OUT)/test.tsr
+	f=$$$$($$(T)/tsr-info $(OUT)/test.tsr | sed -n '1s/.*\t(\([0-9]*\),.*/\1/p'); \
+	$$(T)/pd-sample -m $$< simulate --lambda 0 $$(SAMPLER) $$(DDPMSIM) --seed 6 --frames $$$$((11 * f)) --keep-from $$$$((10 * f)) -j $$(J) -o $$@ $(OUT)/test.tsr 2> $(2)/ddpm-long.log
+$(2)/long.tsv: $(OUT)/norm.txt $(OUT)/test.tsr $(2)/long.tsr $(2)/ddpm-long.tsr
+	@$$(LONG_SH); { lev long $(2)/long; lev ddpmlong $(2)/ddpm-long; } > $$@.tmp && mv $$@.tmp $$@
 endef
 $(foreach k,$(SEED_LIST),$(eval $(call TRAINING,$(k),$(call sdir,$(k))/unet,UNET)))
 $(foreach k,$(SEED_LIST),$(eval $(call TRAINING,$(k),$(call sdir,$(k)),ARCH)))
 
-# PENDING pd-sample simulate --frames (seed 001 Table 1's long-rollout
-# spectral error).  Once pd-sample can roll out N frames and keep those from
-# frame M on, as records of one sample length (T frames) each, consecutive
-# per path, the rule is, in TRAINING, for the PDD model and the DDPM-cond one:
-#   $(2)/long.tsr: $(2)/pdd.model $(OUT)/test.tsr
-#   	$$(T)/pd-sample -m $$< simulate --lambda 0 --frames $$$$((11 * T)) --keep-from $$$$((10 * T)) ...
-# and metrics.tsv gains 'ev long test $(2)/long' read with relerr --members
-# (each segment a member: the PSDs average over all of them), with the count
-# of diverged paths beside it.  Until then the report says so.
+# lev NAME STREAM: the long rollout STREAM.tsr (log STREAM.log) against the
+# test paths it kept (tsr-cat of their indices; --members when a path has
+# more than one segment): rows NAME paths diverged|total D|P, then NAME
+# spec_err c=C value lo hi when any path is left (relerr --standardize
+# --bootstrap as EVAL_SH).
+LONG_SH = lev() { local s=$$2 d p list kept n k; \
+  read -r d p < <(sed -n 's/^pd-sample: simulate: \([0-9]*\) of \([0-9]*\) paths diverged.*/\1 \2/p' "$$s.log"); \
+  list=$$(sed -n 's/^pd-sample: simulate: [0-9]* of [0-9]* paths diverged (left out): *//p' "$$s.log"); \
+  printf '%s\tpaths\tdiverged\t%s\t\t\n%s\tpaths\ttotal\t%s\t\t\n' "$$1" "$$d" "$$1" "$$p"; \
+  [ "$$d" -lt "$$p" ] || return 0; \
+  kept=$$(awk -v p="$$p" -v l="$$list" 'BEGIN { n = split(l, a, ","); for (i = 1; i <= n; i++) x[a[i]] = 1; \
+    for (i = 0; i < p; i++) if (!(i in x)) s = s (s == "" ? "" : ",") i; print s }'); \
+  n=$$($(T)/tsr-info "$$s.tsr" | grep -c $$'^[0-9]\+\t'); k=$$((n / (p - d))); \
+  $(T)/tsr-cat -r "$$kept" -o "$$s.truth.tsr" $(OUT)/test.tsr; \
+  $(T)/relerr --standardize "$$(cat $(OUT)/norm.txt)" --bootstrap $(BOOT) --seed 1 --summary $$([ $$k -gt 1 ] && echo --members $$k) \
+    "$$s.truth.tsr" "$$s.tsr" | awk -F'\t' -v n="$$1" -v OFS='\t' 'NR > 1 && $$1 == "spec_err" { print n, $$0 }'; \
+  rm -f "$$s.truth.tsr"; }
 
 # The paper's (costly) sampler on the first training's U-Net only, on NPAPER paths.
 U := $(OUT)/unet
@@ -222,7 +248,11 @@ EVAL_SH = ev() { local a=$$2 b=$$3; case $$a in */*) ;; *) a=$(OUT)/$$a ;; esac;
 #                                   than the floor at that count, else 'same'
 #   verdict ... LABEL1 LABEL2       apart per channel, in words
 #   above NAME                      per channel: is the error's interval above the floor's?
-REPORT_SH = O=$(OUT); M=unet/metrics.tsv; nch=$(words $(CH)); \
+#   lcell NAME METRIC KEY           cell from the trainings' $$LT (unet/long.tsv; LT=long.tsv: the
+#                                   FNO): over the trainings where some path did not diverge
+#                                   ('all paths diverged' if none)
+#   ldiv NAME                       the diverged paths of each training, 'D of P' joined by ', '
+REPORT_SH = O=$(OUT); M=unet/metrics.tsv; LT=unet/long.tsv; nch=$(words $(CH)); \
   g() { awk -F'\t' -v n="$$2" -v m="$$3" -v k="$$4" -v c="$$5" '$$1 == n && $$2 == m && $$3 == k { print $$c; f = 1 } END { exit !f }' "$$1" \
         || { echo "results: no $$3 $$4 for $$2 in $$1" >&2; exit 1; }; }; \
   cell() { local d vals=; for d in $(SDIRS); do vals+=" $$(g $$d/$$M "$$1" "$$2" "$$3" 4)"; done; \
@@ -244,11 +274,20 @@ REPORT_SH = O=$(OUT); M=unet/metrics.tsv; nch=$(words $(CH)); \
   above() { local out= c; for c in $(CH); do out+="$${out:+; }c$$c: "$$(awk -v l="$$(g $$O/$$M "$$1" spec_err c=$$c 5)" \
     -v v="$$(g $$O/$$M "$$1" spec_err c=$$c 4)" -v f="$$(g $$O/floor.tsv floor spec_err c=$$c 4)" \
     -v fh="$$(g $$O/floor.tsv floor spec_err c=$$c 6)" 'BEGIN { print (v > f && l > fh) ? "above the floor" : "at the floor: this count cannot resolve it" }'); done; echo "$$out"; }; \
+  lcell() { local d v vals=; for d in $(SDIRS); do \
+      v=$$(awk -F'\t' -v n="$$1" -v m="$$2" -v k="$$3" '$$1 == n && $$2 == m && $$3 == k { print $$4 }' $$d/$$LT); vals+="$${v:+ $$v}"; done; \
+    [ -n "$$vals" ] || { echo "all paths diverged"; return 0; }; \
+    echo $$vals | awk -v s=$(SEEDS) -v lh="$$(awk -F'\t' -v n="$$1" -v m="$$2" -v k="$$3" '$$1 == n && $$2 == m && $$3 == k { print $$5 " " $$6 }' $$O/$$LT)" \
+      '{ for (i = 1; i <= NF; i++) sm += $$i; m = sm / NF; split(lh, b, " "); iv = lh == "" ? "" : sprintf(" [%.3g, %.3g]", b[1], b[2]); \
+         sub_ = NF < s ? sprintf(" (%d of %d trainings)", NF, s) : ""; if (NF == 1) { printf "%.3g%s%s", m, iv, sub_; exit } \
+         for (i = 1; i <= NF; i++) v += ($$i - m) ^ 2; printf "%.3g ± %.2g%s%s", m, sqrt(v / (NF - 1)), iv, sub_ }'; }; \
+  ldiv() { local d out=; for d in $(SDIRS); do out+="$${out:+, }$$(g $$d/$$LT "$$1" paths diverged 4) of $$(g $$d/$$LT "$$1" paths total 4)"; done; echo "$$out"; }; \
   cost() { sed -n 's/^pd-sample: [a-z-]*: nfe \([0-9]*\), \([0-9.e+-]*\) s per sample$$/\1 | \2/p' "$$1" | tail -n 1; }
 
 PSD_PNG := $(foreach c,$(CH),$(OUT)/psd-c$(c).png)
 $(OUT)/results.md: $(OUT)/lambda.tsv $(OUT)/psd.tsv $(FIGS) $(PSD_PNG) $(OUT)/lambda-l2.png \
-                   $(foreach d,$(SDIRS),$(d)/metrics.tsv $(d)/unet/metrics.tsv) $(OUT)/floor.tsv $(OUT)/sampler.tsv
+                   $(foreach d,$(SDIRS),$(d)/metrics.tsv $(d)/long.tsv $(d)/unet/metrics.tsv $(d)/unet/long.tsv) \
+                   $(OUT)/floor.tsv $(OUT)/sampler.tsv
 	@$(REPORT_SH); { \
 	echo "# Predictor-Driven Diffusion on $(SYS), SCALE=$(SCALE)"; echo; \
 	echo "Every number of ours is measured by this pipeline (relerr --standardize, seed 001 B.5: truth and"; \
@@ -269,14 +308,20 @@ $(OUT)/results.md: $(OUT)/lambda.tsv $(OUT)/psd.tsv $(FIGS) $(PSD_PNG) $(OUT)/la
 	echo "| Table | metric | ours PDD | ours DDPM | floor ($(NTEST) paths) | paper PDD | paper DDPM |"; \
 	echo "|---|---|---|---|---|---|---|"; \
 	echo "| 1 | simulation L2 (step 6), lambda 0 | $$(l2 cell sim0) | $$(l2 cell ddpmsim) | $$(l2 fcell floor) | $(PAPER_SIM_L2) |"; \
-	echo "| 1 | short-rollout spectral error (first frames from true initial frames), lambda 0 | $$(spec cell sim0) | $$(spec cell ddpmsim) | $$(spec fcell floor) | $(PAPER_SIM_SPEC) |"; \
+	echo "| 1 | simulation spectral error, long rollout (frames 10T..11T-1, T = one sample length), lambda 0 | $$(spec lcell long) | $$(spec lcell ddpmlong) | $$(spec fcell floor) | $(PAPER_SIM_SPEC) |"; \
+	echo "| 1 | short-rollout spectral error (frames 0..T-1 from the true initial frames), lambda 0 | $$(spec cell sim0) | $$(spec cell ddpmsim) | $$(spec fcell floor) | | |"; \
 	echo "| 2 | generation spectral error | $$(spec cell gen) | $$(spec cell ddpmgen) | $$(spec fcell floor) | $(PAPER_GEN) |"; \
 	echo "| 1 | FNO: simulation L2 (step 6), lambda 0 | $$(M=metrics.tsv l2 cell sim0) | $$(M=metrics.tsv l2 cell ddpmsim) | $$(l2 fcell floor) | | |"; \
+	echo "| 1 | FNO: simulation spectral error, long rollout, lambda 0 | $$(LT=long.tsv spec lcell long) | $$(LT=long.tsv spec lcell ddpmlong) | $$(spec fcell floor) | | |"; \
 	echo "| 1 | FNO: short-rollout spectral error, lambda 0 | $$(M=metrics.tsv spec cell sim0) | $$(M=metrics.tsv spec cell ddpmsim) | $$(spec fcell floor) | | |"; \
 	echo "| 2 | FNO: generation spectral error | $$(M=metrics.tsv spec cell gen) | $$(M=metrics.tsv spec cell ddpmgen) | $$(spec fcell floor) | | |"; \
-	echo; echo "Long-rollout spectral error: pending pd-sample --frames (seed 001's Table 1 quantity: roll the"; \
-	echo "predictor out >= 11 sample lengths from each test path, drop the first 10, PSD of the rest). The"; \
-	echo "Table 1 spectral error above is the short rollout's, not the paper's quantity."; \
+	echo; echo "Long-rollout spectral error (seed 001 4.1 and B.5, the Table 1 quantity): from the 5 given frames of"; \
+	echo "each test path, pd-sample simulate --frames 11T --keep-from 10T rolls the model out 11 sample lengths and"; \
+	echo "keeps the last; its spatiotemporal PSD, averaged over paths, against the test paths'. A path that diverges"; \
+	echo "(non-finite, standardised rms above --blowup, or its sampler failing) is left out of that row and"; \
+	echo "counted; the row compares the remaining paths' segments with the same test paths, and its floor is the"; \
+	echo "physics floor at $(NTEST) paths. Diverged paths (per training): PDD $$(ldiv long); DDPM $$(ldiv ddpmlong)."; \
+	echo "Diverged paths of the FNO (per training): PDD $$(LT=long.tsv ldiv long); DDPM $$(LT=long.tsv ldiv ddpmlong)."; \
 	echo; echo "| Table 3 | ours SR | ours LR input (lambda 0.2 rollout) | floor ($(NTEST) paths) | paper SR | paper LR |"; echo "|---|---|---|---|---|---|"; \
 	echo "| super-resolution spectral error vs lambda-0 truth | $$(spec cell sr) | $$(spec cell lr) | $$(spec fcell floor) | $(PAPER_SR) | $(PAPER_LR) |"; \
 	echo "| the same from an exact lambda-0.2 sample (C u + noise) instead of the rollout | $$(spec cell srq) | $$(spec cell q) | $$(spec fcell floor) | | |"; \

@@ -79,10 +79,10 @@ static int obs_n = 5, box = 0, grid = 0, y_coarse = 0;
     static const cli_opt opts[] = {
         {"term", 't', OPT_STRING, &term, "NAME", "closure term to learn: the record name (G or H)"},
         {"vorticity", 0, OPT_STRING, &vname, "NAME", "record name of the vorticity"},
-        {"obs-n", 'n', OPT_INT, &obs_n, "N", "observations on a uniform N×N grid of points (reference: 16)"},
+        {"obs-n", 'n', OPT_INT, &obs_n, "N", "observations on a uniform N×N grid of points (reference: 16)", 1, 4096},
         {"fill", 0, OPT_STRING, &fill, "F", "observations to the grid: bicubic (periodic) or box"},
-        {"box", 0, OPT_INT, &box, "W", "box: odd width in grid points (0: 2*floor(grid/N)-1)"},
-        {"grid", 'g', OPT_INT, &grid, "M", "only records on the M×M grid (0: every grid)"},
+        {"box", 0, OPT_INT, &box, "W", "box: odd width in grid points (0: 2*floor(grid/N)-1)", 0, 1048576},
+        {"grid", 'g', OPT_INT, &grid, "M", "only records on the M×M grid (0: every grid)", 0, 1048576},
         {"coarse", 0, OPT_STRING, &coarse, "FILE", "also write the term computed from V on its own grid (G, H only)"},
         {"y-coarse", 0, OPT_FLAG, &y_coarse, NULL, "Y is that term instead of observations (a V-only condition)"},
         CLI_OPT_OUTPUT(&out, "output stream"),
@@ -146,6 +146,7 @@ static long pair_records(tsr_reader *r, tsr_writer *w, tsr_writer *wc, const cs_
         if (!is_v && !is_u) continue;
         check_field(&rec, idx);
         if (grid > 0 && rec.shape[rec.rank - 1] != (uint64_t)grid) continue;
+        for (size_t i = 0; i < tsr_numel(&rec); i++) if (!isfinite(rec.dtype == TSR_F8 ? ((double *)rec.data)[i] : ((float *)rec.data)[i])) cli_die(EXIT_DATA, "record %ld '%s': non-finite value (element %zu)", idx, rec.name, i);
         if (rec.dtype == TSR_F8 && tsr_record_convert(&rec, TSR_F4, &e))
             cli_die(EXIT_DATA, "record %ld: %s", idx, e.msg);
         int partner = -1;

@@ -287,7 +287,7 @@ int main(int argc, char **argv)
     long members = 0, nboot = 0, seed = 0;
     int summary = 0;
     cli_opt opts[] = {
-        { "members", 'k', OPT_LONG, &members, "K", "pred records per truth record (0: 1, or counted when both are files)" },
+        { "members", 'k', OPT_LONG, &members, "K", "pred records per truth record (0: 1, or counted when both are files)", 0, CLI_BIG},
         { "dims", 0, OPT_STRING, &dims, "LIST", "axis names for both streams, overriding dims attributes" },
         { "summary", 0, OPT_FLAG, &summary, NULL, "only the averaged rows (no per-sample rows)" },
         { "standardize", 0, OPT_STRING, &stdz, "SPEC", "(u - m_c)/s_c on both streams: 'truth' or m0:s0,m1:s1,..." },

@@ -64,16 +64,16 @@ static long seed = 0;
 static int noise = 0, no_noise = 0, threads = 0;
 
     static cli_opt opts[] = {
-        { "lambda", 'l', OPT_STRING, &lambda_s, "X", "RG scale lambda >= 0 (required; dimensionless)" },
-        { "alpha", 'a', OPT_STRING, &alpha_s, "X", "diffusion coefficient alpha >= 0 (required unless --preset)" },
-        { "beta", 'b', OPT_STRING, &beta_s, "X", "noise amplitude beta >= 0 (required unless --preset)" },
+        { "lambda", 'l', OPT_STRING, &lambda_s, "X", "RG scale lambda >= 0 (required; dimensionless)", -CLI_INF, 1e6 },
+        { "alpha", 'a', OPT_STRING, &alpha_s, "X", "diffusion coefficient alpha >= 0 (required unless --preset)", -CLI_INF, 1e6 },
+        { "beta", 'b', OPT_STRING, &beta_s, "X", "noise amplitude beta >= 0 (required unless --preset)", -CLI_INF, 1e6 },
         { "preset", 0, OPT_STRING, &preset, "NAME", "l96 (alpha 0.1, beta sqrt 2) or kolmogorov (0.3, sqrt 6)" },
         { "noise", 0, OPT_FLAG, &noise, NULL, "add the noise sqrt(Sigma) eps (the default)" },
         { "no-noise", 0, OPT_FLAG, &no_noise, NULL, "deterministic: C_lambda u_0 only" },
         { "laplacian", 0, OPT_STRING, &lap_s, "KIND", "spectral (|k|^2) or fd (4 sin^2(pi n/N)/h^2)" },
-        { "lambda-floor", 0, OPT_DOUBLE, &floor_, "X", "Sigma uses max(lambda, this); 0 disables" },
+        { "lambda-floor", 0, OPT_DOUBLE, &floor_, "X", "Sigma uses max(lambda, this); 0 disables", 0, 1000000.0},
         CLI_OPT_SEED(&seed, "noise seed (>= 0)"),
-        { "dt", 0, OPT_STRING, &dt_s, "X", "time between frames for sigma_lambda (default: interval, else dt attribute)" },
+        { "dt", 0, OPT_STRING, &dt_s, "X", "time between frames for sigma_lambda (default: interval, else dt attribute)", 1e-300, CLI_INF },
         { "dims", 0, OPT_STRING, &dims, "LIST", "axis names, overriding the dims attribute (e.g. t,c,x)" },
         CLI_OPT_OUTPUT(&out, "output stream ('-' is stdout)"),
         CLI_OPT_THREADS(&threads),

@@ -60,15 +60,15 @@ int main(int argc, char **argv)
     int scale = 0, cols = 0, quiet = 0;
     cli_opt opts[] = {
         CLI_OPT_OUTPUT(&out, "the PNG to write (required; '-' is stdout, not a terminal)"),
-        { "record", 'r', OPT_LONG, &record, "N", "record index in the stream" },
+        { "record", 'r', OPT_LONG, &record, "N", "record index in the stream", 0, CLI_BIG},
         { "frames", 'f', OPT_STRING, &frames_s, "LIST", "frames to draw: 'all' or e.g. 0,5,10 (default: 0; "
                                                             "1-D paths: all, as a Hovmoller image)" },
-        { "channel", 'c', OPT_LONG, &channel, "N", "channel index (c axis)" },
-        { "path", 'p', OPT_LONG, &path, "N", "index over the batch axes (axes other than t, c, y, x)" },
+        { "channel", 'c', OPT_LONG, &channel, "N", "channel index (c axis)", 0, CLI_BIG},
+        { "path", 'p', OPT_LONG, &path, "N", "index over the batch axes (axes other than t, c, y, x)", 0, CLI_BIG},
         { "cmap", 0, OPT_STRING, &cmap_s, "MAP", "auto, div (symmetric, blue-white-red) or seq (viridis)" },
         { "range", 0, OPT_STRING, &range_s, "LO,HI", "colour range (default: from the data)" },
-        { "scale", 's', OPT_INT, &scale, "N", "pixels per grid point of a panel (0: auto, panels of about 300 px)" },
-        { "cols", 0, OPT_INT, &cols, "N", "montage columns (0: about square)" },
+        { "scale", 's', OPT_INT, &scale, "N", "pixels per grid point of a panel (0: auto, panels of about 300 px)", 0, 4096},
+        { "cols", 0, OPT_INT, &cols, "N", "montage columns (0: about square)", 0, 65536},
         { "dims", 0, OPT_STRING, &dims, "LIST", "axis names, overriding the dims attribute" },
         { "title", 't', OPT_STRING, &title, "TEXT", "figure title (default: name, record, channel, path)" },
         { "label", 0, OPT_STRING, &label, "TEXT", "colour bar (or y axis) label with units" },

@@ -22,6 +22,7 @@ static const cli_opt opts[] = {
 static const cli_spec spec = {
     .name = "tsr2npy",
     .usage = "[options] [FILE]",
+    .output_any = 1,
     .summary = "convert a tensor stream to NumPy .npy files",
     .description = "-o FILE.npy writes the one record of the stream (or, with --stack, all of them) to\n"
                    "FILE.npy; -o DIR (existing, or ending in '/') writes DIR/NNNN_NAME.npy per record;\n"
@@ -45,7 +46,19 @@ static _Noreturn void fail(int status, const char *fmt, const char *a)
 
 static FILE *open_tmp(const char *path)
 {
+    if (tmp_path) tsr_temp_untrack(tmp_path);
     free(tmp_path);
+    tmp_path = NULL;
+    struct stat st;
+    if (stat(path, &st) == 0 && !S_ISREG(st.st_mode)) {
+        // A device or FIFO is written in place (a rename would replace it);
+        // --stack rewrites its header at the end and needs a real file.
+        if (S_ISDIR(st.st_mode)) cli_die(EXIT_USAGE, "%s is a directory", path);
+        if (stack) cli_die(EXIT_USAGE, "%s: --stack writes a regular file (or stdout), not a device or FIFO", path);
+        FILE *f = fopen(path, "wb");
+        if (!f) cli_die(EXIT_USAGE, "%s: %s", path, strerror(errno));
+        return f;
+    }
     if (asprintf(&tmp_path, "%s.tmp.XXXXXX", path) < 0) cli_die(EXIT_DATA, "out of memory");
     int fd = mkstemp(tmp_path);
     if (fd < 0) {
@@ -56,6 +69,7 @@ static FILE *open_tmp(const char *path)
     mode_t mask = umask(0);
     umask(mask);
     fchmod(fd, 0666 & ~mask);
+    tsr_temp_track(tmp_path);   // removed on exit and on TERM, INT, HUP
     FILE *f = fdopen(fd, "wb+");
     if (!f) fail(EXIT_DATA, "cannot open %s", tmp_path);
     return f;
@@ -63,8 +77,13 @@ static FILE *open_tmp(const char *path)
 
 static void commit_tmp(FILE *f, const char *path)
 {
+    if (!tmp_path) {
+        if (fclose(f)) cli_die(EXIT_DATA, "%s: write failed", path);
+        return;
+    }
     if (fflush(f) || fsync(fileno(f)) || fclose(f)) fail(EXIT_DATA, "%s: write failed", tmp_path);
     if (rename(tmp_path, path)) fail(EXIT_DATA, "cannot rename to %s", path);
+    tsr_temp_untrack(tmp_path);
     free(tmp_path);
     tmp_path = NULL;
 }

@@ -13,6 +13,8 @@ setup_file() {
     local d=$BATS_FILE_TMPDIR
     l96-gen --K 8 --J 4 --frames 8 --spinup 0.5 --count 3 -q -o "$d/l96.tsr"
     l96-gen --K 8 --J 4 --frames 4 --spinup 0.5 --count 1 -q -o "$d/l96-4.tsr"
+    # the same paths, three times as long (the long-rollout tests)
+    l96-gen --K 8 --J 4 --frames 24 --spinup 0.5 --count 3 -q -o "$d/l96-24.tsr"
     l96-gen --K 16 --J 4 --frames 8 --spinup 0.5 --count 1 -q -o "$d/l96-64.tsr"
     ns-gen --preset kolmogorov --n 32 --out-grid 16 --spinup 0.5 --frames 8 --count 1 -q -o "$d/kf.tsr"
     (cd "$d" && pd-train "${TINY[@]}" --steps 2 -o pdd.model l96.tsr)
@@ -203,4 +205,119 @@ setup() { D=$BATS_FILE_TMPDIR; cd "$BATS_TEST_TMPDIR"; }
         assert_failure 2
         [ ! -e bad.tsr ]
     done
+}
+
+# segcmp PLAIN LONG PATHS SEGS T: record i*SEGS+k of LONG holds the same
+# values, bit for bit, as frames k*T..(k+1)*T-1 of record i of PLAIN.
+segcmp() {
+    local i k
+    for ((i = 0; i < $3; i++)); do
+        for ((k = 0; k < $4; k++)); do
+            tsr-cat -r "$i" --slice "0:$((k * $5)):$(((k + 1) * $5))" "$1" | tsr2npy -o x.npy
+            tsr-cat -r "$((i * $4 + k))" "$2" | tsr2npy -o y.npy
+            cmp x.npy y.npy || { echo "path $i segment $k differs"; return 1; }
+        done
+    done
+}
+
+@test "pd-sample simulate --frames: the input's length gives a plain simulate's values" {
+    pd-sample -m "$D/pdd.model" simulate -q -o a.tsr "$D/l96.tsr"
+    run pd-sample -m "$D/pdd.model" simulate --frames 8 -q -o b.tsr "$D/l96.tsr"
+    assert_success
+    assert_output 'pd-sample: simulate: 0 of 3 paths diverged (left out):'
+    [ "$(count_records b.tsr)" -eq 3 ]
+    tsr-info b.tsr | sed -n 2p | grep -q $'(8, 2, 32)\tdims=t,c,x .*sample=1 pdd.mode=simulate lambda=0 pdd.nfe=3 pdd.segment=0 pdd.frame0=0 pdd.frames=8'
+    tsr2npy --stack -o a.npy a.tsr
+    tsr2npy --stack -o b.npy b.tsr
+    cmp a.npy b.npy
+    pd-sample -m "$D/pdd.model" simulate --frames 8 --keep-from 0 -q -o c.tsr "$D/l96.tsr" 2>/dev/null
+    tsr2npy --stack -o c.npy c.tsr
+    cmp a.npy c.npy
+}
+
+@test "pd-sample simulate --frames --keep-from: segments continue one rollout exactly (pdd with noise, ddpm-cond)" {
+    # 24 frames streamed through a buffer of 13 from 8-frame inputs are the
+    # frames of a plain simulate of the 24-frame paths (same first frames).
+    for opts in "" "--lambda 0.2 --noise sigma --seed 3" "--lambda 0.1 --noise sigma --score white --seed 4"; do
+        pd-sample -m "$D/pdd.model" simulate $opts -q -o p.tsr "$D/l96-24.tsr"
+        pd-sample -m "$D/pdd.model" simulate $opts --frames 24 --keep-from 0 -q -o l.tsr "$D/l96.tsr" 2>/dev/null
+        [ "$(count_records l.tsr)" -eq 9 ]
+        segcmp p.tsr l.tsr 3 3 8
+    done
+    tsr-info l.tsr | sed -n 5p | grep -q 'sample=1 .*pdd.nfe=19 pdd.segment=1 pdd.frame0=8 pdd.frames=24'
+    C=(-m "$D/cond.model" simulate --schedule rho --steps 3 --correctors 0 "${LAX[@]}")
+    pd-sample "${C[@]}" -o p.tsr "$D/l96-24.tsr"
+    run pd-sample "${C[@]}" --frames 24 --keep-from 8 -o l.tsr "$D/l96.tsr"
+    assert_success
+    [ "$(count_records l.tsr)" -eq 6 ]
+    tsr-info l.tsr | head -n 1 | grep -q 'sample=0 .*pdd.segment=0 pdd.frame0=8 pdd.frames=24'
+    tsr-cat -r 0:3 --slice 0:8:24 p.tsr -o p2.tsr
+    segcmp p2.tsr l.tsr 3 2 8
+}
+
+@test "pd-sample simulate --frames streams: peak memory does not grow with the rollout" {
+    command -v /usr/bin/time > /dev/null || skip "no /usr/bin/time"
+    local m1 m2
+    m1=$(/usr/bin/time -f %M pd-sample -m "$D/pdd.model" simulate --frames 16 --keep-from 8 --blowup 0 -q -o s.tsr "$D/l96.tsr" 2>&1 | tail -n 1)
+    m2=$(/usr/bin/time -f %M pd-sample -m "$D/pdd.model" simulate --frames 4000 --keep-from 3992 --blowup 0 -q -o l.tsr "$D/l96.tsr" 2>&1 | tail -n 1)
+    [ "$(count_records l.tsr)" -eq 3 ]
+    # Holding the whole rollout would take 3 paths x 4000 frames x 64 values
+    # x 8 bytes = 6 MB (a plain simulate of 4000-frame paths peaks 9 MB above
+    # one of 8 frames); the stream holds a window and one segment per path.
+    echo "peak RSS: $m1 KB at 16 frames, $m2 KB at 4000"
+    [ "$m2" -lt $((m1 + 2000)) ]
+}
+
+@test "pd-sample simulate --frames: diverged paths are left out and counted, the others unchanged" {
+    # An untrained net's rollout grows; --blowup 2.8 stops one of the three
+    # paths (sample 1) within 40 frames.
+    run pd-sample -m "$D/pdd.model" simulate --frames 40 --keep-from 32 --blowup 2.8 -o l.tsr "$D/l96.tsr"
+    assert_success
+    assert_line 'pd-sample: simulate: 1 of 3 paths diverged (left out): 1'
+    assert_line --regexp '^pd-sample: sample 1 diverged at frame [0-9]+$'
+    [ "$(count_records l.tsr)" -eq 2 ]
+    tsr-info l.tsr | cut -f 5 | grep -o 'sample=[0-9]*' | tr '\n' ' ' | grep -qx 'sample=0 sample=2 '
+    pd-sample -m "$D/pdd.model" simulate --frames 40 --keep-from 32 --blowup 0 -q -o all.tsr "$D/l96.tsr" 2>/dev/null
+    [ "$(count_records all.tsr)" -eq 3 ]
+    tsr-cat -r 0,2 all.tsr -o kept.tsr
+    segcmp kept.tsr l.tsr 2 1 8
+    # every path diverging: an empty stream and the count, still not an error
+    run pd-sample -m "$D/pdd.model" simulate --frames 40 --blowup 1e-3 -q -o none.tsr "$D/l96.tsr"
+    assert_success
+    assert_output 'pd-sample: simulate: 3 of 3 paths diverged (left out): 0,1,2'
+    run tsr-info none.tsr
+    assert_success
+    [ "$(count_records none.tsr)" -eq 0 ]
+    # a sampler that fails on every path (the DDPM's clamp check) counts them too
+    run pd-sample -m "$D/cond.model" simulate --schedule rho --steps 3 --correctors 0 --clamp 1e-3 --frames 12 -q -o c.tsr "$D/l96.tsr"
+    assert_success
+    assert_output 'pd-sample: simulate: 3 of 3 paths diverged (left out): 0,1,2'
+}
+
+@test "pd-sample --frames, --keep-from: bad usage is exit 2 and writes nothing" {
+    for bad in "--frames 5" "--frames 3" "--frames -1" "--frames 16 --keep-from 16" "--frames 16 --keep-from 20" \
+               "--frames 16 --keep-from 4" "--frames 20 --keep-from 8" "--keep-from 3" "--keep-from -2"; do
+        run pd-sample -m "$D/pdd.model" simulate $bad -o o.tsr "$D/l96.tsr"
+        echo "$bad: $output"
+        assert_failure 2
+        [ ! -e o.tsr ]
+    done
+    run pd-sample -m "$D/pdd.model" simulate --frames 16 --keep-from 4 -o o.tsr "$D/l96.tsr"
+    assert_output --partial 'is not a multiple of the input'"'"'s 8 frames'
+    run pd-sample -m "$D/pdd.model" simulate --frames 4 -o o.tsr "$D/l96.tsr"
+    assert_output --partial 'leaves nothing to simulate after --given 5'
+    run pd-sample -m "$D/pdd.model" generate -n 1 --keep-from 0 -o o.tsr
+    assert_failure 2
+    assert_output --partial '--keep-from is for simulate only'
+    run pd-sample -m "$D/pdd.model" super-resolve --lambda 0.2 --frames 16 -o o.tsr "$D/l96.tsr"
+    assert_failure 2
+    assert_output --partial '--frames has no meaning for super-resolve'
+    run pd-sample -m "$D/pdd.model" super-resolve --lambda 0.2 --keep-from 0 -o o.tsr "$D/l96.tsr"
+    assert_failure 2
+    [ ! -e o.tsr ]
+    # input paths shorter than the given frames: bad data
+    run pd-sample -m "$D/pdd.model" simulate --frames 16 -o o.tsr "$D/l96-4.tsr"
+    assert_failure 1
+    assert_output --partial 'paths of 4 frames do not hold --given 5'
+    [ ! -e o.tsr ]
 }

@@ -190,11 +190,11 @@ UNET=(--unet-base 8 --unet-channels 8,16 --unet-res 1 --unet-groups 2 --unet-hea
 }
 
 @test "pd-train --arch fno --fno-preset d5: seed 001 B.2's FNO (width 64; 8 layers in 1-D, 6 in 2-D)" {
-    pd-train --arch fno --fno-preset d5 --steps 0 -q -o l.model "$D/l96.tsr"
+    pd-train --arch fno --fno-preset d5 --steps 1 -q -o l.model "$D/l96.tsr"
     tsr-info l.model | head -n 1 | grep -q 'fno.b0.in=10 fno.b0.width=64 fno.b0.layers=8 fno.b0.modes=17 '
-    pd-train --arch fno --fno-preset d5 --steps 0 -q -o k.model "$D/kf.tsr"
+    pd-train --arch fno --fno-preset d5 --steps 1 -q -o k.model "$D/kf.tsr"
     tsr-info k.model | head -n 1 | grep -q 'fno.b0.in=5 fno.b0.width=64 fno.b0.layers=6 fno.b0.modes=8,8 '
-    run pd-train --arch fno --fno-preset d6 --steps 0 -q -o x.model "$D/kf.tsr"
+    run pd-train --arch fno --fno-preset d6 --steps 1 -q -o x.model "$D/kf.tsr"
     assert_failure 2
     [ ! -e x.model ]
 }

@@ -9,6 +9,9 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#define ZSTD_STATIC_LINKING_ONLY   // ZSTD_frameHeaderSize
+#include <zstd.h>
+
 #include "check.h"
 #include "crc32c.h"
 #include "rng.h"
@@ -585,12 +588,13 @@ static void test_absurd_lengths(void)
     EXPECT_FAIL(m, "record 1", "absurd header length");
     free(m.buf);
 
-    // a compressed length beyond zstd's bound for the raw size
+    // a compressed length beyond zstd's bound for the raw size is not
+    // refused as such (other writers may exceed it); the input ends first
     m = two_records();
     c1 = record_content(&m, 1);
     wr64((unsigned char *)m.buf + c1 + 24, 1ull << 40);
     reseal(&m, c1);
-    EXPECT_FAIL(m, "record 1", "absurd compressed payload length");
+    EXPECT_FAIL(m, "record 1", "truncated payload");
     free(m.buf);
 
     // a huge but bounded claim on a short input fails as truncated, before
@@ -756,6 +760,166 @@ static void test_convert(void)
     tsr_record_free(&r);
 }
 
+// ---------------------------------------------------------------- the spec's bounds (issue 15)
+
+// Writes a one-record stream with a 12-byte payload whose zstd frame carries
+// `pad` empty raw blocks before its data: a valid frame larger than
+// ZSTD_compressBound, as another writer may produce.
+static membuf padded_frame_stream(int pad)
+{
+    uint64_t shape[1] = {3};
+    tsr_record r;
+    make_record(&r, "p", TSR_F4, 1, shape, 9);
+    tsr_write_opts o = {.level = 1, .shuffle = 0};
+    membuf m = write_stream(&r, 1, &o);
+    size_t c = record_content(&m, 0);
+    unsigned char *h = (unsigned char *)m.buf + c;
+    uint32_t hsize = rd32(h - 4);
+    uint64_t zlen = 0;
+    for (int b = 0; b < 8; b++) zlen |= (uint64_t)h[24 + b] << 8 * b;
+    unsigned char *z = h + hsize;
+    size_t fh = ZSTD_frameHeaderSize(z, (size_t)zlen);
+    CHECK(!ZSTD_isError(fh), "frame header size");
+    size_t nz = (size_t)zlen + 3 * (size_t)pad;
+    membuf o2 = {malloc(m.len + 3 * (size_t)pad), m.len + 3 * (size_t)pad};
+    size_t pre = (size_t)(z - (unsigned char *)m.buf) + fh;
+    memcpy(o2.buf, m.buf, pre);
+    memset(o2.buf + pre, 0, 3 * (size_t)pad);   // raw block, not last, size 0
+    memcpy(o2.buf + pre + 3 * (size_t)pad, m.buf + pre, m.len - pre);
+    wr64((unsigned char *)o2.buf + c + 24, nz);
+    reseal(&o2, c);
+    CHECK(nz > ZSTD_compressBound(12), "padded frame %zu bytes > bound %zu", nz, ZSTD_compressBound(12));
+    free(m.buf);
+    tsr_record_free(&r);
+    return o2;
+}
+
+static void test_spec_bounds(void)
+{
+    // A valid frame above ZSTD_compressBound is read (it was refused as "absurd").
+    membuf m = padded_frame_stream(1000);
+    eddy_err e;
+    int n;
+    CHECK(read_all(m.buf, m.len, NULL, 0, &n, &e) == 0 && n == 1, "padded frame refused: %s", e.msg);
+    free(m.buf);
+
+    // Per-axis bound, whatever the order of the axes: (0, 2^64-1) and
+    // (2^64-1, 0) have no elements and are both refused.
+    for (int k = 0; k < 2; k++) {
+        m = two_records();
+        size_t c1 = record_content(&m, 1);
+        unsigned char *h = (unsigned char *)m.buf + c1;
+        wr64(h + 32 + 8 * k, 0);
+        wr64(h + 32 + 8 * (1 - k), ~0ull);
+        wr64(h + 16, 0);
+        reseal(&m, c1);
+        EXPECT_FAIL(m, "record 1", "exceeds");
+        free(m.buf);
+    }
+
+    // A 16 GiB claim carried by a 100-byte frame is refused before any
+    // allocation: zlen bytes cannot decode to more than 32768 zlen.
+    m = two_records();
+    size_t c1 = record_content(&m, 1);
+    unsigned char *h = (unsigned char *)m.buf + c1;
+    wr64(h + 32, 1ull << 16);
+    wr64(h + 40, 1ull << 16);
+    wr64(h + 16, 1ull << 34);
+    wr64(h + 24, 100);
+    reseal(&m, c1);
+    EXPECT_FAIL(m, "record 1", "cannot come from a 100-byte zstd frame");
+    free(m.buf);
+
+    // From a regular file, a claim longer than the file is found truncated
+    // before the payload is allocated.
+    m = two_records();
+    c1 = record_content(&m, 1);
+    h = (unsigned char *)m.buf + c1;
+    wr64(h + 24, 1ull << 30);
+    reseal(&m, c1);
+    char path[] = "/tmp/test_tsr_XXXXXX";
+    int fd = mkstemp(path);
+    CHECK(fd >= 0 && write(fd, m.buf, m.len) == (ssize_t)m.len, "temp file");
+    close(fd);
+    FILE *f = fopen(path, "rb");
+    tsr_reader *r = tsr_reader_open(f, "file", &e);
+    tsr_record rec;
+    tsr_record_init(&rec);
+    CHECK(tsr_read(r, &rec, &e) == 1, "record 0");
+    CHECK(tsr_read(r, &rec, &e) == -1 && has(e.msg, "truncated payload"), "file claim: %s", e.msg);
+    tsr_record_free(&rec);
+    tsr_reader_close(r);
+    fclose(f);
+    unlink(path);
+    free(m.buf);
+
+    // Names and attribute keys must be UTF-8: the reader and the writer refuse others.
+    m = two_records();
+    c1 = record_content(&m, 1);
+    h = (unsigned char *)m.buf + c1;
+    h[32 + 16] = 0xC0;   // record 1 "b" (rank 2): an overlong-form lead byte
+    reseal(&m, c1);
+    EXPECT_FAIL(m, "record 1", "not UTF-8");
+    free(m.buf);
+    tsr_record bad;
+    uint64_t sh[1] = {2};
+    make_record(&bad, "\xff\xfe", TSR_F4, 1, sh, 3);
+    membuf mm = {0};
+    f = open_memstream(&mm.buf, &mm.len);
+    tsr_writer *w = tsr_writer_open(f, NULL, &e);
+    CHECK(tsr_write(w, &bad, &e) == -1 && has(e.msg, "UTF-8"), "writer took a non-UTF-8 name");
+    tsr_writer_abort(w);
+    fclose(f);
+    free(mm.buf);
+    tsr_record_free(&bad);
+    CHECK(tsr_utf8_valid("\xce\xbd=\xe2\x88\x87", 6), "valid UTF-8 refused");
+    CHECK(!tsr_utf8_valid("\xed\xa0\x80", 3), "a surrogate accepted");
+
+    // The shuffle flag is pinned: clear for an empty float payload, set for
+    // a scalar (one element; the shuffle is the identity).
+    uint64_t zero[1] = {0};
+    tsr_record rr[2];
+    make_record(&rr[0], "empty", TSR_F4, 1, zero, 1);
+    make_record(&rr[1], "scalar", TSR_F8, 0, NULL, 2);
+    m = write_stream(rr, 2, NULL);
+    CHECK(((unsigned char *)m.buf)[record_content(&m, 0) + 4] == 0, "empty f4: shuffle flag set");
+    CHECK(((unsigned char *)m.buf)[record_content(&m, 1) + 4] == 1, "scalar f8: shuffle flag clear");
+    free(m.buf);
+    tsr_record_free(&rr[0]);
+    tsr_record_free(&rr[1]);
+}
+
+// A payload above 64 MiB from a non-seekable input (a memory stream has no
+// file descriptor, like a pipe) is decoded into a growing buffer: the data
+// must come out exactly, shuffled (f4) or not (i4).
+static void test_large_payload_from_a_pipe(void)
+{
+    uint64_t shape[1] = {(68u << 20) / 4};
+    tsr_dtype types[2] = {TSR_F4, TSR_I4};
+    for (int k = 0; k < 2; k++) {
+        tsr_record r, back;
+        eddy_err e;
+        tsr_record_init(&r);
+        CHECK(tsr_record_alloc(&r, "big", types[k], 1, shape, &e) == 0, "alloc: %s", e.msg);
+        for (uint64_t i = 0; i < shape[0]; i++) {
+            if (k == 0) ((float *)r.data)[i] = (float)(i % 1000) * 0.5f;
+            else ((int32_t *)r.data)[i] = (int32_t)(i * 2654435761u >> 20);
+        }
+        membuf m = write_stream(&r, 1, NULL);
+        FILE *f = fmemopen(m.buf, m.len, "rb");
+        tsr_reader *rd = tsr_reader_open(f, "pipe", &e);
+        tsr_record_init(&back);
+        CHECK(tsr_read(rd, &back, &e) == 1, "read %d: %s", k, e.msg);
+        CHECK(same_record(&r, &back), "large %s payload differs after the growing decode", k ? "i4" : "f4");
+        CHECK(tsr_read(rd, &back, &e) == 0, "end: %s", e.msg);
+        tsr_record_free(&back);
+        tsr_reader_close(rd);
+        fclose(f);
+        free(m.buf);
+        tsr_record_free(&r);
+    }
+}
+
 int main(void)
 {
     RUN(test_crc32c_known_values);
@@ -779,5 +943,7 @@ int main(void)
     RUN(test_other_frame_faults);
     RUN(test_writer_refusals);
     RUN(test_convert);
+    RUN(test_spec_bounds);
+    RUN(test_large_payload_from_a_pipe);
     return check_done();
 }
