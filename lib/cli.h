@@ -60,9 +60,9 @@ typedef struct {
 #define CLI_OPT_CLIP(dest, help) {"clip", 0, OPT_DOUBLE, (dest), "X", (help), 0, CLI_INF}
 // --checkpoint-every, --resume and --log of the training tools (long*, const char**, const char**).
 #define CLI_OPTS_CHECKPOINT(every, resume, log)                                                          \
-    {"checkpoint-every", 0, OPT_LONG, (every), "N", "write the checkpoint every N steps", 0, CLI_BIG},               \
+    {"checkpoint-every", 0, OPT_LONG, (every), "N", "write the checkpoint every N steps (a run that diverges keeps the last good one)", 0, CLI_BIG}, \
     {"resume", 0, OPT_STRING, (resume), "FILE", "continue from a checkpoint with Adam state"},            \
-    {"log", 0, OPT_STRING, (log), "FILE", "TSV loss log: step, epoch, lr, loss, seconds"}
+    {"log", 0, OPT_STRING, (log), "FILE", "TSV loss log: step, epoch, lr, loss, seconds (--resume cuts it back to the checkpoint's step)"}
 // --seed, --first and --count of the sample generators (long* each): sample i
 // depends on (seed, i) alone, so shards reproduce one large run.
 #define CLI_OPTS_SAMPLES(seed, first, count)                                                             \

@@ -153,14 +153,21 @@ int cs_data_read(cs_data *d, tsr_reader *r, const char *label, eddy_err *e)
             return eddy_wrap(e, "%s: record %ld", label, idx);
         }
         int T = (int)rec.shape[0], H = (int)rec.shape[1], W = (int)rec.shape[2];
-        if (d->n == 0) {
+        static const char *const keys[] = {"term", "L", "grid", "channels", "obs_n", "obs_fill", NULL};
+        if (d->n == 0 && !d->first.set) {
             d->H = H, d->W = W;
             tsr_record_free(&d->meta);
             tsr_attrs_copy(&d->meta, &rec);
         } else if (H != d->H || W != d->W) {
+            eddy_fail(e, "%s record %ld has grid %d×%d, %s %d×%d: mixed training data", label,
+                      idx, H, W, d->first.where, d->H, d->W);
             tsr_record_free(&rec);
-            return eddy_fail(e, "%s: record %ld has grid %d×%d, earlier records %d×%d", label,
-                             idx, H, W, d->H, d->W);
+            return -1;
+        }
+        if (train_first_keep(&d->first, &rec, label, idx, e) ||
+            train_same_kind(&d->first, &rec, label, idx, keys, e)) {
+            tsr_record_free(&rec);
+            return -1;
         }
         size_t hw = (size_t)H * W, total = (size_t)(d->n + T) * hw;
         float *u = realloc(d->U, total * sizeof *u);
@@ -184,6 +191,7 @@ void cs_data_free(cs_data *d)
 {
     free(d->U), free(d->V), free(d->Y);
     tsr_record_free(&d->meta);
+    train_first_free(&d->first);
     memset(d, 0, sizeof *d);
     tsr_record_init(&d->meta);
 }

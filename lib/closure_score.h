@@ -47,11 +47,14 @@ typedef struct {
     int H, W;
     float *U, *V, *Y;         // (n, H, W) each
     tsr_record meta;          // attributes of the first record (no data)
+    train_first first;        // the first record, every later one is compared with
 } cs_data;
 
 // Appends every "closure" record of r to d (other records are skipped).
-// Fails on a wrong shape, a grid that differs from earlier records, or a
-// non-finite value, naming the record.
+// Fails on a wrong shape, a non-finite value, or a record of another kind
+// than the first one read, from this input or an earlier one: another grid,
+// or another term, L, grid, channels, obs_n or obs_fill attribute (G and H
+// mixed), naming both records.
 int cs_data_read(cs_data *d, tsr_reader *r, const char *label, eddy_err *e);
 void cs_data_free(cs_data *d);
 // Splits one "closure" record into its frames' U, V, Y (each (T, H, W)).

@@ -835,11 +835,15 @@ int pdd_paths_read(pdd_paths *d, tsr_reader *r, const char *label, eddy_err *e)
             tsr_attrs_copy(&d->meta, &rec);
         } else if ((int)l.T != d->T || (int)l.C != d->C || dims != d->dims || ny != d->n[0] ||
                    nx != d->n[1]) {
-            rc = eddy_fail(e, "%s: record %ld '%s' has %zu frames, %zu channels on a %dx%d grid; "
-                           "earlier paths have %d, %d on %dx%d", label, idx, rec.name, l.T, l.C,
-                           ny, dims == 2 ? nx : 1, d->T, d->C, d->n[0], d->dims == 2 ? d->n[1] : 1);
+            rc = eddy_fail(e, "%s record %ld '%s' has %zu frames, %zu channels on a %dx%d grid; "
+                           "%s has %d, %d on %dx%d", label, idx, rec.name, l.T, l.C, ny,
+                           dims == 2 ? nx : 1, d->first.where, d->T, d->C, d->n[0],
+                           d->dims == 2 ? d->n[1] : 1);
             goto out;
         }
+        static const char *const keys[] = {"field", "term", "units", "channels", "L", "interval", "dt", NULL};
+        if (train_first_keep(&d->first, &rec, label, idx, e) ||
+            train_same_kind(&d->first, &rec, label, idx, keys, e)) { rc = -1; goto out; }
         long S = (long)l.D, per = (long)d->T * d->C * S;
         double *nu = realloc(d->u, (size_t)(d->P + (long)l.npaths) * per * sizeof *nu);
         double *tmp = malloc((size_t)d->T * S * sizeof *tmp);
@@ -865,6 +869,7 @@ void pdd_paths_free(pdd_paths *d)
 {
     free(d->u);
     tsr_record_free(&d->meta);
+    train_first_free(&d->first);
     memset(d, 0, sizeof *d);
 }
 

@@ -162,13 +162,17 @@ int pdd_net_ddpm_simulate_at(pdd_net *n, const pdd_geom *g, const pdd_pc_opts *o
 // ---- paths read from tensor streams
 // Every float record with a time axis (its `dims`, lib/layout.h: e.g.
 // "t,c,x", "t,y,x", "n,t,c,x") contributes its paths; all must agree on
-// frames, channels and grid.  u (P, T, C, S) in physical units.
+// frames, channels and grid, and be of the first record's kind (lib/train.h
+// train_same_kind: its name, and its field, term, units, channels, L,
+// interval and dt attributes), so that a closure stream (omega, G, H) is
+// refused.  u (P, T, C, S) in physical units.
 typedef struct {
     long P;
     int T, C, dims, n[2];
     double L, dt;              // dt: attribute dt (time between frames), 1 if absent
     double *u;
     tsr_record meta;           // attributes of the first record (no data)
+    train_first first;         // the first record, every later one is compared with
 } pdd_paths;
 
 int pdd_paths_read(pdd_paths *d, tsr_reader *r, const char *label, eddy_err *e);

@@ -101,7 +101,8 @@ int pdd_sample_run(pdd_net *n, const pdd_sample_opts *o, const pdd_geom *g, long
     for (long b0 = 0; b0 < P; b0 += o->batch) {
         int B = (int)(P - b0 < o->batch ? P - b0 : o->batch);
         double *ub = u + b0 * npath;
-        pc.sample0 = (uint64_t)b0;
+        uint64_t s0 = (uint64_t)(o->first + b0);   // the whole run's index of path b0
+        pc.sample0 = s0;
         int r = 0;
         long nfe_b = 0;
         if (sim && ddpm_cond) {
@@ -110,17 +111,17 @@ int pdd_sample_run(pdd_net *n, const pdd_sample_opts *o, const pdd_geom *g, long
             pdd_predictor pr = pdd_net_predictor(n);
             double v = o->noise ? pdd_point_var(n->op, &n->proc, o->lam) : 0;
             r = pdd_simulate(g, &pr, B, ub, o->given, o->lam, v, n->op, v > 0 ? sim_sd : NULL,
-                             pc.seed, (uint64_t)b0, e);
+                             pc.seed, s0, e);
             nfe_b = g->T - o->given;
             // An exploding rollout is an error, as in the reverse sampler.
             if (!r && pc.blowup > 0)
-                r = pdd_frames_check(g, B, ub, o->given, pc.blowup, o->lam, (uint64_t)b0, e);
+                r = pdd_frames_check(g, B, ub, o->given, pc.blowup, o->lam, s0, e);
         } else {
-            if (o->mode == PDD_MODE_GENERATE) r = pdd_prior_sample(smp, B, lstart, pc.seed, (uint64_t)b0, ub, e);
+            if (o->mode == PDD_MODE_GENERATE) r = pdd_prior_sample(smp, B, lstart, pc.seed, s0, ub, e);
             if (!r) r = pdd_reverse(smp, &pc, lams, nl, pdd_net_score, &sc, B, ub, &nfe_b, e);
         }
         if (r) {
-            eddy_wrap(e, "paths %ld..%ld", b0, b0 + B - 1);
+            eddy_wrap(e, "paths %ld..%ld", o->first + b0, o->first + b0 + B - 1);
             goto out;
         }
         if (b0 == 0) *nfe = nfe_b;
@@ -258,7 +259,7 @@ int pdd_sample_rollout(pdd_net *n, const pdd_sample_opts *o, const pdd_geom *g, 
             }
             pdd_geom gb = *g;
             gb.T = stride;
-            if (rollout_piece(&rc, &gb, B, buf, filled, frame0, (uint64_t)b0, &nfe_b, e)) {
+            if (rollout_piece(&rc, &gb, B, buf, filled, frame0, (uint64_t)(o->first + b0), &nfe_b, e)) {
                 // One path's failure must not stop the others: each path
                 // alone (its noise is keyed by its sample, so it continues
                 // the same rollout).
@@ -266,7 +267,7 @@ int pdd_sample_rollout(pdd_net *n, const pdd_sample_opts *o, const pdd_geom *g, 
                     if (dv[b] >= 0) continue;
                     eddy_err e1;
                     if (rollout_piece(&rc, &gb, 1, buf + (long)b * stride * frame, filled, frame0,
-                                      (uint64_t)(b0 + b), NULL, &e1))
+                                      (uint64_t)(o->first + b0 + b), NULL, &e1))
                         dv[b] = frame0 + filled;
                 }
             }

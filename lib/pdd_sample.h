@@ -29,6 +29,8 @@ typedef struct {
     pdd_pc_opts pc;           // from pdd_pc_defaults(); kappa NaN: 0.7 in 1-D, 0.3 in 2-D;
                               // seed, clamp, blowup, monitor ... as the caller sets them
     int batch;                // paths per sampler call
+    long first;               // the whole run's index of path 0 of u: keys the noise, so that
+                              // paths K.. drawn alone are the same as in one run from 0
 } pdd_sample_opts;
 
 // Checks o against the model and fills the model-dependent defaults (lmax,

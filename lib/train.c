@@ -3,13 +3,15 @@
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "progress.h"
 #include "rng.h"
 
 void train_opts_default(train_opts *o)
 {
-    *o = (train_opts){.batch = 1, .ckpt_every = 1000, .seed = 42, .nranks = 1};
+    *o = (train_opts){.batch = 1, .ckpt_every = 1000, .seed = 42, .nranks = 1,
+                      .check = train_check_finite};
 }
 
 train_opts train_opts_cli(long nsamples, int batch, long steps, long ckpt_every, double clip,
@@ -45,17 +47,52 @@ void train_share(int B, int rank, int nranks, int *b0, int *nb)
     *nb = q + (rank < r);
 }
 
+// The byte length of the log's header and the rows of steps <= step: the
+// prefix a run resumed at `step` keeps.  Rows are "step\t..." in increasing
+// order; a last row without its newline (the process was killed while
+// writing it) is torn and never kept.
+static long log_keep(FILE *f, long step)
+{
+    long keep = 0, pos = 0, cap = 0, len = 0;
+    int c, header = 1;
+    char head[32];
+    while ((c = getc(f)) != EOF) {
+        pos++;
+        if (len < (long)sizeof head - 1) head[len++] = (char)c;
+        if (c != '\n') continue;
+        head[len] = 0, len = 0;
+        if (header) {
+            header = 0, keep = pos;
+            continue;
+        }
+        char *end;
+        long s = strtol(head, &end, 10);
+        if (end == head || *end != '\t' || s > step || s <= cap) break;
+        cap = s, keep = pos;
+    }
+    return keep;
+}
+
 FILE *train_log_open(const char *path, long step, eddy_err *e)
 {
-    // Resumed runs append: the checkpoint was written at a step the log had
-    // been flushed to.  (A log that ran on past its last checkpoint is the
-    // place to be cut back to `step` lines.)
-    FILE *f = fopen(path, step > 0 ? "a" : "w");
-    if (!f) {
+    // A resumed run keeps the header and the rows up to its checkpoint's
+    // step and appends from there: rows the killed run wrote past its last
+    // checkpoint are written again by the resumed run, so the log holds each
+    // step once (the seconds column restarts).
+    FILE *f = NULL;
+    if (step > 0 && (f = fopen(path, "r+"))) {
+        long keep = log_keep(f, step);
+        if (fseek(f, keep, SEEK_SET) || ftruncate(fileno(f), keep)) {
+            fclose(f);
+            eddy_fail(e, "%s: cannot cut the log back to step %ld", path, step);
+            return NULL;
+        }
+        if (keep > 0) return f;
+    } else if (!(f = fopen(path, "w"))) {
         eddy_fail(e, "%s: cannot open the log", path);
         return NULL;
     }
-    if (step == 0) fprintf(f, "step\tepoch\tlr\tloss\tseconds\n");
+    fprintf(f, "step\tepoch\tlr\tloss\tseconds\n");
     return f;
 }
 
@@ -82,14 +119,27 @@ static void clip_norm(float *g, size_t n, double max_norm)
     }
 }
 
-static int save(const train_model *m, const adam *opt, const train_opts *o, FILE *log, eddy_err *e)
+static int save(const train_model *m, const adam *opt, const train_opts *o, FILE *log, long *saved,
+                eddy_err *e)
 {
     if (o->rank != 0) return 0;
     if (log) fflush(log);
     if (o->check && o->check(o->check_ctx, m->params, m->nparams, opt, e))
         return eddy_wrap(e, "%s: not saved at step %ld", o->out, opt->t);
     if (m->save(m->save_ctx, o->out, opt, e)) return eddy_wrap(e, "%s", o->out);
+    *saved = opt->t;
     return 0;
+}
+
+// The message of a run stopped at step `step` (e holds why; diverged: by a
+// loss or a state that is not finite): which checkpoint is left on disk.
+static int stopped(eddy_err *e, const train_opts *o, long step, int diverged, long saved)
+{
+    char why[sizeof e->msg + 32];
+    snprintf(why, sizeof why, diverged ? "training diverged (%s)" : "%s", e->msg);
+    if (saved >= 0)
+        return eddy_fail(e, "step %ld: %s; %s keeps the checkpoint of step %ld", step, why, o->out, saved);
+    return eddy_fail(e, "step %ld: %s; this run wrote no checkpoint", step, why);
 }
 
 int train_run(const train_model *m, adam *opt, const train_opts *o, double *loss_ema, eddy_err *e)
@@ -108,6 +158,7 @@ int train_run(const train_model *m, adam *opt, const train_opts *o, double *loss
     train_batch b = {.B = o->batch, .seed = o->seed};
     train_share(o->batch, o->rank, o->nranks, &b.b0, &b.nb);
     double t0 = progress_now(), ema = NAN;
+    long saved = -1;   // the step of the last checkpoint this run wrote
     int rc = 0;
     for (long s = opt->t; s < o->steps && !rc; s++) {
         long epoch = s / per_epoch, k = s % per_epoch;
@@ -117,23 +168,76 @@ int train_run(const train_model *m, adam *opt, const train_opts *o, double *loss
         memset(m->grads, 0, m->nparams * sizeof *m->grads);
         if (m->objective(m->objective_ctx, &b, &loss, e) ||
             (o->allreduce && o->allreduce(o->allreduce_ctx, m->grads, m->nparams, &loss, e))) {
-            rc = eddy_wrap(e, "step %ld", s + 1);
+            rc = stopped(e, o, s + 1, 0, saved);
             break;
         }
         if (!isfinite(loss)) {
-            rc = eddy_fail(e, "step %ld: loss is not finite (%g)", s + 1, loss);
+            eddy_fail(e, "the loss is %g", loss);
+            rc = stopped(e, o, s + 1, 1, saved);
             break;
         }
         if (o->clip > 0) clip_norm(m->grads, m->nparams, o->clip);
         adam_step(opt, m->params, m->grads);
+        // Every step, on every process (they hold the same state): a state
+        // that is no longer finite stops the run before any save could
+        // overwrite the last good checkpoint with it.
+        if (o->check && o->check(o->check_ctx, m->params, m->nparams, opt, e)) {
+            rc = stopped(e, o, s + 1, 1, saved);
+            break;
+        }
         ema = isnan(ema) ? loss : 0.95 * ema + 0.05 * loss;
         if (log) fprintf(log, "%ld\t%ld\t%.6g\t%.6g\t%.3f\n", s + 1, epoch, lr, loss, progress_now() - t0);
         if (o->report) o->report(o->report_ctx, s + 1, ema);
-        if ((s + 1) % o->ckpt_every == 0 || s + 1 == o->steps) rc = save(m, opt, o, log, e);
+        if ((s + 1) % o->ckpt_every == 0 || s + 1 == o->steps) rc = save(m, opt, o, log, &saved, e);
     }
-    if (!rc && opt->t == start) rc = save(m, opt, o, log, e);   // nothing left to train
+    if (!rc && opt->t == start) rc = save(m, opt, o, log, &saved, e);   // nothing left to train
     if (log && fclose(log) && !rc) rc = eddy_fail(e, "%s: write error", o->log_path);
     free(perm);
     if (loss_ema) *loss_ema = ema;
     return rc;
+}
+
+int train_first_keep(train_first *f, const tsr_record *rec, const char *label, long idx, eddy_err *e)
+{
+    if (f->set) return 0;
+    tsr_record_init(&f->rec);
+    snprintf(f->rec.name, sizeof f->rec.name, "%s", rec->name);
+    if (tsr_attrs_copy(&f->rec, rec)) return eddy_fail(e, "out of memory");
+    snprintf(f->where, sizeof f->where, "%s record %ld '%s'", label, idx, rec->name);
+    f->set = 1;
+    return 0;
+}
+
+void train_first_free(train_first *f)
+{
+    if (f->set) tsr_record_free(&f->rec);
+    f->set = 0;
+}
+
+// Two attribute values agree: equal text, or equal numbers.
+static int same_value(const char *a, const char *b)
+{
+    if (!strcmp(a, b)) return 1;
+    char *ea, *eb;
+    double x = strtod(a, &ea), y = strtod(b, &eb);
+    return ea != a && !*ea && eb != b && !*eb && isfinite(x) && isfinite(y) &&
+           fabs(x - y) <= 1e-9 * fmax(fabs(x), fabs(y));
+}
+
+int train_same_kind(const train_first *f, const tsr_record *rec, const char *label, long idx,
+                    const char *const *keys, eddy_err *e)
+{
+    if (!f->set) return 0;
+    if (strcmp(rec->name, f->rec.name))
+        return eddy_fail(e, "%s record %ld is named '%s', %s: mixed training data "
+                         "(select one kind, e.g. tsr-cat --name)", label, idx, rec->name, f->where);
+    for (const char *const *k = keys; *k; k++) {
+        const char *a = tsr_attr_get(&f->rec, *k), *b = tsr_attr_get(rec, *k);
+        if (!a && !b) continue;
+        if (a && b && same_value(a, b)) continue;
+        return eddy_fail(e, "%s record %ld '%s' has %s%s%s, %s has %s%s%s: mixed training data "
+                         "(train one model per kind)", label, idx, rec->name, *k, b ? "=" : " unset",
+                         b ? b : "", f->where, *k, a ? "=" : " unset", a ? a : "");
+    }
+    return 0;
 }

@@ -22,10 +22,14 @@
 //    gradients is the single-process loss and gradient.  The allreduce hook
 //    sums the gradient buffer (nparams floats) and the loss in place across
 //    processes before clipping; only rank 0 writes the log and checkpoints.
-//  - divergence: the check hook sees the parameters and the Adam state before
-//    every save and may refuse it (train_check_finite is such a check).
-//  - resume: train_log_open is where a log longer than the checkpoint's step
-//    is cut back to it (today it appends).
+//
+// Divergence: the check hook (train_check_finite by default) sees the
+// parameters and the Adam state after every step and before every save; a
+// refusal, like a loss that is not finite, stops the run with an error
+// naming the step and the checkpoint left on disk, which is the last one
+// that passed (a diverged state is never saved over it).
+// Resume: train_log_open cuts the log back to the checkpoint's step, so a
+// run killed and resumed logs each step exactly once.
 #ifndef EDDY_TRAIN_H
 #define EDDY_TRAIN_H
 
@@ -35,6 +39,7 @@
 
 #include "adam.h"
 #include "err.h"
+#include "tsr.h"
 
 enum { TRAIN_PURPOSE_ORDER = 0x0de7 };   // purpose word of the data order
 
@@ -79,7 +84,8 @@ typedef struct {
     int rank, nranks;
     int (*allreduce)(void *ctx, float *grads, size_t n, double *loss, eddy_err *e);
     void *allreduce_ctx;
-    // before every save: non-zero refuses it (the message says why)
+    // after every step and before every save: non-zero stops the run (the
+    // message says why); NULL: no check
     int (*check)(void *ctx, const float *params, size_t n, const adam *opt, eddy_err *e);
     void *check_ctx;
     // after every step: the step count and the running loss average
@@ -87,7 +93,8 @@ typedef struct {
     void *report_ctx;
 } train_opts;
 
-// Defaults: batch 1, steps 0, checkpoint every 1000, no clipping, seed 42, one process.
+// Defaults: batch 1, steps 0, checkpoint every 1000, no clipping, seed 42, one process,
+// check train_check_finite.
 void train_opts_default(train_opts *o);
 // The settings every trainer's command line gives (the rest default).
 train_opts train_opts_cli(long nsamples, int batch, long steps, long ckpt_every, double clip,
@@ -108,9 +115,33 @@ void train_share(int B, int rank, int nranks, int *b0, int *nb);
 // running average of the loss (0.95 decay).  Messages name the step.
 int train_run(const train_model *m, adam *opt, const train_opts *o, double *loss_ema, eddy_err *e);
 
-// Opens the loss log for a run at step `step` (0: new, header written;
-// otherwise appended).
+// Opens the loss log for a run at step `step`: 0, a new log (header
+// written); otherwise the existing log cut back to its header and the rows of
+// steps <= step (a torn last row dropped), opened to append; a missing or
+// empty log is started anew.
 FILE *train_log_open(const char *path, long step, eddy_err *e);
+
+// ---- one kind of training data
+// A trainer reading records from several files learns one model of one kind
+// of record: a closure stream (omega, G, H) or G and H closure data mixed
+// would train a model that is none of them, under the first one's label.
+// The first record read is kept (name and attributes, no payload) and every
+// later one compared with it.
+typedef struct {
+    int set;
+    char where[TSR_MAX_NAME + 160];   // "FILE record N 'NAME'"
+    tsr_record rec;                   // name and attributes
+} train_first;
+
+// Keeps rec (record idx of the input label) as the first, when none is kept yet.
+int train_first_keep(train_first *f, const tsr_record *rec, const char *label, long idx, eddy_err *e);
+void train_first_free(train_first *f);
+// Fails, naming both records, when rec (record idx of label) has another name
+// than the first or disagrees on one of the attributes keys (NULL-ended): set
+// in one and not the other, or another value (numbers compared as numbers, to
+// 1e-9 relative).
+int train_same_kind(const train_first *f, const tsr_record *rec, const char *label, long idx,
+                    const char *const *keys, eddy_err *e);
 
 // A check hook: fails when a parameter or an Adam moment is not finite.
 int train_check_finite(void *ctx, const float *params, size_t n, const adam *opt, eddy_err *e);

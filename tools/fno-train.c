@@ -6,6 +6,7 @@
 #include <string.h>
 
 #include "cli.h"
+#include "cli_dist.h"
 #include "closure_score.h"
 #include "model.h"
 #include "train.h"
@@ -96,7 +97,11 @@ static long seed = 42;
         "the rms of the scaled training U, stored in the model), and --residual makes\n"
         "the diffusion model the correction U - Y to the filled observations (the\n"
         "samplers add Y back).  One difference: the embedding enters\n"
-        "before each layer's activation (lib/fno.h), the reference adds it after.",
+        "before each layer's activation (lib/fno.h), the reference adds it after.\n"
+        "Data parallel: under mpirun -np N the ranks share each batch (N at most\n"
+        "--batch; unequal shares when it does not divide) and sum the gradients, so\n"
+        "they take the step of one process to float rounding; rank 0 alone logs and\n"
+        "writes the model, which resumes on any N.",
         "  closure-cond --term G train.tsr > cond.tsr\n"
         "  fno-train --steps 2000 --batch 32 --log loss.tsv -o G.model cond.tsr",
         opts};
@@ -162,6 +167,7 @@ int main(int argc, char **argv)
     cli_parse(&spec, argc, argv, &nops, &ops);
     cs_info info = configure();
     cli_threads(threads);
+    cli_dist_start();   // alone, or a rank of mpirun -np N
 
     eddy_err e;
     cs_data d = {0};
@@ -187,11 +193,13 @@ int main(int argc, char **argv)
     model_ref ref = {&m, &hdr};
     train_model tm = {m.params, m.grads, m.nparams, cs_objective_grad, &ob, model_save, &ref};
     train_opts to = train_opts_cli(d.n, batch, steps, ckpt_every, clip, seed, out, log_path);
-    cli_train("fno-train", &tm, &opt, &to, quiet, "frames");
+    cli_dist_train_opts("fno-train", &to);
+    cli_train("fno-train", &tm, &opt, &to, quiet || to.rank, "frames");   // rank 0 alone reports
     cs_objective_free(&ob);
     adam_free(&opt);
     fno_free(&m);
     tsr_record_free(&hdr);
     cs_data_free(&d);
+    cli_dist_end();
     return 0;
 }

@@ -29,7 +29,7 @@ static int trace_step(void *ctx, int step, double lam, int B, const double *rms,
 // One record per path, as the generators write them: (T, C, N) "t,c,x" in
 // 1-D; (T, Ny, Nx) "t,y,x" (one channel) or (T, C, Ny, Nx) in 2-D.
 static void write_paths(tsr_writer *w, const pdd_net *n, const pdd_geom *g, const double *u, long P,
-                        const tsr_record *meta, const char *mode, double lam, long nfe)
+                        long sample0, const tsr_record *meta, const char *mode, double lam, long nfe)
 {
     eddy_err e;
     long S = pdd_geom_points(g), per = (long)g->T * g->C * S;
@@ -51,7 +51,7 @@ static void write_paths(tsr_writer *w, const pdd_net *n, const pdd_geom *g, cons
         tsr_attr_set_double(&r, "interval", n->dt);
         tsr_attr_set(&r, "pdd.mode", mode);
         tsr_attr_set_double(&r, "lambda", lam);
-        tsr_attr_setf(&r, "sample", "%ld", p);
+        tsr_attr_setf(&r, "sample", "%ld", sample0 + p);
         tsr_attr_setf(&r, "pdd.nfe", "%ld", nfe);
         tsr_history_append(&r, cli_cmdline());
         if (tsr_write(w, &r, &e)) cli_die(EXIT_DATA, "%s", e.msg);
@@ -70,7 +70,7 @@ static const char *model = NULL, *out = NULL, *trace = NULL, *sched = "paper", *
 static double lam = 0, lmax = NAN, kappa = NAN, rho = 7, guard = 3, clamp = 5, blowup = 100, max_clamped = 0.01, gauss_below = 0.1;
 static int given = 5, nsamp = 0, frames = 0, keep_from = -1, ncorr = 3, nsteps = 0, batch = 8, threads = 0, quiet = 0;
 static int no_extrap = 0, no_final = 0, remove_mean = 0, max_batch = 256;
-static long seed = 0;
+static long seed = 0, first = 0;
 
     static const cli_opt opts[] = {
         {"model", 'm', OPT_STRING, &model, "FILE", "pd-train model (required)"},
@@ -78,7 +78,8 @@ static long seed = 0;
         {"lambda", 'l', OPT_DOUBLE, &lam, "X", "simulate: the scale; super-resolve: the input paths' scale", 0, 1000000.0},
         {"given", 0, OPT_INT, &given, "N", "simulate: true frames given (coarse-grained to lambda)", 1, 1048576},
         {"noise", 0, OPT_STRING, &noise, "K", "simulate: none (sigma = 0, evaluation) or sigma (sigma_lambda)"},
-        {"samples", 'n', OPT_INT, &nsamp, "N", "generate: paths to draw", 0, 1073741824},
+        {"samples", 'n', OPT_INT, &nsamp, "N", "generate: paths to draw; simulate, super-resolve: input paths from --first (0: all)", 0, 1073741824},
+        {"first", 0, OPT_LONG, &first, "K", "shards: paths K..K+N-1 of the whole run (generate: --samples N; otherwise input paths from K, -n N of them or all)", 0, CLI_BIG},
         {"frames", 0, OPT_INT, &frames, "N", "generate: frames per path (default: the training length); simulate: roll out to N frames in all (default: the input's)", 0, 1048576},
         {"keep-from", 0, OPT_INT, &keep_from, "M", "simulate: write frames M..N-1 only, as records of the input's length", 0, 1048576},
         {"lambda-max", 0, OPT_DOUBLE, &lmax, "X", "generate: start of the reverse integration (default 1)", 1e-300, 1000000.0},
@@ -130,11 +131,16 @@ static long seed = 0;
         "patterns unconstrained; --clamp bounds every value (the reference clamps at 3).\n"
         "A path that turns non-finite, whose rms exceeds --blowup, or of which one\n"
         "update clamps more than --max-clamped is an error naming its sample and\n"
-        "lambda; nothing is written.  Outputs one record 'u' per path (t,c,x; t,y,x;\n"
+        "lambda; nothing is written to -o FILE.  Outputs one record 'u' per path (t,c,x; t,y,x;\n"
         "t,c,y,x) in physical units with the attribute pdd.nfe (network evaluations\n"
         "per batch of paths); the cost line 'MODE: nfe N, S s per sample' goes to\n"
-        "stderr unless --quiet.\n"
-        "Long rollouts (seed 001 4.1, B.5: the simulation spectral error of frames\n"
+        "stderr unless --quiet.  Paths are sampled and written --batch at a time.\n"
+        "Shards: --first K draws paths K..K+N-1 of the whole run (generate: -n N;\n"
+        "simulate, super-resolve: input paths K.., -n N of them or all), noise keyed\n"
+        "by the path's index in the whole run; K must be a multiple of --batch, and\n"
+        "so must N in every shard but the last, for the shards concatenated to be\n"
+        "one run's bytes.\n"
+                "Long rollouts (seed 001 4.1, B.5: the simulation spectral error of frames\n"
         "  10T..11T-1, T the sample length): simulate --frames N rolls out to N frames\n"
         "  in all from the input's first --given frames, holding only a window and the\n"
         "  frames it writes (memory does not grow with N); the frames are those a plain\n"
@@ -191,7 +197,7 @@ static int write_segment(void *ctx, long path, int seg, long frame0, int nframes
     tsr_attr_set_double(&r, "interval", c->n->dt);
     tsr_attr_set(&r, "pdd.mode", "simulate");
     tsr_attr_set_double(&r, "lambda", c->lam);
-    tsr_attr_setf(&r, "sample", "%ld", path);
+    tsr_attr_setf(&r, "sample", "%ld", first + path);
     tsr_attr_setf(&r, "pdd.nfe", "%ld", *c->nfe);
     tsr_attr_setf(&r, "pdd.segment", "%d", seg);
     tsr_attr_setf(&r, "pdd.frame0", "%ld", frame0);
@@ -221,10 +227,10 @@ static long long_rollout(pdd_net *n, const pdd_sample_opts *o, const pdd_geom *g
     for (long p = 0; p < d->P; p++) nd += dv[p] >= 0;
     fprintf(stderr, "pd-sample: simulate: %ld of %ld paths diverged (left out):", nd, d->P);
     for (long p = 0, k = 0; p < d->P; p++)
-        if (dv[p] >= 0) fprintf(stderr, "%s%ld", k++ ? "," : " ", p);
+        if (dv[p] >= 0) fprintf(stderr, "%s%ld", k++ ? "," : " ", first + p);
     fputc('\n', stderr);
     for (long p = 0; p < d->P && !quiet; p++)
-        if (dv[p] >= 0) fprintf(stderr, "pd-sample: sample %ld diverged at frame %ld\n", p, dv[p]);
+        if (dv[p] >= 0) fprintf(stderr, "pd-sample: sample %ld diverged at frame %ld\n", first + p, dv[p]);
     free(dv);
     free(c.tmp);
     return nfe;
@@ -236,11 +242,16 @@ static pdd_sample_opts configure(int nops, char **ops)
     if (!model) cli_die(EXIT_USAGE, "--model is required");
     if (nops < 1) cli_die(EXIT_USAGE, "a mode is required: simulate, generate or super-resolve");
     pdd_sample_opts o = {.lam = lam, .lmax = lmax, .given = given, .gauss_below = gauss_below,
-                         .nsteps = nsteps, .rho = rho, .step = -1, .batch = batch};
+                         .nsteps = nsteps, .rho = rho, .step = -1, .batch = batch, .first = first};
     if (!strcmp(ops[0], "simulate")) o.mode = PDD_MODE_SIMULATE;
     else if (!strcmp(ops[0], "generate")) o.mode = PDD_MODE_GENERATE;
     else if (!strcmp(ops[0], "super-resolve")) o.mode = PDD_MODE_SR;
     else cli_die(EXIT_USAGE, "unknown mode '%s' (simulate, generate or super-resolve)", ops[0]);
+    if (first < 0) cli_die(EXIT_USAGE, "--first must be >= 0");
+    // The network's GEMMs may round differently with the batch size: a shard
+    // equals its part of one run only if it batches the paths as that run does.
+    if (batch >= 1 && first % batch)
+        cli_die(EXIT_USAGE, "--first %ld is not a multiple of --batch %d (shards must batch the paths as one run does)", first, batch);
     if (o.mode != PDD_MODE_SIMULATE && keep_from != -1)
         cli_die(EXIT_USAGE, "--keep-from is for simulate only");
     if (o.mode == PDD_MODE_SR && frames != 0) cli_die(EXIT_USAGE, "--frames has no meaning for super-resolve");
@@ -280,6 +291,13 @@ static void input_paths(const pdd_net *n, const pdd_sample_opts *o, int nops, ch
         cli_read_all(nops, ops, read_paths, d);
         if (d->P == 0) cli_die(EXIT_DATA, "no paths in the input (records with a time axis)");
         if (pdd_net_check_paths(n, d, &e)) cli_die(EXIT_DATA, "%s", e.msg);
+        // --first K [-n N]: input paths K..K+N-1, keyed as in the whole run.
+        if (first >= d->P) cli_die(EXIT_USAGE, "--first %ld: the input has %ld paths (0..%ld)", first, d->P, d->P - 1);
+        if (nsamp < 0) cli_die(EXIT_USAGE, "--samples must be >= 0 (0: every input path from --first)");
+        long keep = nsamp > 0 && nsamp < d->P - first ? nsamp : d->P - first;
+        long per = (long)d->T * d->C * pdd_geom_points(&n->g);
+        if (first > 0) memmove(d->u, d->u + first * per, (size_t)(keep * per) * sizeof *d->u);
+        d->P = keep;
         if (o->mode == PDD_MODE_SIMULATE && (frames > 0 || keep_from >= 0)) {
             long N = frames > 0 ? frames : d->T;
             if (d->T < given) cli_die(EXIT_DATA, "paths of %d frames do not hold --given %d", d->T, given);
@@ -295,7 +313,8 @@ static void input_paths(const pdd_net *n, const pdd_sample_opts *o, int nops, ch
         return;
     }
     if (nsamp < 1) cli_die(EXIT_USAGE, "generate needs --samples N >= 1");
-    d->P = nsamp;
+    // Generated paths are streamed out batch by batch: memory for one batch.
+    d->P = nsamp < batch ? nsamp : batch;
     d->T = frames > 0 ? frames : n->g.T;
     if (d->T < 3) cli_die(EXIT_USAGE, "--frames must be >= 3");
     d->C = n->g.C, d->dims = n->g.dims, d->n[0] = n->g.n[0], d->n[1] = n->g.n[1], d->L = n->g.L;
@@ -305,10 +324,11 @@ static void input_paths(const pdd_net *n, const pdd_sample_opts *o, int nops, ch
 
 // After each batch: the progress line, and the trace's next sample index.
 static progress pg;
+static long chunk0;   // paths done before the current pdd_sample_run call
 static void batch_done(void *ctx, long done)
 {
-    ((trace_ctx *)ctx)->sample0 = done;
-    progress_update(&pg, (double)done, NULL);
+    ((trace_ctx *)ctx)->sample0 = first + chunk0 + done;
+    progress_update(&pg, (double)(chunk0 + done), NULL);
 }
 
 int main(int argc, char **argv)
@@ -328,8 +348,10 @@ int main(int argc, char **argv)
     pdd_paths d = {0};
     input_paths(&n, &o, nops - 1, ops + 1, &d);   // ops[0] is the mode
     pdd_geom g = pdd_paths_geom(&d, n.g.W);
-    pdd_net_standardise(&n, d.u, d.P * d.T);
-    trace_ctx tc = {NULL, 0};
+    int gen = o.mode == PDD_MODE_GENERATE;
+    long total = gen ? nsamp : d.P, per = (long)g.T * g.C * pdd_geom_points(&g);
+    if (!gen) pdd_net_standardise(&n, d.u, d.P * d.T);
+    trace_ctx tc = {NULL, first};
     if (trace) {
         if (!(tc.f = fopen(trace, "w"))) cli_die(EXIT_USAGE, "%s: cannot open the trace", trace);
         fprintf(tc.f, "sample\tstep\tlambda\trms\tscore_rms\tclamped\n");
@@ -337,22 +359,30 @@ int main(int argc, char **argv)
     }
 
     tsr_writer *w = cli_writer(out, NULL);
-    progress_start(&pg, "pd-sample", (double)d.P, quiet);
+    progress_start(&pg, "pd-sample", (double)total, quiet);
     double t0 = progress_now();
     long nfe = 0;
+    double lam_out = o.mode == PDD_MODE_SIMULATE ? lam : 0;
     int longrun = o.mode == PDD_MODE_SIMULATE && (frames > 0 || keep_from >= 0);
-    if (longrun) nfe = long_rollout(&n, &o, &g, &d, w, batch_done, &tc);
-    else if (pdd_sample_run(&n, &o, &g, d.P, d.u, &nfe, batch_done, &tc, &e)) cli_die(EXIT_DATA, "%s", e.msg);
-    double secs = (progress_now() - t0) / (double)d.P;
+    chunk0 = 0;
+    if (longrun) nfe = long_rollout(&n, &o, &g, &d, w, batch_done, &tc);   // streams itself
+    // Otherwise one batch at a time, written as it is done (an -o file
+    // appears only whole: the writer renames it into place at the end).
+    for (chunk0 = 0; !longrun && chunk0 < total; chunk0 += batch) {
+        long P = total - chunk0 < batch ? total - chunk0 : batch, nfe_c = 0;
+        double *u = gen ? d.u : d.u + chunk0 * per;
+        if (gen) memset(u, 0, (size_t)(P * per) * sizeof *u);
+        o.first = first + chunk0;
+        if (pdd_sample_run(&n, &o, &g, P, u, &nfe_c, batch_done, &tc, &e)) cli_die(EXIT_DATA, "%s", e.msg);
+        if (chunk0 == 0) nfe = nfe_c;
+        pdd_net_unstandardise(&n, u, P * g.T);
+        write_paths(w, &n, &g, u, P, first + chunk0, gen ? NULL : &d.meta, ops[0], lam_out, nfe);
+    }
+    double secs = (progress_now() - t0) / (double)total;
     char note[128];
     snprintf(note, sizeof note, "%ld network evaluations per path, %.3g s per path", nfe, secs);
     progress_end(&pg, note);
     if (!quiet) fprintf(stderr, "pd-sample: %s: nfe %ld, %.4g s per sample\n", ops[0], nfe, secs);
-    if (!longrun) {
-        pdd_net_unstandardise(&n, d.u, d.P * d.T);
-        double lam_out = o.mode == PDD_MODE_SIMULATE ? lam : 0;
-        write_paths(w, &n, &g, d.u, d.P, o.mode == PDD_MODE_GENERATE ? NULL : &d.meta, ops[0], lam_out, nfe);
-    }
     if (tsr_writer_finish(w, &e)) cli_die(EXIT_DATA, "%s", e.msg);
     if (tc.f) fclose(tc.f);
     pdd_net_free(&n);

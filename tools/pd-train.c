@@ -7,6 +7,7 @@
 #include <string.h>
 
 #include "cli.h"
+#include "cli_dist.h"
 #include "pdd_net.h"
 #include "train.h"
 
@@ -82,7 +83,11 @@ static int batch = 8, window = 5, fd = 0, threads = 0, quiet = 0, max_batch = 25
         "Unlike the reference code lambda is continuous and k = 0 is not noised.\n"
         "pdd models also store the training spectrum E|u_k|^2 per channel and mode\n"
         "(standardised units, attribute pdd.spectrum) for pd-sample --gauss-below;\n"
-        "resuming an older model adds it.",
+        "resuming an older model adds it.\n"
+        "Data parallel: under mpirun -np N the ranks share each batch (N at most\n"
+        "--batch; unequal shares when it does not divide) and sum the gradients, so\n"
+        "they take the step of one process to float rounding; rank 0 alone logs and\n"
+        "writes the model, which resumes on any N.",
         "  pd-train --steps 30000 --batch 50 --log loss.tsv -o l96.model train.tsr\n"
         "  pd-train --objective ddpm-cond -o l96-ddpm.model train.tsr\n"
         "  pd-train --arch fno --fno-preset d5 -o l96-fno.model train.tsr\n"
@@ -202,6 +207,7 @@ int main(int argc, char **argv)
     cli_parse(&spec, argc, argv, &nops, &ops);
     pdd_objective obj = configure();
     cli_threads(threads);
+    cli_dist_start();   // alone, or a rank of mpirun -np N
 
     eddy_err e;
     pdd_paths d = {0};
@@ -226,10 +232,12 @@ int main(int argc, char **argv)
     pdd_net_ref ref = {&n, &hdr};
     train_model tm = pdd_net_train_model(&n, &ob, &ref);
     train_opts to = train_opts_cli(d.P, batch, steps, ckpt_every, clip, seed, out, log_path);
-    cli_train("pd-train", &tm, &opt, &to, quiet, "paths");
+    cli_dist_train_opts("pd-train", &to);
+    cli_train("pd-train", &tm, &opt, &to, quiet || to.rank, "paths");   // rank 0 alone reports
     adam_free(&opt);
     pdd_net_free(&n);
     tsr_record_free(&hdr);
     pdd_paths_free(&d);
+    cli_dist_end();
     return 0;
 }

@@ -24,8 +24,13 @@ static const char description[] =
     "else 2*pi, so |k| = 2 pi n / L.  --laplacian fd uses the reference code's symbol\n"
     "4 sin^2(pi n/N)/h^2 (h = L/N) instead of |k|^2.\n"
     "\n"
-    "Noise of frame f of record r comes from the key (seed, r, f): the same bytes at any\n"
-    "thread count.  A frame is the set of channels when c is the axis just before space.\n"
+    "Noise of frame f of a record comes from the key (seed, sample, f, the record's name and\n"
+    "grid), sample being the record's sample attribute (the sample index ns-gen, l96-gen\n"
+    "and pd-sample write): the same bytes at any thread count, and coarsening shards of a\n"
+    "stream (ns-gen --first/--count, tsr-cat --records) gives the records of coarsening the\n"
+    "whole.  A record without a sample attribute is keyed by its position r in the input\n"
+    "instead, (seed, r, f), with a warning: then only the whole stream gives those bytes.\n"
+    "A frame is the set of channels when c is the axis just before space.\n"
     "Sigma is floored at its value at lambda = --lambda-floor (the paper: 1e-3), so noise is added\n"
     "even at lambda = 0; --no-noise gives the deterministic reference C_lambda u_0, and with\n"
     "lambda = 0 the exact identity.\n"
@@ -159,6 +164,32 @@ static void set_attrs(tsr_record *rp, const rg_op *op, const layout *l, double l
     tsr_history_append(rp, cli_cmdline());
 }
 
+// The noise key of record idx (see the description): keyed by what the
+// record is, its sample index and name and grid (so omega, G and H of one
+// sample, or its fields on two grids, get independent noise), not by where
+// it sits in the input, so that shards coarsen as the whole does.
+static rg_noise noise_key(const tsr_record *rp, long idx, const layout *l)
+{
+    static int warned;
+    eddy_err e;
+    long sample;
+    int has = tsr_attr_long(rp, "sample", &sample, &e);
+    if (has < 0 || (has == 0 && sample < 0))
+        cli_die(EXIT_DATA, "record %ld: attribute sample: %s", idx, has < 0 ? e.msg : "negative");
+    if (has != 0) {
+        if (!warned++)
+            cli_warn("record %ld has no sample attribute: its noise is keyed by its position in "
+                     "the input, so a shard of this stream would not coarsen as the whole does", idx);
+        return (rg_noise){ (uint64_t)seed, (uint64_t)idx, 0, RG_PURPOSE };
+    }
+    // FNV-1a over the name and the grid, folded into the purpose word.
+    uint64_t h = 0xcbf29ce484222325ULL;
+    for (const char *c = rp->name; *c; c++) h = (h ^ (unsigned char)*c) * 0x100000001b3ULL;
+    h = (h ^ (uint64_t)l->ny) * 0x100000001b3ULL;
+    h = (h ^ (uint64_t)l->nx) * 0x100000001b3ULL;
+    return (rg_noise){ (uint64_t)seed, (uint64_t)sample, 0, RG_PURPOSE ^ h };
+}
+
 // Record idx coarse-grained in place; *op is kept for the next record of the same grid.
 static void coarsen(tsr_record *rp, long idx, rg_op **op, rg_grid *cur)
 {
@@ -173,7 +204,7 @@ static void coarsen(tsr_record *rp, long idx, rg_op **op, rg_grid *cur)
     }
     double lam_in = input_lambda(rp, idx);
     rg_params p = { alpha, beta, lambda, floor_ };
-    rg_noise key = { (uint64_t)seed, (uint64_t)idx, 0, RG_PURPOSE };
+    rg_noise key = noise_key(rp, idx, &l);
     size_t nframes = l.nfields / l.frame_chan;
     int err = rp->dtype == TSR_F4
                   ? rg_apply_f(*op, &p, rp->data, nframes, (int)l.frame_chan, with_noise ? &key : NULL, &e)

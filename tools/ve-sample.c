@@ -14,7 +14,7 @@
 static const char *model = NULL, *out = "-", *truth = NULL, *obs_out = NULL, *sampler = "em", *schedule = "karras";
 static double T = 0, t_min = 1e-3, rho = 7;
 static int steps = 0, K = 1, batch = 16, threads = 0, quiet = 0;
-static long seed = 0;
+static long seed = 0, first = 0, count = 0;
 
     static const cli_opt opts[] = {
         {"model", 'm', OPT_STRING, &model, "FILE", "checkpoint written by fno-train (required)"},
@@ -25,6 +25,8 @@ static long seed = 0;
         {"steps", 'n', OPT_INT, &steps, "N", "reverse steps (0: 10 karras, 1000 uniform)", 0, 16777216},
         {"t-min", 0, OPT_DOUBLE, &t_min, "T", "karras: last time before 0", 1e-300, 1000000.0},
         {"rho", 0, OPT_DOUBLE, &rho, "X", "karras: exponent", 1e-300, 1000000.0},
+        {"first", 0, OPT_LONG, &first, "R", "shards: start at the input's closure record R (0-based); the noise is keyed as in the whole run", 0, CLI_BIG},
+        {"count", 0, OPT_LONG, &count, "N", "closure records to sample from --first (0: all the rest)", 0, CLI_BIG},
         {"batch", 'b', OPT_INT, &batch, "N", "samples integrated together (changes only the rounding)", 1, 16777216},
         {"truth", 0, OPT_STRING, &truth, "FILE", "also write the true U of each condition here"},
         {"obs", 0, OPT_STRING, &obs_out, "FILE", "also write the filled observations Y here (the interpolation baseline)"},
@@ -51,7 +53,9 @@ static long seed = 0;
         "reads them as an ensemble), with attributes sampler, schedule, steps, T and\n"
         "nfe (network evaluations per sample).  A --residual model's samples are Y plus\n"
         "the sampled correction.  --truth writes U of each input record,\n"
-        "--obs its filled observations Y (records 'Y', for relerr against --truth).",
+        "--obs its filled observations Y (records 'Y', for relerr against --truth).\n"
+        "Shards: --first R --count N sample closure records R..R+N-1 alone, with the\n"
+        "noise of the whole run; shards concatenated are one run's bytes.",
         "  ve-sample -m G.model --truth truth.tsr test-cond.tsr > samples.tsr\n"
         "  relerr truth.tsr samples.tsr",
         opts};
@@ -74,6 +78,7 @@ static void configure(int nops)
     if (vesde_schedule_parse(schedule, &sched))
         cli_die(EXIT_USAGE, "--schedule: karras or uniform, got '%s'", schedule);
     vesde_schedule_defaults(sched, &T, &steps);
+    if (first < 0 || count < 0) cli_die(EXIT_USAGE, "--first and --count must be >= 0");
     if (K < 1 || batch < 1 || steps < 1) cli_die(EXIT_USAGE, "--samples, --batch and --steps must be >= 1");
     if (steps > 1000000) cli_die(EXIT_USAGE, "--steps %d is absurd", steps);
     double *ts = malloc((size_t)(steps + 1) * sizeof *ts);
@@ -171,13 +176,20 @@ int main(int argc, char **argv)
     tsr_record rec;
     tsr_record_init(&rec);
     progress_start(&pg, "ve-sample", 0, quiet);
-    long cbase = 0;
+    long cbase = 0, nrec = 0;
     int got;
     while ((got = tsr_read(r, &rec, &e)) == 1) {
         long ri = tsr_reader_index(r) - 1;
         if (strcmp(rec.name, "closure")) continue;
         check_record(&rec, ri);
         int nt = (int)rec.shape[0], H = (int)rec.shape[1], W = (int)rec.shape[2];
+        // Outside the shard: only the condition indices advance, so that the
+        // records inside draw the noise of the whole run.
+        long idx = nrec++;
+        if (idx < first || (count > 0 && idx >= first + count)) {
+            cbase += nt;
+            continue;
+        }
         size_t n = (size_t)nt * H * W;
         float *U = malloc(n * sizeof *U), *V = malloc(n * sizeof *V), *Y = malloc(n * sizeof *Y);
         float *dst = malloc(n * K * sizeof *dst);
@@ -196,6 +208,7 @@ int main(int argc, char **argv)
     }
     if (got < 0) cli_die(EXIT_DATA, "%s", e.msg);
     if (cbase == 0) cli_die(EXIT_DATA, "no 'closure' records in the input (run closure-cond first)");
+    if (first >= nrec) cli_die(EXIT_USAGE, "--first %ld: the input has %ld closure records (0..%ld)", first, nrec, nrec - 1);
     if (wt && tsr_writer_finish(wt, &e)) cli_die(EXIT_DATA, "%s: %s", truth, e.msg);
     if (wy && tsr_writer_finish(wy, &e)) cli_die(EXIT_DATA, "%s: %s", obs_out, e.msg);
     if (tsr_writer_finish(w, &e)) cli_die(EXIT_DATA, "%s", e.msg);

@@ -103,7 +103,7 @@ setup() { D=$BATS_FILE_TMPDIR; cd "$BATS_TEST_TMPDIR"; }
 @test "pd-train: bad data is exit 1 and writes nothing" {
     run pd-train "${TINY[@]}" --steps 1 -o m.model "$D/l96.tsr" "$D/l96-short.tsr"
     assert_failure 1
-    assert_output --regexp 'has 6 frames, 2 channels on a 32x1 grid; earlier paths have 8, 2 on 32x1'
+    assert_output --regexp "l96-short.tsr record 0 'u' has 6 frames, 2 channels on a 32x1 grid; .*/l96.tsr record 0 'u' has 8, 2 on 32x1"
     run pd-train "${TINY[@]}" --steps 1 -o m.model "$D/l96.tsr" "$D/kf.tsr"
     assert_failure 1
     run pd-train "${TINY[@]}" --steps 1 -o m.model "$D/l96-1.tsr"

@@ -140,15 +140,14 @@ case_mpi_in_allocation() {
 TINY="--arch fno --width 4 --layers 1 --modes 4 --emb-size 8 --emb-hidden 8 --batch 2 -q"
 make_l96() { l96-gen --K 8 --J 4 --frames 8 --spinup 0.5 --count 4 -q -o "$1"; }
 
-# Later (issue 18, second round): an array sharding `pd-sample generate
-# --first`, merged, equal to one pd-sample run.  Written against the intended
-# command lines; enable by removing the guard once pd-sample takes --first.
+# An array sharding `pd-sample generate --first` (3 tasks × 2 paths, --batch
+# 2 so that every shard batches its paths as the one run does), merged, equal
+# to one pd-sample run.
 case_pd_sample_array() {
-    echo "# skipped: needs pd-sample generate --first (issue 18, second round)"; return 77
     local d=$work/pd-array ids gen merge
     mkdir -p "$d" && cd "$d" || return 1
     make_l96 "$d/l96.tsr" && pd-train $TINY --steps 2 -o "$d/pdd.model" "$d/l96.tsr" || return 1
-    local gen_cmd="pd-sample -m $d/pdd.model --frames 6 --schedule rho --steps 4 --correctors 1 --max-clamped 1 --blowup 0 --seed 3 -q generate"
+    local gen_cmd="pd-sample -m $d/pdd.model --frames 6 --schedule rho --steps 4 --correctors 1 --max-clamped 1 --blowup 0 --seed 3 -b 2 -q generate"
     $gen_cmd --samples 6 -o "$d/direct.tsr" || return 1
     ids=$(EDDY_TASKS=3 EDDY_PER_TASK=2 EDDY_COUNT_OPT=--samples EDDY_OUT="$d/shards" \
           EDDY_MERGED="$d/merged.tsr" EDDY_CMD="$gen_cmd" "$slurm/submit.sh") || return 1
@@ -159,11 +158,11 @@ case_pd_sample_array() {
     [ "$(headers "$d/direct.tsr")" = "$(headers "$d/merged.tsr")" ] || { echo "# merged headers differ"; return 1; }
 }
 
-# Later (issue 18, second round): one sbatch running `mpirun -np 2 pd-train`
-# (examples/slurm/train-mpi.sbatch); two such runs give identical checkpoints,
-# equal to `mpirun -np 2 pd-train` run without Slurm.
+# One sbatch running `mpirun -np 2 pd-train` (examples/slurm/train-mpi.sbatch);
+# two such runs give identical checkpoints, equal to `mpirun -np 2 pd-train`
+# run without Slurm.
 case_pd_train_mpi() {
-    echo "# skipped: needs MPI training in pd-train (issue 18, second round)"; return 77
+    ldd "$(command -v pd-train)" | grep -q libmpi || { echo "# skipped: built without MPI"; return 77; }
     local d=$work/pd-mpi jid run
     mkdir -p "$d" && cd "$d" || return 1
     make_l96 "$d/l96.tsr" || return 1

@@ -7,9 +7,14 @@
 // at h = 1e-2 of the tensor's rms, rounding of the loss ~1e-7 |L|/h), as in
 // test_fno_net.c.  Also: the shares of a batch (the data-parallel seam) sum
 // to the whole batch's loss and gradient, and train_share tiles the batch.
+// The loop itself on a toy objective: a diverging run stops naming the step
+// and never saves a state that is not finite; a resumed run's log is cut
+// back to its checkpoint's step (torn last row included).
 #include <math.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "check.h"
 #include "closure_score.h"
@@ -237,8 +242,113 @@ static void test_share(void)
         }
 }
 
+// The toy model of the loop tests: loss sum p², gradient 2p; the save hook
+// records each save's step and whether what it was given was finite.
+typedef struct {
+    float p[4], g[4];
+    long saves, last_step;
+    int saved_nonfinite;
+} toy;
+
+static int toy_objective(void *ctx, const train_batch *b, double *loss, eddy_err *e)
+{
+    toy *t = ctx;
+    double s = 0;
+    for (int i = 0; i < 4; i++) s += (double)t->p[i] * t->p[i], t->g[i] += 2 * t->p[i];
+    *loss = s;
+    return 0;
+}
+
+static int toy_save(void *ctx, const char *path, const adam *opt, eddy_err *e)
+{
+    toy *t = ctx;
+    for (int i = 0; i < 4; i++)
+        if (!isfinite(t->p[i]) || !isfinite(opt->m[i]) || !isfinite(opt->v[i])) t->saved_nonfinite = 1;
+    t->saves++, t->last_step = opt->t;
+    return 0;
+}
+
+static void test_divergence(void)
+{
+    // A rate of 1e37 takes p to ~1e37 in one step; the next squared gradient
+    // overflows float in Adam's second moment.
+    for (int every = 1; every <= 2; every++) {
+        toy t = {.p = {1, -2, 3, -4}};
+        train_model tm = {t.p, t.g, 4, toy_objective, &t, toy_save, &t};
+        train_opts o;
+        train_opts_default(&o);
+        o.nsamples = 1, o.steps = 10, o.ckpt_every = every, o.out = "toy.model";
+        adam opt;
+        eddy_err e;
+        CHECK(train_adam(&opt, 4, 1e37, 0, 1, &e) == 0, "adam: %s", e.msg);
+        int rc = train_run(&tm, &opt, &o, NULL, &e);
+        CHECK(rc != 0, "every %d: a diverging run must fail", every);
+        CHECK(!t.saved_nonfinite, "every %d: a state that is not finite was saved", every);
+        CHECK(rc != 0 && strstr(e.msg, "step 2: training diverged"), "every %d: message '%s'",
+              every, e.msg);
+        if (every == 1)
+            CHECK(t.saves == 1 && t.last_step == 1 && strstr(e.msg, "keeps the checkpoint of step 1"),
+                  "every 1: the checkpoint of step 1 is the last good one (saves %ld, last %ld: '%s')",
+                  t.saves, t.last_step, e.msg);
+        else
+            CHECK(t.saves == 0 && strstr(e.msg, "wrote no checkpoint"), "every 2: %ld saves, '%s'",
+                  t.saves, e.msg);
+        adam_free(&opt);
+    }
+}
+
+static char *slurp(const char *path)
+{
+    FILE *f = fopen(path, "r");
+    if (!f) return NULL;
+    static char buf[4096];
+    size_t n = fread(buf, 1, sizeof buf - 1, f);
+    buf[n] = 0;
+    fclose(f);
+    return buf;
+}
+
+static void test_log_resume(void)
+{
+    char path[64];
+    snprintf(path, sizeof path, "/tmp/test_train_log.%d", (int)getpid());
+    static const char *const cases[][2] = {
+        // what the killed run left, what the run resumed at step 2 keeps
+        {"step\tepoch\tlr\tloss\tseconds\n1\t0\t1\t5\t0.1\n2\t0\t1\t4\t0.2\n3\t0\t1\t3\t0.3\n4\t0\t1\t2",
+         "step\tepoch\tlr\tloss\tseconds\n1\t0\t1\t5\t0.1\n2\t0\t1\t4\t0.2\n"},
+        {"step\tepoch\tlr\tloss\tseconds\n1\t0\t1\t5\t0.1\n2\t0\t1\t4",      // torn at step 2
+         "step\tepoch\tlr\tloss\tseconds\n1\t0\t1\t5\t0.1\n"},
+        {"step\tepoch\tlr\tlo", "step\tepoch\tlr\tloss\tseconds\n"},          // torn header
+        {"", "step\tepoch\tlr\tloss\tseconds\n"}};
+    for (size_t c = 0; c < sizeof cases / sizeof cases[0]; c++) {
+        FILE *f = fopen(path, "w");
+        fputs(cases[c][0], f);
+        fclose(f);
+        eddy_err e;
+        f = train_log_open(path, 2, &e);
+        CHECK(f != NULL, "case %zu: %s", c, e.msg);
+        if (!f) continue;
+        fputs("X\n", f);
+        fclose(f);
+        char want[256];
+        snprintf(want, sizeof want, "%sX\n", cases[c][1]);
+        const char *got = slurp(path);
+        CHECK(got && !strcmp(got, want), "case %zu: the resumed log is\n%s\nwant\n%s", c, got, want);
+    }
+    unlink(path);
+    eddy_err e;
+    FILE *f = train_log_open(path, 5, &e);   // resumed with a log that was never started
+    CHECK(f != NULL, "missing log: %s", e.msg);
+    if (f) fclose(f);
+    const char *got = slurp(path);
+    CHECK(got && !strcmp(got, "step\tepoch\tlr\tloss\tseconds\n"), "missing log: '%s'", got);
+    unlink(path);
+}
+
 int main(void)
 {
+    RUN(test_divergence);
+    RUN(test_log_resume);
     RUN(test_share);
     RUN(test_closure_objective);
     RUN(test_pdd_objectives);
