@@ -1,4 +1,4 @@
-// FNO timing on the configurations of ../shared/peers/fno_torch.py: (a) 64²,
+// FNO timing on the configurations of the PyTorch peer bench/fno.sh runs (FNO_PEER): (a) 64²,
 // in 3, out 1, width 32, modes 12, 4 layers, batch 16; (b) 40², in 6, out 1,
 // width 64, modes 16, 6 layers, batch 40.  Same architecture as the peer:
 // lifting Linear in→width, L Fourier layers, projection width→128→out, GELU;

@@ -1,5 +1,5 @@
 #!/bin/bash
-# FNO engine vs the PyTorch peer (../shared/peers/fno_torch.py), side by side in one run:
+# FNO engine vs a PyTorch peer script (FNO_PEER; not in this repository), side by side in one run:
 # configs (a) and (b), 1 and 2 threads; seconds per training step, inference forward and
 # input gradient; ratio = torch s / ours s (goal ≥ 3), on the median and on the best of
 # REPS runs; achieved GFLOP/s against this machine's limits; peak RSS against torch's.
@@ -75,7 +75,7 @@ awk -v reps="$REPS" -v rounds="$ROUNDS" '
       printf "# %-4s %-3d %-14s %10.4f %10.4f %7.2fx %7.2fx %11.1f %10.4f%s\n", cfgs[ci], t, parts[p], tm[k], om[k], r, rb, gf[k], oc[k], (r >= 3 ? "" : "   < 3x goal")
       printf "RESULT fno ratio cfg=%s threads=%d %s torch %.4f s ours %.4f s ratio %.2f best_ratio %.2f ours_gflops %s\n", cfgs[ci], t, parts[p], tm[k], om[k], r, rb, gf[k]
     }
-    print "# machine limits (../shared/peers/RESULTS.md): zmm FMA peak 238 GFLOP/s per core (449 on 2),"
+    print "# machine limits (measured on the development machine): zmm FMA peak 238 GFLOP/s per core (449 on 2),"
     print "#   sgemm 2048^3 170 (344), FNO-shaped sgemm K=64 ~115 (~185), cgemm mode mixing ~99 (~120), batched 40^2 FFT ~14 (~29)."
     print "#   Our GFLOP/s count the FFT work as 2.5 N log2 N per full transform (the nominal work), so they compare with torch directly."
     for (ci = 1; ci <= nc; ci++) for (t = 1; t <= 2; t++) {

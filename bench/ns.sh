@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# NS solver and Lorenz-96 against the NumPy peer (shared/peers/ns_numpy.py),
+# NS solver and Lorenz-96 against a NumPy peer script (NS_PEER; not in this repository),
 # side by side in one run: 256² Kolmogorov flow, explicit midpoint, dt 1e-3,
 # the peer's step count (100 steps at N=256, 1000 at N=64; median of 3 after a
 # 10-step warm-up).  Prints RESULT lines and ratios; never fails on time.

@@ -20,24 +20,28 @@ static char *cmdline;
 const char *cli_progname(void) { return progname; }
 const char *cli_cmdline(void) { return cmdline ? cmdline : progname; }
 
+// "prog: KIND: message\n" on stderr.
+static void vmessage(const char *kind, const char *fmt, va_list ap)
+{
+    fprintf(stderr, "%s: %s: ", progname, kind);
+    vfprintf(stderr, fmt, ap);
+    fputc('\n', stderr);
+}
+
 void cli_warn(const char *fmt, ...)
 {
     va_list ap;
-    fprintf(stderr, "%s: warning: ", progname);
     va_start(ap, fmt);
-    vfprintf(stderr, fmt, ap);
+    vmessage("warning", fmt, ap);
     va_end(ap);
-    fputc('\n', stderr);
 }
 
 _Noreturn void cli_die(int status, const char *fmt, ...)
 {
     va_list ap;
-    fprintf(stderr, "%s: error: ", progname);
     va_start(ap, fmt);
-    vfprintf(stderr, fmt, ap);
+    vmessage("error", fmt, ap);
     va_end(ap);
-    fputc('\n', stderr);
     exit(status);
 }
 
@@ -262,6 +266,13 @@ static void wait_policy(char **argv)
     execv("/proc/self/exe", argv);
     // No /proc: carry on with libgomp's default rather than fail.
     unsetenv("OMP_WAIT_POLICY");
+}
+
+void cli_parse_inputs(const cli_spec *spec, int argc, char **argv, int *nops, char ***ops)
+{
+    static char *stdin_op[] = {"-", NULL};
+    cli_parse(spec, argc, argv, nops, ops);
+    if (*nops == 0) *ops = stdin_op, *nops = 1;
 }
 
 void cli_parse(const cli_spec *spec, int argc, char **argv, int *nops, char ***ops)

@@ -99,6 +99,9 @@ enum { EXIT_DATA = 1, EXIT_USAGE = 2 };
 // argv[0..*nops) hold the operands in order.  Also records the command line
 // for history (cli_cmdline).
 void cli_parse(const cli_spec *spec, int argc, char **argv, int *nops, char ***ops);
+// cli_parse for tools that read a list of inputs: with no operand, the one
+// operand "-" (stdin).
+void cli_parse_inputs(const cli_spec *spec, int argc, char **argv, int *nops, char ***ops);
 
 // Prints the help text generated from spec to f.
 void cli_help(const cli_spec *spec, FILE *f);

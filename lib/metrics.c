@@ -140,3 +140,128 @@ void met_weighted_rows(const double *X, const double *w, size_t n, size_t m, dou
         for (size_t j = 0; j < m; j++) out[j] += w[i] * x[j];
     }
 }
+
+void met_slots_init(met_slots *s, size_t T, size_t C, size_t D, size_t K)
+{
+    memset(s, 0, sizeof *s);
+    s->T = T, s->C = C, s->D = D, s->K = K;
+    size_t sl = 0;
+    s->relt = sl; sl += T;
+    s->relm = sl; sl += 1;
+    s->relct = sl; sl += C > 1 ? C * T : 0;
+    s->relcm = sl; sl += C > 1 ? C : 0;
+    s->dfro = sl++; s->rmax = sl++; s->se = sl++;
+    if (K > 1) {
+        s->ens = sl; sl += T;
+        s->spread = sl; sl += T;
+        s->ensm = sl++; s->spreadm = sl++; s->crps = sl++;
+    }
+    s->nslots = sl;
+}
+
+size_t met_unit_scratch(const met_slots *s) { return s->K * s->C * s->D + s->C * s->D + s->K; }
+
+int met_unit_sums(const met_slots *s, const double *u, const double *v, double *S, double *dfro, double *rmax,
+                  double *scratch, eddy_err *e)
+{
+    size_t T = s->T, C = s->C, D = s->D, K = s->K, fd = C * D;
+    for (size_t k = 0; k < K; k++) {
+        const double *w = v + k * T * fd;
+        met_acc whole = { 0 };
+        for (size_t t = 0; t < T; t++) {
+            met_acc fr = { 0 };
+            met_acc_add(&fr, u + t * fd, w + t * fd, fd);
+            double r = met_acc_rel_l2(&fr);
+            if (isnan(r)) return eddy_fail(e, "frame %zu is identically zero: relative L2 undefined", t);
+            S[s->relt + t] += r;
+            S[s->relm] += r / (double)T;
+            if (C > 1)
+                for (size_t c = 0; c < C; c++) {
+                    double rc = met_rel_l2(u + t * fd + c * D, w + t * fd + c * D, D);
+                    if (isnan(rc))
+                        return eddy_fail(e, "frame %zu channel %zu is identically zero: relative L2 undefined", t, c);
+                    S[s->relct + c * T + t] += rc;
+                    S[s->relcm + c] += rc / (double)T;
+                }
+            met_acc_add(&whole, u + t * fd, w + t * fd, fd);
+        }
+        S[s->dfro] += dfro[k] = met_acc_rel_l2(&whole);
+        S[s->rmax] += rmax[k] = met_acc_rel_max(&whole);
+        S[s->se] += whole.diff2;
+    }
+    if (K > 1) {
+        double *ens = scratch, *mean = ens + K * fd, *work = mean + fd;
+        for (size_t t = 0; t < T; t++) {
+            for (size_t k = 0; k < K; k++) memcpy(ens + k * fd, v + (k * T + t) * fd, fd * sizeof(double));
+            met_ens_mean(ens, (int)K, fd, mean);
+            double ref = 0;
+            for (size_t i = 0; i < fd; i++) ref += u[t * fd + i] * u[t * fd + i];
+            double er = met_rel_l2(u + t * fd, mean, fd), sp = sqrt(met_ens_var_sum(ens, (int)K, fd, mean) / ref);
+            S[s->ens + t] += er;
+            S[s->spread + t] += sp;
+            S[s->ensm] += er / (double)T;
+            S[s->spreadm] += sp / (double)T;
+            S[s->crps] += met_crps_sum(ens, (int)K, u + t * fd, fd, work);
+        }
+    }
+    return 0;
+}
+
+// One replicate with unit weights w (Pbar, Qbar (C, nspec) and sums (nslots)
+// scratch).
+static void units_eval(const met_units *U, const size_t *slot, const double *denom, size_t nrows, const double *w,
+                       double *Pbar, double *Qbar, double *sums, double *out)
+{
+    double wt = 0;
+    for (size_t u = 0; u < U->n; u++) wt += w[u];
+    met_weighted_rows(U->S, w, U->n, U->nslots, sums);
+    for (size_t r = 0; r < nrows; r++) out[r] = sums[slot[r]] / (wt * denom[r]);
+    size_t m = U->C * U->nspec;
+    if (U->per_unit) {
+        met_weighted_rows(U->P, w, U->n, m, Pbar);
+        met_weighted_rows(U->Q, w, U->n, m, Qbar);
+    } else {
+        memcpy(Pbar, U->P, m * sizeof(double));
+        memcpy(Qbar, U->Q, m * sizeof(double));
+    }
+    // Q sums K members per unit: the same division for both leaves the
+    // relative difference that of the two averages.
+    for (size_t i = 0; i < m; i++) Qbar[i] /= (double)U->K;
+    for (size_t c = 0; c < U->C; c++)
+        out[nrows + c] = met_spec_err(Pbar + c * U->nspec, Qbar + c * U->nspec, U->nspec);
+}
+
+int met_units_estimate(const met_units *U, const size_t *slot, const double *denom, size_t nrows, long nboot,
+                       unsigned long long seed, double *est, double *lo, double *hi, eddy_err *e)
+{
+    size_t nv = nrows + U->C, ms = U->C * U->nspec;
+    if (nboot > 0 && !U->per_unit) return eddy_fail(e, "a bootstrap needs the spectra of every unit");
+    double *Pbar = malloc(ms * sizeof(double)), *Qbar = malloc(ms * sizeof(double));
+    double *sums = malloc(U->nslots * sizeof(double)), *w = malloc(U->n * sizeof(double));
+    double *rep = nboot > 0 ? malloc((size_t)nboot * nv * sizeof(double)) : NULL;
+    double *col = nboot > 0 ? malloc((size_t)nboot * sizeof(double)) : NULL;
+    int rc = 0;
+    if (!Pbar || !Qbar || !sums || !w || (nboot > 0 && (!rep || !col))) {
+        rc = eddy_fail(e, "out of memory");
+        goto done;
+    }
+    for (size_t i = 0; i < U->n; i++) w[i] = 1;
+    units_eval(U, slot, denom, nrows, w, Pbar, Qbar, sums, est);
+    for (long b = 0; b < nboot; b++) {
+        met_bootstrap_counts(seed, (unsigned long long)b, U->n, w);
+        units_eval(U, slot, denom, nrows, w, Pbar, Qbar, sums, rep + (size_t)b * nv);
+    }
+    for (size_t j = 0; nboot > 0 && j < nv; j++) {
+        for (long b = 0; b < nboot; b++) col[b] = rep[(size_t)b * nv + j];
+        lo[j] = met_quantile(col, (size_t)nboot, 0.025);
+        hi[j] = met_quantile(col, (size_t)nboot, 0.975);
+    }
+done:
+    free(Pbar); free(Qbar); free(sums); free(w); free(rep); free(col);
+    return rc;
+}
+
+void met_standardize(double *x, size_t n, double mean, double sd)
+{
+    for (size_t i = 0; i < n; i++) x[i] = (x[i] - mean) / sd;
+}

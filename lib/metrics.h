@@ -1,10 +1,15 @@
-// Error metrics of a prediction against the truth (SPEC §4) and of an
-// ensemble against the truth.  Plain arrays in, numbers out; which axes make
+// Error metrics of a prediction against the truth (the relative L2 and spectral
+// error of Yasuda & Bischoff, "Predictor-Driven Diffusion for Spatiotemporal
+// Generation", B.5; the D_Fro of Dong, Chen & Wu, "Data-driven stochastic
+// closure modeling via conditional diffusion model and neural operator") and of
+// an ensemble against the truth.  Plain arrays in, numbers out; which axes make
 // a frame, a sample or a channel is the caller's business (relerr).
 #ifndef EDDY_METRICS_H
 #define EDDY_METRICS_H
 
 #include <stddef.h>
+
+#include "err.h"
 
 // Sums for relative errors, so that frames, channels or samples can be
 // pooled before the ratio is taken.
@@ -50,6 +55,10 @@ void met_moments_add(met_moments *m, const double *u /* (n) */, size_t n);
 // Population standard deviation sqrt(m2 / n); NaN when empty.
 double met_moments_std(const met_moments *m);
 
+// x = (x − mean)/sd, the standardisation of Yasuda & Bischoff B.5 with shared
+// per-channel constants.
+void met_standardize(double *x /* (n) */, size_t n, double mean, double sd);
+
 // Bootstrap resampling over n units: counts[i] is how often unit i is drawn
 // in n draws with replacement, from the stream (seed, replicate) alone, so
 // replicate b is the same whatever else is computed.
@@ -61,5 +70,46 @@ double met_quantile(double *x /* (n) */, size_t n, double p);
 // out = Σ_i w[i] · X[i, :], rows with w[i] = 0 skipped.
 void met_weighted_rows(const double *X /* (n, m) */, const double *w /* (n) */, size_t n, size_t m,
                        double *out /* (m) */);
+
+// The sums behind relerr's mean rows, per unit (one truth path with its K
+// predicted paths), laid out in slots so that a bootstrap replicate is a
+// weighted sum of units: per frame t the relative L2 (pooled over channels,
+// and per channel when C > 1) and their frame means, the whole-path D_Fro and
+// relative max, the squared error, and for K > 1 the ensemble-mean error and
+// spread per frame, their means and the CRPS sum.
+typedef struct {
+    size_t T, C, D, K;
+    size_t relt, relm, relct, relcm, dfro, rmax, se, ens, spread, ensm, spreadm, crps;
+    size_t nslots;
+} met_slots;
+
+void met_slots_init(met_slots *s, size_t T, size_t C, size_t D, size_t K);
+// Scratch doubles met_unit_sums needs.
+size_t met_unit_scratch(const met_slots *s);
+// S (nslots) += the sums of one unit: truth u (T, C, D), members v (K, T, C, D).
+// dfro[k], rmax[k] get member k's whole-path D_Fro and relative max.  Fails,
+// naming the frame (and channel), when a truth frame is identically zero.
+int met_unit_sums(const met_slots *s, const double *u, const double *v, double *S, double *dfro /* (K) */,
+                  double *rmax /* (K) */, double *scratch /* (met_unit_scratch) */, eddy_err *e);
+
+// The units summed by met_unit_sums, ready to report: S (n, nslots) their
+// sums; P and Q their spectra of truth and prediction, (n, C, nspec) per
+// unit when per_unit, else (C, nspec) sums over all units (then no
+// bootstrap); Q sums the K members of a unit.
+typedef struct {
+    size_t n, nslots, C, nspec, K;
+    const double *S, *P, *Q;
+    int per_unit;
+} met_units;
+
+// est (nrows + C): est[r] = Σ_u S[u][slot[r]] / (n · denom[r]) for r < nrows,
+// then the spectral error of each channel between the averaged spectra.
+// With nboot > 0, lo and hi (nrows + C) get the 2.5 and 97.5 % quantiles of
+// nboot bootstrap replicates over the units (replicate b drawn from (seed, b)
+// alone, met_bootstrap_counts), each the same values with the units weighted
+// by their counts.
+int met_units_estimate(const met_units *U, const size_t *slot /* (nrows) */, const double *denom /* (nrows) */,
+                       size_t nrows, long nboot, unsigned long long seed, double *est, double *lo, double *hi,
+                       eddy_err *e);
 
 #endif

@@ -105,8 +105,8 @@ static const char *known_long_name(const tsr_record *r)
 {
     static const char *map[][2] = {
         { "omega", "vorticity" },
-        { "G", "closure term G of the vorticity equation (SPEC.md §1)" },
-        { "H", "closure term H of the vorticity equation (SPEC.md §1)" },
+        { "G", "closure term G of the vorticity equation (README.md, ns-gen --closure)" },
+        { "H", "closure term H of the vorticity equation (README.md, ns-gen --closure)" },
         { "coarse-term", "closure term computed from the coarse vorticity" },
         { "closure", "closure-score conditions: channels U (term), V (coarse vorticity), Y (observations)" },
     };

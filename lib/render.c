@@ -3,6 +3,7 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <math.h>
 #include <signal.h>
 #include <spawn.h>
 #include <stdarg.h>
@@ -188,4 +189,17 @@ done:
     unlink(err);
     sb_free(&head);
     return rc;
+}
+
+void render_extent(const double *u, size_t D, const size_t *frames, size_t nframes, double ext[3])
+{
+    double dmin = INFINITY, dmax = -INFINITY, amax = 0;
+    for (size_t i = 0; i < nframes * D; i++) {
+        double v = frames ? u[frames[i / D] * D + i % D] : u[i];
+        if (!isfinite(v)) continue;
+        dmin = fmin(dmin, v);
+        dmax = fmax(dmax, v);
+        amax = fmax(amax, fabs(v));
+    }
+    ext[0] = dmin, ext[1] = dmax, ext[2] = amax;
 }

@@ -39,4 +39,9 @@ void render_palette(sbuf *b, cmap_kind k);
 // gnuplot's own messages become the error text on failure.
 int render_png(const sbuf *body, int w, int h, const char *path, const char *script_path, eddy_err *e);
 
+// ext = {min, max, max|v|} over the finite values of the frames drawn:
+// frames[0..nframes) of u, each D values, or (frames NULL) the first nframes.
+// min > max when there is none.
+void render_extent(const double *u, size_t D, const size_t *frames, size_t nframes, double ext[3]);
+
 #endif

@@ -131,3 +131,65 @@ int spec_energy2d_acc(const double *u, int ny, int nx, double *E, eddy_err *e)
     free(P);
     return rc;
 }
+
+void spec_acc_free(spec_acc *a)
+{
+    free(a->P);
+    free(a->buf);
+    a->P = a->buf = NULL;
+}
+
+int spec_acc_start(spec_acc *a, const layout *l, spec_mode mode, eddy_err *e)
+{
+    spec_acc_free(a);
+    a->l = *l;
+    a->mode = mode;
+    if (mode == SPEC_AUTO) a->mode = l->nspace == 2 ? SPEC_ENERGY : SPEC_PSD;
+    if (a->mode == SPEC_ENERGY && l->nspace != 2)
+        return eddy_fail(e, "energy spectrum needs 2-D fields (dims %s)", l->dims);
+    if (a->mode == SPEC_PSD && l->nspace != 1) return eddy_fail(e, "psd needs 1-D fields (dims %s); use energy", l->dims);
+    if (a->mode == SPEC_SPACETIME && l->t_axis < 0) return eddy_fail(e, "spacetime needs a t axis (dims %s)", l->dims);
+    a->rank = 0;
+    if (a->mode == SPEC_SPACETIME) a->n[a->rank++] = (int)l->T;
+    if (l->nspace == 2) a->n[a->rank++] = l->ny;
+    a->n[a->rank++] = l->nx;
+    a->M = spec_half_size(a->rank, a->n);
+    a->nout = a->mode == SPEC_ENERGY ? (size_t)spec_nshells(l->ny, l->nx) : a->M;
+    a->P = calloc(l->C * a->M, sizeof(double));
+    a->buf = malloc(l->T * l->D * sizeof(double));
+    if (!a->P || !a->buf) return eddy_fail(e, "out of memory");
+    a->count = 0;
+    return 0;
+}
+
+int spec_acc_add(spec_acc *a, const tsr_record *rec, eddy_err *e)
+{
+    const layout *l = &a->l;
+    for (size_t p = 0; p < l->npaths; p++)
+        for (size_t c = 0; c < l->C; c++) {
+            layout_gather(l, rec, p, c, a->buf);
+            double *P = a->P + c * a->M;
+            if (a->mode == SPEC_SPACETIME) {
+                if (spec_power_acc(a->buf, a->rank, a->n, P, e)) return -1;
+            } else {
+                for (size_t t = 0; t < l->T; t++)
+                    if (spec_power_acc(a->buf + t * l->D, a->rank, a->n, P, e)) return -1;
+            }
+        }
+    a->count += (double)(l->npaths * (a->mode == SPEC_SPACETIME ? 1 : l->T));
+    return 0;
+}
+
+double *spec_acc_result(const spec_acc *a)
+{
+    const layout *l = &a->l;
+    double *out = calloc(l->C * a->nout, sizeof(double));
+    if (!out) return NULL;
+    for (size_t c = 0; c < l->C; c++) {
+        double *P = a->P + c * a->M, *o = out + c * a->nout;
+        if (a->mode == SPEC_ENERGY) spec_shell_bin(P, l->ny, l->nx, o);
+        else memcpy(o, P, a->M * sizeof(double));
+        for (size_t i = 0; i < a->nout; i++) o[i] /= a->count;
+    }
+    return out;
+}

@@ -17,6 +17,7 @@
 #include <stddef.h>
 
 #include "err.h"
+#include "layout.h"
 
 // Size of the folded half spectrum of an array of shape n[0..rank):
 // n[0]·…·n[rank−2]·(n[rank−1]/2 + 1).
@@ -41,5 +42,31 @@ void spec_shell_bin(const double *P /* (ny, nx/2+1) */, int ny, int nx, double *
 // |n| index arrays for labelling output: the signed integer wavenumber of
 // row i of an FFT axis of length N.
 static inline int spec_signed_index(int i, int N) { return i <= N / 2 ? i : i - N; }
+
+// Spectra of the fields of records, averaged: the spectrum tool's engine.
+// Axes from a layout (lib/layout.h); each field (or, for SPEC_SPACETIME, each
+// path with its t axis) adds its folded power, and the result divides by the
+// number of spectra added.
+typedef enum { SPEC_AUTO, SPEC_ENERGY, SPEC_PSD, SPEC_SPACETIME } spec_mode;
+
+typedef struct {
+    spec_mode mode;  // never SPEC_AUTO once started
+    layout l;
+    int rank, n[3];
+    size_t M;        // folded power size per channel
+    size_t nout;     // output values per channel
+    double *P;       // (C, M) power sums
+    double *buf;     // (T, D) one gathered field or path
+    double count;    // spectra summed per channel
+} spec_acc;
+
+// (Re)starts the sums for records of layout l; SPEC_AUTO picks energy for
+// 2-D fields, psd for 1-D.  Fails when the mode does not fit the axes.
+int spec_acc_start(spec_acc *a, const layout *l, spec_mode mode, eddy_err *e);
+// Adds every field (or path) of rec, which has the layout a was started with.
+int spec_acc_add(spec_acc *a, const tsr_record *rec, eddy_err *e);
+// The average so far per channel, (C, nout), allocated; NULL when out of memory.
+double *spec_acc_result(const spec_acc *a);
+void spec_acc_free(spec_acc *a);
 
 #endif

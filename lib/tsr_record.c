@@ -166,30 +166,32 @@ int tsr_attr_del(tsr_record *r, const char *key)
     return 0;
 }
 
-int tsr_attr_double(const tsr_record *r, const char *key, double *out, eddy_err *e)
+// An attribute as a number (integer: base-10 long, else double): 1 when absent.
+static int attr_number(const tsr_record *r, const char *key, int integer, double *d, long *l, eddy_err *e)
 {
     const char *s = tsr_attr_get(r, key);
     if (!s) return 1;
     char *end;
     errno = 0;
-    double v = strtod(s, &end);
+    double dv = 0;
+    long lv = 0;
+    if (integer) lv = strtol(s, &end, 10);
+    else dv = strtod(s, &end);
     if (end == s || *end || errno == ERANGE)
-        return eddy_fail(e, "record '%s': attribute %s=%s is not a number", r->name, key, s);
-    *out = v;
+        return eddy_fail(e, "record '%s': attribute %s=%s is not %s", r->name, key, s, integer ? "an integer" : "a number");
+    if (integer) *l = lv;
+    else *d = dv;
     return 0;
+}
+
+int tsr_attr_double(const tsr_record *r, const char *key, double *out, eddy_err *e)
+{
+    return attr_number(r, key, 0, out, NULL, e);
 }
 
 int tsr_attr_long(const tsr_record *r, const char *key, long *out, eddy_err *e)
 {
-    const char *s = tsr_attr_get(r, key);
-    if (!s) return 1;
-    char *end;
-    errno = 0;
-    long v = strtol(s, &end, 10);
-    if (end == s || *end || errno == ERANGE)
-        return eddy_fail(e, "record '%s': attribute %s=%s is not an integer", r->name, key, s);
-    *out = v;
-    return 0;
+    return attr_number(r, key, 1, NULL, out, e);
 }
 
 int tsr_attrs_copy(tsr_record *dst, const tsr_record *src)

@@ -271,7 +271,7 @@ $(OUT)/results.md: $(APRIORI) $(SAMPLERS) $(COUPLED_RUNS) $(FIGS)
 	  for m in $(filter-out %_vc,$(MODELS)); do c=$$(echo $$m | sed 's/_v$$/: coarse term from V alone/; s/_o\([0-9]*\)$$/: \1x\1 obs alone/; s/^\([GH]\):/\1 |/'); \
 	    printf '| %s |' "$$c"; for g in $(TEST_GRIDS); do \
 	      printf ' %s |' "$$($(call pct,4) $(OUT)/eval/apriori-$$m-$$g.tsv)"; done; echo; done; \
-	  echo; echo "Seed's figures (not backed by its code, research/closure.md §8): G V-only ~30 %, G + obs 8.2 %, H + obs 12.7 %,"; \
+	  echo; echo "Seed's figures (Dong, Chen & Wu; not among its reference code's printed outputs): G V-only ~30 %, G + obs 8.2 %, H + obs 12.7 %,"; \
 	  echo "no closure ~45 %; 64/128/256: 8.2/9.1/9.8 %.  The reference code's printed outputs: G + 16x16 obs 9.2-9.3 % at 64^2."; \
 	  echo; echo "## Samplers (at $(TRAIN_GRID)^2)"; echo; \
 	  echo "| model | sampler | schedule | T | steps | network evaluations | D_Fro |"; echo "|---|---|---|---|---|---|---|"; \

@@ -39,7 +39,7 @@ static const cli_opt opts[] = {
 
 static const cli_spec spec = {
     "l96-gen", "[options]", "generate two-scale Lorenz-96 samples as a tensor stream",
-    "SPEC §1.2:\n"
+    "The two-scale Lorenz-96 system of Yasuda & Bischoff, Predictor-Driven Diffusion:\n"
     "  dX_k/dt = −X_{k−1}(X_{k−2} − X_{k+1}) − X_k + F − (hc/b) Σ_j Y_{j,k}\n"
     "  dY_{j,k}/dt = −cb Y_{j+1,k}(Y_{j+2,k} − Y_{j−1,k}) − c Y_{j,k} + (hc/b) X_k\n"
     "Y lives on K·J points (index k·J + j, wrapping across blocks); X_k is replicated J times so\n"

@@ -57,9 +57,7 @@ int main(int argc, char **argv)
 {
     int nops;
     char **ops;
-    cli_parse(&spec, argc, argv, &nops, &ops);
-    static char *stdin_op[] = {"-", NULL};
-    if (nops == 0) ops = stdin_op, nops = 1;
+    cli_parse_inputs(&spec, argc, argv, &nops, &ops);
     tsr_dtype to = TSR_F4;
     if (dtype && tsr_dtype_parse(dtype, &to))
         cli_die(EXIT_USAGE, "--dtype: unknown dtype '%s' (use a numpy descr such as <f4)", dtype);

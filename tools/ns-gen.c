@@ -88,7 +88,7 @@ static const cli_opt opts[] = {
 
 static const cli_spec spec = {
     "ns-gen", "[options]", "generate 2-D Navier–Stokes vorticity samples (and closure terms) as a tensor stream",
-    "Pseudo-spectral vorticity solver in double precision (2/3-rule dealiasing), SPEC §1.1:\n"
+    "Pseudo-spectral vorticity solver in double precision (2/3-rule dealiasing; README.md, ns-gen):\n"
     "  dω/dt + u·∇ω = ν Δω − μ ω + f + β ξ,  −Δψ = ω,  u = (ψ_y, −ψ_x), on [0, L)².\n"
     "Each sample is one record per output grid and field (omega, then G and H with --closure),\n"
     "shape (frames, M, M), dims=t,y,x, the first frame at t0 = spin-up time.  Sample i is drawn\n"

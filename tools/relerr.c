@@ -1,5 +1,5 @@
-// relerr: error metrics of a predicted stream against the true one (SPEC §4),
-// as TSV, one row per metric.
+// relerr: error metrics of a predicted stream against the true one (lib/metrics.h
+// names the papers they come from), as TSV, one row per metric.
 #include <errno.h>
 #include <math.h>
 #include <stdlib.h>
@@ -257,28 +257,253 @@ static void unit_reserve(acc *A)
     }
 }
 
-// Every reported value of one replicate (w the unit weights): the mean rows,
-// then spec_err per channel.
-static void evaluate(const acc *A, const mrow *rows, size_t nrows, const double *w, double *Pbar, double *Qbar,
-                     double *sums, double *out)
+// A string, so that an explicit 0 is told from the option's absence.
+static long parse_bootstrap(const char *boot_s)
 {
-    double wt = 0;
-    for (size_t u = 0; u < A->nunits; u++) wt += w[u];
-    met_weighted_rows(A->S, w, A->nunits, A->nslots, sums);
-    for (size_t r = 0; r < nrows; r++) out[r] = sums[rows[r].slot] / (wt * rows[r].denom);
-    size_t m = A->C * A->nspec;
-    if (A->keep_units) {
-        met_weighted_rows(A->P, w, A->nunits, m, Pbar);
-        met_weighted_rows(A->Q, w, A->nunits, m, Qbar);
-    } else {
-        memcpy(Pbar, A->P, m * sizeof(double));
-        memcpy(Qbar, A->Q, m * sizeof(double));
+    char *end;
+    errno = 0;
+    long nboot = strtol(boot_s, &end, 10);
+    if (end == boot_s || *end || errno) cli_die(EXIT_USAGE, "option --bootstrap: '%s' is not an integer", boot_s);
+    if (nboot < 1) cli_die(EXIT_USAGE, "option --bootstrap: %ld replicates; give at least 1", nboot);
+    return nboot;
+}
+
+static int print_stats(const char *stats, const char *dims)
+{
+    double *m, *sd;
+    size_t C = channel_stats(stats, dims, &m, &sd);
+    for (size_t c = 0; c < C; c++) printf("%s%.10g:%.10g", c ? "," : "", m[c], sd[c]);
+    printf("\n");
+    if (fflush(stdout) || ferror(stdout)) cli_die(EXIT_DATA, "writing stdout failed");
+    return 0;
+}
+
+// The per-channel (m_c, s_c) of --standardize; the count of channels (0: none).
+static size_t load_norm(const char *stdz, const char *truth, const char *dims, double **nm, double **ns)
+{
+    size_t nC = 0;
+    if (stdz && !strcmp(stdz, "truth")) {
+        if (!regular(truth)) cli_die(EXIT_USAGE, "--standardize truth reads TRUTH twice: it must be a file");
+        nC = channel_stats(truth, dims, nm, ns);
+        for (size_t c = 0; c < nC; c++)
+            if (!((*ns)[c] > 0)) cli_die(EXIT_DATA, "%s: channel %zu is constant; it cannot be standardised", truth, c);
+    } else if (stdz) {
+        nC = parse_norm(stdz, nm, ns);
     }
-    // Q sums K members per unit: the same division for both leaves the
-    // relative difference that of the two averages.
-    for (size_t i = 0; i < m; i++) Qbar[i] /= (double)A->K;
-    for (size_t c = 0; c < A->C; c++)
-        out[nrows + c] = met_spec_err(Pbar + c * A->nspec, Qbar + c * A->nspec, A->nspec);
+    return nC;
+}
+
+// Pred records per truth record: --members, else counted when both are files, else 1.
+static size_t members_of(long members, char **ops)
+{
+    if (members) return (size_t)members;
+    if (!regular(ops[0]) || !regular(ops[1])) return 1;
+    size_t nt = count_records(ops[0]), np = count_records(ops[1]);
+    if (nt == 0) cli_die(EXIT_DATA, "%s: no records", ops[0]);
+    if (np % nt) cli_die(EXIT_DATA, "PRED has %zu records and TRUTH %zu: not K per truth record", np, nt);
+    return np / nt;
+}
+
+// What the comparison reads and how.
+typedef struct {
+    const char *dims;
+    int stdz, summary;
+    long members, nboot;
+    size_t nC;
+    double *nm, *ns;   // (nC) the --standardize constants
+} run;
+
+// Working arrays sized on truth record 0.
+typedef struct {
+    double *buf, *cb, *vp, *scratch, *dfro, *rmax;
+} work;
+
+static void first_record(const run *R, acc *A, met_slots *sl, work *W, const layout *lu)
+{
+    size_t K = A->K;
+    A->T = lu->T;
+    A->C = lu->C;
+    A->D = lu->D;
+    if (R->stdz && R->nC != A->C)
+        cli_die(EXIT_DATA, "--standardize gives %zu channel(s) but the records have %zu", R->nC, A->C);
+    int n[3], rank = spec_shape(lu, n);
+    A->nspec = spec_half_size(rank, n);
+    met_slots_init(sl, A->T, A->C, A->D, K);
+    A->nslots = sl->nslots;
+    if (!A->keep_units) {
+        A->P = calloc(A->C * A->nspec, sizeof(double));
+        A->Q = calloc(A->C * A->nspec, sizeof(double));
+    }
+    size_t pathn = lu->T * lu->C * lu->D;
+    W->buf = malloc(pathn * sizeof(double));
+    W->cb = malloc(lu->T * lu->D * sizeof(double));
+    W->vp = malloc(K * pathn * sizeof(double));
+    W->scratch = malloc(met_unit_scratch(sl) * sizeof(double));
+    W->dfro = malloc(K * sizeof(double));
+    W->rmax = malloc(K * sizeof(double));
+    if (!W->buf || !W->cb || !W->vp || !W->scratch || !W->dfro || !W->rmax || (!A->keep_units && (!A->P || !A->Q)))
+        cli_die(EXIT_DATA, "out of memory");
+}
+
+// Path p of the truth record u (into W->buf) and of its K members (into
+// W->vp), each as (T, C, D), standardised when asked, their spectra added to
+// Pu and Qu on the way.
+static void gather_unit(const run *R, const acc *A, work *W, const tsr_record *u, const tsr_record *v, const layout *lu,
+                        size_t p, double *Pu, double *Qu, long it, long ip)
+{
+    size_t T = A->T, C = A->C, D = A->D, K = A->K, fd = C * D;
+    int n[3], rank = spec_shape(lu, n);
+    eddy_err e;
+    for (size_t k = 0; k <= K; k++) {
+        const tsr_record *rec = k == 0 ? u : &v[k - 1];
+        double *dst = k == 0 ? W->buf : W->vp + (k - 1) * T * fd, *cb = W->cb;
+        for (size_t c = 0; c < C; c++) {
+            layout_gather(lu, rec, p, c, cb);
+            if (R->stdz) met_standardize(cb, T * D, R->nm[c], R->ns[c]);
+            if (spec_power_acc(cb, rank, n, (k == 0 ? Pu : Qu) + c * A->nspec, &e))
+                cli_die(EXIT_DATA, "%s record %ld: %s", k ? "pred" : "truth", k ? ip - (long)K + (long)k - 1 : it, e.msg);
+            for (size_t t = 0; t < T; t++) memcpy(dst + t * fd + c * D, cb + t * D, D * sizeof(double));
+        }
+    }
+}
+
+// Reads TRUTH and PRED to the end, one unit per truth path into A; the
+// per-sample rows go to rowf.  The slot layout into sl.
+static void accumulate(const run *R, tsr_reader *rt, tsr_reader *rp, acc *A, met_slots *sl, FILE *rowf)
+{
+    size_t K = A->K;
+    tsr_record u, *v = calloc(K, sizeof *v);
+    tsr_record_init(&u);
+    for (size_t k = 0; k < K; k++) tsr_record_init(&v[k]);
+    eddy_err e;
+    long it = 0, ip = 0;
+    layout l0 = { 0 }, lu;
+    work W = { 0 };
+    size_t nsamples = 0;
+    while (read_field(rt, &u, R->dims, &lu, "truth", it)) {
+        for (size_t k = 0; k < K; k++, ip++) {
+            layout lv;
+            if (!read_field(rp, &v[k], R->dims, &lv, "pred", ip))
+                cli_die(EXIT_DATA, "PRED ends after %ld records but TRUTH has at least %ld (x %zu members)", ip, it + 1, K);
+            check_same(&u, &lu, &v[k], &lv, it, ip);
+        }
+        if (it == 0) {
+            l0 = lu;
+            first_record(R, A, sl, &W, &lu);
+        } else if (lu.T != l0.T || lu.C != l0.C || lu.D != l0.D || lu.ny != l0.ny || strcmp(lu.dims, l0.dims)) {
+            die_rec(it, "shape differs from truth record 0 (spectra and per-frame averages need one shape)");
+        }
+        size_t ms = A->C * A->nspec;
+        for (size_t p = 0; p < lu.npaths; p++) {
+            unit_reserve(A);
+            double *S = A->S + A->nunits * A->nslots;
+            double *Pu = A->keep_units ? A->P + A->nunits * ms : A->P, *Qu = A->keep_units ? A->Q + A->nunits * ms : A->Q;
+            memset(S, 0, A->nslots * sizeof(double));
+            if (A->keep_units) {
+                memset(Pu, 0, ms * sizeof(double));
+                memset(Qu, 0, ms * sizeof(double));
+            }
+            gather_unit(R, A, &W, &u, v, &lu, p, Pu, Qu, it, ip);
+            if (met_unit_sums(sl, W.buf, W.vp, S, W.dfro, W.rmax, W.scratch, &e)) {
+                char m[sizeof e.msg + 32];
+                snprintf(m, sizeof m, "path %zu %s", p, e.msg);
+                die_rec(it, m);
+            }
+            for (size_t k = 0; k < K; k++, nsamples++)
+                if (!R->summary) {
+                    fprintf(rowf, "d_fro\tsample=%zu\t%.10g%s\n", nsamples, W.dfro[k], R->nboot > 0 ? "\t\t" : "");
+                    fprintf(rowf, "rel_max\tsample=%zu\t%.10g%s\n", nsamples, W.rmax[k], R->nboot > 0 ? "\t\t" : "");
+                }
+            A->nunits++;
+        }
+        it++;
+    }
+    if (it == 0) cli_die(EXIT_DATA, "TRUTH has no records");
+    tsr_record extra;
+    tsr_record_init(&extra);
+    int rc = tsr_read_header_only(rp, &extra, &e);
+    if (rc < 0) cli_die(EXIT_DATA, "%s", e.msg);
+    if (rc == 1)
+        cli_die(EXIT_DATA, "PRED has more records than TRUTH (%ld) x members (%zu)%s", it, K,
+                R->members ? "" : "; give --members K for an ensemble read from a pipe");
+}
+
+// The rows, in print order (spec_err rows follow them); *nmain the count
+// before the ensemble rows.
+static mrow *make_rows(const acc *A, const met_slots *s, size_t *nrows, size_t *nmain)
+{
+    size_t T = A->T, C = A->C, K = A->K, nr = 0, maxr = 2 * T + 2 * (C * T + C) + 16;
+    mrow *R = calloc(maxr, sizeof *R);
+    if (!R) cli_die(EXIT_DATA, "out of memory");
+    double dK = (double)K, vals = (double)(T * C * A->D);
+#define ROW(m, d, sl, ...) do { R[nr].metric = m; snprintf(R[nr].key, sizeof R[nr].key, __VA_ARGS__); \
+        R[nr].slot = (sl); R[nr].denom = (d); nr++; } while (0)
+    for (size_t t = 0; t < T; t++) ROW("rel_l2", dK, s->relt + t, "t=%zu", t);
+    ROW("rel_l2", dK, s->relm, "mean");
+    if (C > 1)
+        for (size_t c = 0; c < C; c++) {
+            for (size_t t = 0; t < T; t++) ROW("rel_l2", dK, s->relct + c * T + t, "c=%zu,t=%zu", c, t);
+            ROW("rel_l2", dK, s->relcm + c, "c=%zu,mean", c);
+        }
+    ROW("d_fro", dK, s->dfro, "mean");
+    ROW("rel_max", dK, s->rmax, "mean");
+    ROW("mse", dK * vals, s->se, "all");
+    *nmain = nr;
+    if (K > 1) {
+        for (size_t t = 0; t < T; t++) {
+            ROW("ens_rel_l2", 1, s->ens + t, "t=%zu", t);
+            ROW("ens_spread", 1, s->spread + t, "t=%zu", t);
+        }
+        ROW("ens_rel_l2", 1, s->ensm, "mean");
+        ROW("ens_spread", 1, s->spreadm, "mean");
+        ROW("crps", vals, s->crps, "all");
+    }
+#undef ROW
+    *nrows = nr;
+    return R;
+}
+
+// The estimate est (nr + C values), and with nboot > 0 the 2.5 and 97.5 %
+// quantiles of the bootstrap replicates in lo and hi.
+static void estimate(const acc *A, const mrow *R, size_t nr, long nboot, long seed, double *est, double *lo, double *hi)
+{
+    met_units U = { A->nunits, A->nslots, A->C, A->nspec, A->K, A->S, A->P, A->Q, A->keep_units };
+    size_t *slot = malloc((nr + 1) * sizeof *slot);
+    double *denom = malloc((nr + 1) * sizeof *denom);
+    if (!slot || !denom) cli_die(EXIT_DATA, "out of memory");
+    for (size_t r = 0; r < nr; r++) slot[r] = R[r].slot, denom[r] = R[r].denom;
+    eddy_err e;
+    if (met_units_estimate(&U, slot, denom, nr, nboot, (unsigned long long)seed, est, lo, hi, &e))
+        cli_die(EXIT_DATA, "%s", e.msg);
+    free(slot);
+    free(denom);
+}
+
+static void print_table(const acc *A, const mrow *R, size_t nr, size_t nmain, long nboot, const double *est,
+                        const double *lo, const double *hi, const char *rows, size_t rows_len)
+{
+    size_t C = A->C, nv = nr + C;
+    // One write of the whole table (up to 1 MiB) rather than 4 KiB pieces: a
+    // reader that stops early (relerr ... | head, under pipefail) then meets
+    // a finished writer instead of killing it by SIGPIPE mid-table.
+    static char outbuf[1 << 20];
+    setvbuf(stdout, outbuf, _IOFBF, sizeof outbuf);
+    printf(nboot > 0 ? "metric\tkey\tvalue\tlo\thi\n" : "metric\tkey\tvalue\n");
+    for (size_t j = 0; j < nv; j++) {
+        if (j == nmain) // spec_err rows after the single-sample metrics, as before
+            for (size_t c = 0; c < C; c++) {
+                printf("spec_err\tc=%zu\t%.10g", c, est[nr + c]);
+                if (nboot > 0) printf("\t%.10g\t%.10g", lo[nr + c], hi[nr + c]);
+                printf("\n");
+            }
+        if (j >= nr) break;
+        printf("%s\t%s\t%.10g", R[j].metric, R[j].key, est[j]);
+        if (nboot > 0) printf("\t%.10g\t%.10g", lo[j], hi[j]);
+        printf("\n");
+    }
+    if (A->K > 1) printf("members\tall\t%zu%s\n", A->K, nboot > 0 ? "\t\t" : "");
+    fwrite(rows, 1, rows_len, stdout);
+    if (fflush(stdout) || ferror(stdout)) cli_die(EXIT_DATA, "writing stdout failed");
 }
 
 int main(int argc, char **argv)
@@ -301,272 +526,32 @@ int main(int argc, char **argv)
     int nops;
     char **ops;
     cli_parse(&spec, argc, argv, &nops, &ops);
-    // A string, so that an explicit 0 is told from the option's absence.
-    if (boot_s) {
-        char *end;
-        errno = 0;
-        nboot = strtol(boot_s, &end, 10);
-        if (end == boot_s || *end || errno) cli_die(EXIT_USAGE, "option --bootstrap: '%s' is not an integer", boot_s);
-        if (nboot < 1) cli_die(EXIT_USAGE, "option --bootstrap: %ld replicates; give at least 1", nboot);
-    }
+    if (boot_s) nboot = parse_bootstrap(boot_s);
     if (seed < 0) cli_die(EXIT_USAGE, "option --seed: %ld is negative", seed);
     if (stats) {
         if (nops) cli_die(EXIT_USAGE, "--stats takes no operands (got %d)", nops);
-        double *m, *sd;
-        size_t C = channel_stats(stats, dims, &m, &sd);
-        for (size_t c = 0; c < C; c++) printf("%s%.10g:%.10g", c ? "," : "", m[c], sd[c]);
-        printf("\n");
-        if (fflush(stdout) || ferror(stdout)) cli_die(EXIT_DATA, "writing stdout failed");
-        return 0;
+        return print_stats(stats, dims);
     }
     if (nops != 2) cli_die(EXIT_USAGE, "need two operands, TRUTH and PRED (got %d)", nops);
     if (!strcmp(ops[0], "-") && !strcmp(ops[1], "-")) cli_die(EXIT_USAGE, "TRUTH and PRED cannot both be stdin");
     if (members < 0) cli_die(EXIT_USAGE, "option --members: %ld is negative", members);
-    double *nm = NULL, *ns = NULL;
-    size_t nC = 0;
-    if (stdz && !strcmp(stdz, "truth")) {
-        if (!regular(ops[0])) cli_die(EXIT_USAGE, "--standardize truth reads TRUTH twice: it must be a file");
-        nC = channel_stats(ops[0], dims, &nm, &ns);
-        for (size_t c = 0; c < nC; c++)
-            if (!(ns[c] > 0)) cli_die(EXIT_DATA, "%s: channel %zu is constant; it cannot be standardised", ops[0], c);
-    } else if (stdz) {
-        nC = parse_norm(stdz, &nm, &ns);
-    }
-    size_t K = (size_t)members;
-    if (K == 0) {
-        K = 1;
-        if (regular(ops[0]) && regular(ops[1])) {
-            size_t nt = count_records(ops[0]), np = count_records(ops[1]);
-            if (nt == 0) cli_die(EXIT_DATA, "%s: no records", ops[0]);
-            if (np % nt) cli_die(EXIT_DATA, "PRED has %zu records and TRUTH %zu: not K per truth record", np, nt);
-            K = np / nt;
-        }
-    }
+    run R = { .dims = dims, .stdz = stdz != NULL, .summary = summary, .members = members, .nboot = nboot };
+    R.nC = load_norm(stdz, ops[0], dims, &R.nm, &R.ns);
+    acc A = { .K = members_of(members, ops), .keep_units = nboot > 0 };
 
     tsr_reader *rt = cli_reader(ops[0], NULL), *rp = cli_reader(ops[1], NULL);
-    tsr_record u, *v = calloc(K, sizeof *v);
-    tsr_record_init(&u);
-    for (size_t k = 0; k < K; k++) tsr_record_init(&v[k]);
-    eddy_err e;
-    acc A = { 0 };
-    A.K = K;
-    A.keep_units = nboot > 0;
-    long it = 0, ip = 0;
-    layout l0 = { 0 }, lu;
-    double *buf = NULL, *cb = NULL, *vp = NULL, *mean = NULL, *ens = NULL, *work = malloc(K * sizeof(double));
-    // Slot layout of a unit's sums.
-    size_t s_relt = 0, s_relct = 0, s_relm = 0, s_relcm = 0, s_dfro = 0, s_rmax = 0, s_se = 0, s_ens = 0,
-           s_spread = 0, s_ensm = 0, s_spreadm = 0, s_crps = 0;
     char *rows = NULL;   // per-sample rows, printed after the means
-    size_t rows_len = 0, nsamples = 0;
+    size_t rows_len = 0, nr, nmain;
     FILE *rowf = open_memstream(&rows, &rows_len);
-    while (read_field(rt, &u, dims, &lu, "truth", it)) {
-        for (size_t k = 0; k < K; k++, ip++) {
-            layout lv;
-            if (!read_field(rp, &v[k], dims, &lv, "pred", ip))
-                cli_die(EXIT_DATA, "PRED ends after %ld records but TRUTH has at least %ld (x %zu members)", ip, it + 1, K);
-            check_same(&u, &lu, &v[k], &lv, it, ip);
-        }
-        if (it == 0) {
-            l0 = lu;
-            A.T = lu.T;
-            A.C = lu.C;
-            A.D = lu.D;
-            if (stdz && nC != A.C)
-                cli_die(EXIT_DATA, "--standardize gives %zu channel(s) but the records have %zu", nC, A.C);
-            int n[3], rank = spec_shape(&lu, n);
-            A.nspec = spec_half_size(rank, n);
-            size_t T = A.T, C = A.C, sl = 0;
-            s_relt = sl; sl += T;
-            s_relm = sl; sl += 1;
-            s_relct = sl; sl += C > 1 ? C * T : 0;
-            s_relcm = sl; sl += C > 1 ? C : 0;
-            s_dfro = sl++; s_rmax = sl++; s_se = sl++;
-            if (K > 1) {
-                s_ens = sl; sl += T;
-                s_spread = sl; sl += T;
-                s_ensm = sl++; s_spreadm = sl++; s_crps = sl++;
-            }
-            A.nslots = sl;
-            if (!A.keep_units) {
-                A.P = calloc(C * A.nspec, sizeof(double));
-                A.Q = calloc(C * A.nspec, sizeof(double));
-            }
-            size_t pathn = lu.T * lu.C * lu.D;
-            buf = malloc(pathn * sizeof(double));
-            cb = malloc(lu.T * lu.D * sizeof(double));
-            vp = malloc(K * pathn * sizeof(double));
-            mean = malloc(lu.C * lu.D * sizeof(double));
-            ens = malloc(K * lu.C * lu.D * sizeof(double));
-            if (!buf || !cb || !vp || !mean || !ens || !work || (!A.keep_units && (!A.P || !A.Q)))
-                cli_die(EXIT_DATA, "out of memory");
-        } else if (lu.T != l0.T || lu.C != l0.C || lu.D != l0.D || lu.ny != l0.ny || strcmp(lu.dims, l0.dims)) {
-            die_rec(it, "shape differs from truth record 0 (spectra and per-frame averages need one shape)");
-        }
-        size_t T = A.T, C = A.C, D = A.D, fd = C * D, ms = C * A.nspec;
-        int n[3], rank = spec_shape(&lu, n);
-        for (size_t p = 0; p < lu.npaths; p++) {
-            unit_reserve(&A);
-            double *S = A.S + A.nunits * A.nslots;
-            double *Pu = A.keep_units ? A.P + A.nunits * ms : A.P, *Qu = A.keep_units ? A.Q + A.nunits * ms : A.Q;
-            memset(S, 0, A.nslots * sizeof(double));
-            if (A.keep_units) {
-                memset(Pu, 0, ms * sizeof(double));
-                memset(Qu, 0, ms * sizeof(double));
-            }
-            // Each path (truth, then every member) as (T, C, D), standardised
-            // when asked, its spectra taken on the way.
-            for (size_t k = 0; k <= K; k++) {
-                const tsr_record *rec = k == 0 ? &u : &v[k - 1];
-                double *dst = k == 0 ? buf : vp + (k - 1) * T * fd;
-                for (size_t c = 0; c < C; c++) {
-                    layout_gather(&lu, rec, p, c, cb);
-                    if (stdz)
-                        for (size_t i = 0; i < T * D; i++) cb[i] = (cb[i] - nm[c]) / ns[c];
-                    if (spec_power_acc(cb, rank, n, (k == 0 ? Pu : Qu) + c * A.nspec, &e))
-                        cli_die(EXIT_DATA, "%s record %ld: %s", k ? "pred" : "truth", k ? ip - (long)K + (long)k - 1 : it, e.msg);
-                    for (size_t t = 0; t < T; t++) memcpy(dst + t * fd + c * D, cb + t * D, D * sizeof(double));
-                }
-            }
-            for (size_t k = 0; k < K; k++) {
-                const double *w = vp + k * T * fd;
-                met_acc whole = { 0 };
-                for (size_t t = 0; t < T; t++) {
-                    met_acc fr = { 0 };
-                    met_acc_add(&fr, buf + t * fd, w + t * fd, fd);
-                    double r = met_acc_rel_l2(&fr);
-                    if (isnan(r)) {
-                        char m[96];
-                        snprintf(m, sizeof m, "path %zu frame %zu is identically zero: relative L2 undefined", p, t);
-                        die_rec(it, m);
-                    }
-                    S[s_relt + t] += r;
-                    S[s_relm] += r / (double)T;
-                    if (C > 1)
-                        for (size_t c = 0; c < C; c++) {
-                            double rc = met_rel_l2(buf + t * fd + c * D, w + t * fd + c * D, D);
-                            if (isnan(rc)) {
-                                char m[160];
-                                snprintf(m, sizeof m, "path %zu frame %zu channel %zu is identically zero: relative L2 undefined", p, t, c);
-                                die_rec(it, m);
-                            }
-                            S[s_relct + c * T + t] += rc;
-                            S[s_relcm + c] += rc / (double)T;
-                        }
-                    met_acc_add(&whole, buf + t * fd, w + t * fd, fd);
-                }
-                S[s_dfro] += met_acc_rel_l2(&whole);
-                S[s_rmax] += met_acc_rel_max(&whole);
-                S[s_se] += whole.diff2;
-                if (!summary) {
-                    fprintf(rowf, "d_fro\tsample=%zu\t%.10g%s\n", nsamples, met_acc_rel_l2(&whole), nboot > 0 ? "\t\t" : "");
-                    fprintf(rowf, "rel_max\tsample=%zu\t%.10g%s\n", nsamples, met_acc_rel_max(&whole), nboot > 0 ? "\t\t" : "");
-                }
-                nsamples++;
-            }
-            if (K > 1) {
-                for (size_t t = 0; t < T; t++) {
-                    for (size_t k = 0; k < K; k++) memcpy(ens + k * fd, vp + (k * T + t) * fd, fd * sizeof(double));
-                    met_ens_mean(ens, (int)K, fd, mean);
-                    double ref = 0;
-                    for (size_t i = 0; i < fd; i++) ref += buf[t * fd + i] * buf[t * fd + i];
-                    double er = met_rel_l2(buf + t * fd, mean, fd), sp = sqrt(met_ens_var_sum(ens, (int)K, fd, mean) / ref);
-                    S[s_ens + t] += er;
-                    S[s_spread + t] += sp;
-                    S[s_ensm] += er / (double)T;
-                    S[s_spreadm] += sp / (double)T;
-                    S[s_crps] += met_crps_sum(ens, (int)K, buf + t * fd, fd, work);
-                }
-            }
-            A.nunits++;
-        }
-        it++;
-    }
-    if (it == 0) cli_die(EXIT_DATA, "TRUTH has no records");
-    tsr_record extra;
-    tsr_record_init(&extra);
-    int rc = tsr_read_header_only(rp, &extra, &e);
-    if (rc < 0) cli_die(EXIT_DATA, "%s", e.msg);
-    if (rc == 1)
-        cli_die(EXIT_DATA, "PRED has more records than TRUTH (%ld) x members (%zu)%s", it, K,
-                members ? "" : "; give --members K for an ensemble read from a pipe");
+    met_slots sl;
+    accumulate(&R, rt, rp, &A, &sl, rowf);
     fclose(rowf);
-
-    // The rows, in print order; spec_err rows follow them.
-    size_t T = A.T, C = A.C, nr = 0, maxr = 2 * T + 2 * (C * T + C) + 16;
-    mrow *R = calloc(maxr, sizeof *R);
-    double dK = (double)K, vals = (double)(T * C * A.D);
-#define ROW(m, d, sl, ...) do { R[nr].metric = m; snprintf(R[nr].key, sizeof R[nr].key, __VA_ARGS__); \
-        R[nr].slot = (sl); R[nr].denom = (d); nr++; } while (0)
-    for (size_t t = 0; t < T; t++) ROW("rel_l2", dK, s_relt + t, "t=%zu", t);
-    ROW("rel_l2", dK, s_relm, "mean");
-    if (C > 1)
-        for (size_t c = 0; c < C; c++) {
-            for (size_t t = 0; t < T; t++) ROW("rel_l2", dK, s_relct + c * T + t, "c=%zu,t=%zu", c, t);
-            ROW("rel_l2", dK, s_relcm + c, "c=%zu,mean", c);
-        }
-    ROW("d_fro", dK, s_dfro, "mean");
-    ROW("rel_max", dK, s_rmax, "mean");
-    ROW("mse", dK * vals, s_se, "all");
-    size_t nmain = nr;
-    if (K > 1) {
-        for (size_t t = 0; t < T; t++) {
-            ROW("ens_rel_l2", 1, s_ens + t, "t=%zu", t);
-            ROW("ens_spread", 1, s_spread + t, "t=%zu", t);
-        }
-        ROW("ens_rel_l2", 1, s_ensm, "mean");
-        ROW("ens_spread", 1, s_spreadm, "mean");
-        ROW("crps", vals, s_crps, "all");
-    }
-#undef ROW
-    size_t nv = nr + C, ms = C * A.nspec;
-    double *Pbar = malloc(ms * sizeof(double)), *Qbar = malloc(ms * sizeof(double));
-    double *sums = malloc(A.nslots * sizeof(double)), *est = malloc(nv * sizeof(double));
-    double *w = malloc(A.nunits * sizeof(double));
-    if (!Pbar || !Qbar || !sums || !est || !w) cli_die(EXIT_DATA, "out of memory");
-    for (size_t i = 0; i < A.nunits; i++) w[i] = 1;
-    evaluate(&A, R, nr, w, Pbar, Qbar, sums, est);
-    double *lo = NULL, *hi = NULL;
-    if (nboot > 0) {
-        double *rep = malloc((size_t)nboot * nv * sizeof(double)), *col = malloc((size_t)nboot * sizeof(double));
-        double *val = malloc(nv * sizeof(double));
-        lo = malloc(nv * sizeof(double));
-        hi = malloc(nv * sizeof(double));
-        if (!rep || !col || !val || !lo || !hi) cli_die(EXIT_DATA, "out of memory");
-        for (long b = 0; b < nboot; b++) {
-            met_bootstrap_counts((unsigned long long)seed, (unsigned long long)b, A.nunits, w);
-            evaluate(&A, R, nr, w, Pbar, Qbar, sums, val);
-            for (size_t j = 0; j < nv; j++) rep[(size_t)b * nv + j] = val[j];
-        }
-        for (size_t j = 0; j < nv; j++) {
-            for (long b = 0; b < nboot; b++) col[b] = rep[(size_t)b * nv + j];
-            lo[j] = met_quantile(col, (size_t)nboot, 0.025);
-            hi[j] = met_quantile(col, (size_t)nboot, 0.975);
-        }
-        free(rep); free(col); free(val);
-    }
-
-    // One write of the whole table (up to 1 MiB) rather than 4 KiB pieces: a
-    // reader that stops early (relerr ... | head, under pipefail) then meets
-    // a finished writer instead of killing it by SIGPIPE mid-table.
-    static char outbuf[1 << 20];
-    setvbuf(stdout, outbuf, _IOFBF, sizeof outbuf);
-    printf(nboot > 0 ? "metric\tkey\tvalue\tlo\thi\n" : "metric\tkey\tvalue\n");
-    for (size_t j = 0; j < nv; j++) {
-        if (j == nmain) // spec_err rows after the single-sample metrics, as before
-            for (size_t c = 0; c < C; c++) {
-                printf("spec_err\tc=%zu\t%.10g", c, est[nr + c]);
-                if (nboot > 0) printf("\t%.10g\t%.10g", lo[nr + c], hi[nr + c]);
-                printf("\n");
-            }
-        if (j >= nr) break;
-        printf("%s\t%s\t%.10g", R[j].metric, R[j].key, est[j]);
-        if (nboot > 0) printf("\t%.10g\t%.10g", lo[j], hi[j]);
-        printf("\n");
-    }
-    if (K > 1) printf("members\tall\t%zu%s\n", K, nboot > 0 ? "\t\t" : "");
-    fwrite(rows, 1, rows_len, stdout);
+    mrow *M = make_rows(&A, &sl, &nr, &nmain);
+    double *est = malloc((nr + A.C) * sizeof(double)), *lo = malloc((nr + A.C) * sizeof(double)),
+           *hi = malloc((nr + A.C) * sizeof(double));
+    if (!est || !lo || !hi) cli_die(EXIT_DATA, "out of memory");
+    estimate(&A, M, nr, nboot, seed, est, lo, hi);
+    print_table(&A, M, nr, nmain, nboot, est, lo, hi, rows, rows_len);
     free(rows);
-    if (fflush(stdout) || ferror(stdout)) cli_die(EXIT_DATA, "writing stdout failed");
     return 0;
 }

@@ -1,4 +1,5 @@
-// spectrum: energy spectra and PSDs of the fields of a stream (SPEC §4).
+// spectrum: energy spectra and PSDs of the fields of a stream (lib/spectrum.h
+// states the normalisation and the paper it follows).
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
@@ -37,76 +38,22 @@ static const char *example =
     "  gnuplot -e \"set logscale xy; set terminal png; set output 'E.png';"
     " plot 'E.tsv' using 4:5 skip 1 with lines\"";
 
-typedef enum { M_AUTO, M_ENERGY, M_PSD, M_ST } smode;
+typedef spec_acc job;   // lib/spectrum.h: the spectra of one output
 
-typedef struct {
-    smode mode;
-    layout l;
-    int rank, n[3];
-    size_t M;        // folded power size per channel
-    size_t nout;     // output values per channel
-    double *P;       // (C, M) power sums
-    double count;    // spectra summed per channel
-} job;
-
-static void job_start(job *j, const layout *l, smode mode, long idx)
+static void job_start(job *j, const layout *l, spec_mode mode, long idx)
 {
-    free(j->P);
-    j->l = *l;
-    j->mode = mode;
-    if (mode == M_AUTO) j->mode = l->nspace == 2 ? M_ENERGY : M_PSD;
-    if (j->mode == M_ENERGY && l->nspace != 2)
-        cli_die(EXIT_DATA, "record %ld: energy spectrum needs 2-D fields (dims %s)", idx, l->dims);
-    if (j->mode == M_PSD && l->nspace != 1)
-        cli_die(EXIT_DATA, "record %ld: psd needs 1-D fields (dims %s); use energy", idx, l->dims);
-    if (j->mode == M_ST && l->t_axis < 0)
-        cli_die(EXIT_DATA, "record %ld: spacetime needs a t axis (dims %s)", idx, l->dims);
-    j->rank = 0;
-    if (j->mode == M_ST) j->n[j->rank++] = (int)l->T;
-    if (l->nspace == 2) j->n[j->rank++] = l->ny;
-    j->n[j->rank++] = l->nx;
-    j->M = spec_half_size(j->rank, j->n);
-    j->nout = j->mode == M_ENERGY ? (size_t)spec_nshells(l->ny, l->nx) : j->M;
-    j->P = calloc(l->C * j->M, sizeof(double));
-    if (!j->P) cli_die(EXIT_DATA, "out of memory");
-    j->count = 0;
-}
-
-static void job_add(job *j, const tsr_record *rec, double *buf, long idx)
-{
-    const layout *l = &j->l;
     eddy_err e;
-    for (size_t p = 0; p < l->npaths; p++)
-        for (size_t c = 0; c < l->C; c++) {
-            layout_gather(l, rec, p, c, buf);
-            double *P = j->P + c * j->M;
-            if (j->mode == M_ST) {
-                if (spec_power_acc(buf, j->rank, j->n, P, &e)) cli_die(EXIT_DATA, "record %ld: %s", idx, e.msg);
-            } else {
-                for (size_t t = 0; t < l->T; t++)
-                    if (spec_power_acc(buf + t * l->D, j->rank, j->n, P, &e))
-                        cli_die(EXIT_DATA, "record %ld: %s", idx, e.msg);
-            }
-        }
-    j->count += (double)(l->npaths * (j->mode == M_ST ? 1 : l->T));
+    if (spec_acc_start(j, l, mode, &e)) cli_die(EXIT_DATA, "record %ld: %s", idx, e.msg);
 }
 
-// The averaged output per channel: (C, nout).
 static double *job_result(const job *j)
 {
-    const layout *l = &j->l;
-    double *out = calloc(l->C * j->nout, sizeof(double));
-    if (!out) cli_die(EXIT_DATA, "out of memory");
-    for (size_t c = 0; c < l->C; c++) {
-        double *P = j->P + c * j->M, *o = out + c * j->nout;
-        if (j->mode == M_ENERGY) spec_shell_bin(P, l->ny, l->nx, o);
-        else memcpy(o, P, j->M * sizeof(double));
-        for (size_t i = 0; i < j->nout; i++) o[i] /= j->count;
-    }
-    return out;
+    double *o = spec_acc_result(j);
+    if (!o) cli_die(EXIT_DATA, "out of memory");
+    return o;
 }
 
-static const char *mode_name(smode m) { return m == M_ENERGY ? "energy" : m == M_PSD ? "psd" : "spacetime"; }
+static const char *mode_name(spec_mode m) { return m == SPEC_ENERGY ? "energy" : m == SPEC_PSD ? "psd" : "spacetime"; }
 
 static void emit_tsv(FILE *tf, const job *j, const double *out, long idx)
 {
@@ -118,7 +65,7 @@ static void emit_tsv(FILE *tf, const job *j, const double *out, long idx)
     for (size_t c = 0; c < l->C; c++) {
         const double *o = out + c * j->nout;
         for (size_t i = 0; i < j->nout; i++) {
-            if (j->mode != M_ST) {
+            if (j->mode != SPEC_SPACETIME) {
                 fprintf(tf, "%s\t%zu\t%zu\t%.10g\t%.10g\n", rec, c, i, 2 * M_PI * (double)i / l->L, o[i]);
             } else if (l->nspace == 1) {
                 fprintf(tf, "%s\t%zu\t%d\t%zu\t%.10g\n", rec, c, spec_signed_index((int)(i / hx), (int)l->T), i % hx, o[i]);
@@ -141,7 +88,7 @@ static void emit_record(tsr_writer *w, const job *j, const double *out, const ts
     shape[rank++] = l->C;
     const char *dims;
     size_t hx = (size_t)l->nx / 2 + 1;
-    if (j->mode != M_ST) {
+    if (j->mode != SPEC_SPACETIME) {
         shape[rank++] = j->nout;
         dims = "c,k";
     } else {
@@ -158,11 +105,86 @@ static void emit_record(tsr_writer *w, const job *j, const double *out, const ts
     tsr_attr_set(&r, "spectrum", mode_name(j->mode));
     tsr_attr_set_double(&r, "k_unit", 2 * M_PI / l->L);
     tsr_attr_set(&r, "spectrum_norm",
-                 j->mode == M_ENERGY ? "E(k)=1/2 sum_{round|n|=k} |FFT/N^2|^2" : "|FFT/n|^2 folded one-sided in x");
+                 j->mode == SPEC_ENERGY ? "E(k)=1/2 sum_{round|n|=k} |FFT/N^2|^2" : "|FFT/n|^2 folded one-sided in x");
     if (idx < 0) tsr_attr_setf(&r, "spectrum_count", "%.0f", j->count);
     tsr_history_append(&r, cli_cmdline());
     if (tsr_write(w, &r, &e)) cli_die(EXIT_DATA, "%s", e.msg);
     tsr_record_free(&r);
+}
+
+static spec_mode parse_mode(const char *s)
+{
+    if (!strcmp(s, "auto")) return SPEC_AUTO;
+    if (!strcmp(s, "energy")) return SPEC_ENERGY;
+    if (!strcmp(s, "psd")) return SPEC_PSD;
+    if (!strcmp(s, "spacetime")) return SPEC_SPACETIME;
+    cli_die(EXIT_USAGE, "option --mode: '%s' is not auto, energy, psd or spacetime", s);
+}
+
+// Reads every record and writes its spectra (or, with mean, their average at
+// the end) to the table tf or the stream w.
+static void spectra(tsr_reader *rd, spec_mode mode, const char *dims, int mean, FILE *tf, tsr_writer *w)
+{
+    int tsv = tf != NULL;
+    tsr_record rec, first;
+    tsr_record_init(&rec);
+    tsr_record_init(&first);
+    job j = { 0 };
+    eddy_err e;
+    long idx = 0;
+    int rc, header = 0;
+    while ((rc = tsr_read(rd, &rec, &e)) == 1) {
+        layout l;
+        if (field_check(&rec, &e) || layout_of(&rec, dims, &l, &e)) cli_die(EXIT_DATA, "record %ld: %s", idx, e.msg);
+        // An average over no values is NaN: refused, naming the record.
+        if (l.T == 0 || l.D == 0 || l.C == 0 || l.npaths == 0)
+            cli_die(EXIT_DATA, "record %ld holds no values (%zu frames, %zu channels, %zu points, %zu paths; dims %s)", idx,
+                    l.T, l.C, l.D, l.npaths, l.dims);
+        if (!mean || idx == 0) {
+            job_start(&j, &l, mode, idx);
+        } else if (l.T != j.l.T || l.C != j.l.C || l.ny != j.l.ny || l.nx != j.l.nx || l.nspace != j.l.nspace) {
+            cli_die(EXIT_DATA, "record %ld: shape differs from record 0; --mean needs one shape", idx);
+        }
+        if (tsv && !header) {
+            spec_mode m = j.mode;
+            fprintf(tf, m != SPEC_SPACETIME ? "record\tc\tk\twavenumber\tvalue\n"
+                   : l.nspace == 1 ? "record\tc\tw\tk\tvalue\n" : "record\tc\tw\tky\tkx\tvalue\n");
+            header = 1;
+        }
+        if (spec_acc_add(&j, &rec, &e)) cli_die(EXIT_DATA, "record %ld: %s", idx, e.msg);
+        if (!mean) {
+            double *o = job_result(&j);
+            if (tsv) emit_tsv(tf, &j, o, idx);
+            else emit_record(w, &j, o, &rec, idx);
+            free(o);
+        } else if (idx == 0) {
+            if (tsr_record_clone(&first, &rec, &e)) cli_die(EXIT_DATA, "%s", e.msg);
+        }
+        idx++;
+    }
+    if (rc < 0) cli_die(EXIT_DATA, "%s", e.msg);
+    if (mean) {
+        if (idx == 0) cli_die(EXIT_DATA, "no records to average");
+        double *o = job_result(&j);
+        if (tsv) emit_tsv(tf, &j, o, -1);
+        else emit_record(w, &j, o, &first, -1);
+        free(o);
+    }
+    spec_acc_free(&j);
+    tsr_record_free(&rec);
+    tsr_record_free(&first);
+}
+
+// The table is kept in memory (tf a memstream on table, len) and written at
+// the end, so an error in a later record leaves no partial table behind.
+static void write_table(FILE *tf, char **table, size_t *len, const char *out)
+{
+    fclose(tf);
+    FILE *f = strcmp(out, "-") ? fopen(out, "w") : stdout;
+    if (!f) cli_die(EXIT_USAGE, "%s: cannot write", out);
+    if (fwrite(*table, 1, *len, f) != *len || fflush(f) || ferror(f)) cli_die(EXIT_DATA, "writing the table failed");
+    if (f != stdout) fclose(f);
+    free(*table);
 }
 
 int main(int argc, char **argv)
@@ -184,18 +206,11 @@ int main(int argc, char **argv)
     char **ops;
     cli_parse(&spec, argc, argv, &nops, &ops);
     if (nops > 1) cli_die(EXIT_USAGE, "one input stream at most (got %d operands)", nops);
-    smode mode;
-    if (!strcmp(mode_s, "auto")) mode = M_AUTO;
-    else if (!strcmp(mode_s, "energy")) mode = M_ENERGY;
-    else if (!strcmp(mode_s, "psd")) mode = M_PSD;
-    else if (!strcmp(mode_s, "spacetime")) mode = M_ST;
-    else cli_die(EXIT_USAGE, "option --mode: '%s' is not auto, energy, psd or spacetime", mode_s);
+    spec_mode mode = parse_mode(mode_s);
     cli_threads(threads);
 
     tsr_reader *rd = cli_reader(nops ? ops[0] : "-", NULL);
     tsr_writer *w = NULL;
-    // The table is kept in memory and written at the end, so an error in a
-    // later record leaves no partial table behind.
     char *table = NULL;
     size_t table_len = 0;
     FILE *tf = NULL;
@@ -205,68 +220,10 @@ int main(int argc, char **argv)
     } else {
         w = cli_writer(out, NULL);
     }
-    tsr_record rec, first;
-    tsr_record_init(&rec);
-    tsr_record_init(&first);
-    job j = { 0 };
+    spectra(rd, mode, dims, mean, tf, w);
     eddy_err e;
-    double *buf = NULL;
-    long idx = 0;
-    int rc, header = 0;
-    while ((rc = tsr_read(rd, &rec, &e)) == 1) {
-        layout l;
-        if (field_check(&rec, &e) || layout_of(&rec, dims, &l, &e)) cli_die(EXIT_DATA, "record %ld: %s", idx, e.msg);
-        // An average over no values is NaN: refused, naming the record.
-        if (l.T == 0 || l.D == 0 || l.C == 0 || l.npaths == 0)
-            cli_die(EXIT_DATA, "record %ld holds no values (%zu frames, %zu channels, %zu points, %zu paths; dims %s)", idx,
-                    l.T, l.C, l.D, l.npaths, l.dims);
-        if (!mean || idx == 0) {
-            job_start(&j, &l, mode, idx);
-            free(buf);
-            buf = malloc(l.T * l.D * sizeof(double));
-            if (!buf) cli_die(EXIT_DATA, "out of memory");
-        } else if (l.T != j.l.T || l.C != j.l.C || l.ny != j.l.ny || l.nx != j.l.nx || l.nspace != j.l.nspace) {
-            cli_die(EXIT_DATA, "record %ld: shape differs from record 0; --mean needs one shape", idx);
-        }
-        if (tsv && !header) {
-            smode m = j.mode;
-            fprintf(tf, m != M_ST ? "record\tc\tk\twavenumber\tvalue\n"
-                   : l.nspace == 1 ? "record\tc\tw\tk\tvalue\n" : "record\tc\tw\tky\tkx\tvalue\n");
-            header = 1;
-        }
-        job_add(&j, &rec, buf, idx);
-        if (!mean) {
-            double *o = job_result(&j);
-            if (tsv) emit_tsv(tf, &j, o, idx);
-            else emit_record(w, &j, o, &rec, idx);
-            free(o);
-        } else if (idx == 0) {
-            if (tsr_record_clone(&first, &rec, &e)) cli_die(EXIT_DATA, "%s", e.msg);
-        }
-        idx++;
-    }
-    if (rc < 0) cli_die(EXIT_DATA, "%s", e.msg);
-    if (mean) {
-        if (idx == 0) cli_die(EXIT_DATA, "no records to average");
-        double *o = job_result(&j);
-        if (tsv) emit_tsv(tf, &j, o, -1);
-        else emit_record(w, &j, o, &first, -1);
-        free(o);
-    }
     if (w && tsr_writer_finish(w, &e)) cli_die(EXIT_DATA, "%s", e.msg);
-    if (tsv) {
-        fclose(tf);
-        FILE *f = strcmp(out, "-") ? fopen(out, "w") : stdout;
-        if (!f) cli_die(EXIT_USAGE, "%s: cannot write", out);
-        if (fwrite(table, 1, table_len, f) != table_len || fflush(f) || ferror(f))
-            cli_die(EXIT_DATA, "writing the table failed");
-        if (f != stdout) fclose(f);
-        free(table);
-    }
-    free(buf);
-    free(j.P);
-    tsr_record_free(&rec);
-    tsr_record_free(&first);
+    if (tsv) write_table(tf, &table, &table_len, out);
     tsr_reader_close(rd);
     return 0;
 }

@@ -188,9 +188,7 @@ int main(int argc, char **argv)
 {
     int nops;
     char **ops;
-    cli_parse(&spec, argc, argv, &nops, &ops);
-    static char *stdin_op[] = {"-", NULL};
-    if (nops == 0) ops = stdin_op, nops = 1;
+    cli_parse_inputs(&spec, argc, argv, &nops, &ops);
     if (records) parse_records(records);
     sl = calloc((size_t)slices.n + 1, sizeof *sl);
     for (int i = 0; i < slices.n; i++) parse_slice(slices.v[i], &sl[i]);

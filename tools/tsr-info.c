@@ -111,9 +111,7 @@ int main(int argc, char **argv)
 {
     int nops;
     char **ops;
-    cli_parse(&spec, argc, argv, &nops, &ops);
-    static char *stdin_op[] = {"-", NULL};
-    if (nops == 0) ops = stdin_op, nops = 1;
+    cli_parse_inputs(&spec, argc, argv, &nops, &ops);
     eddy_err e;
     tsr_record rec;
     tsr_record_init(&rec);

@@ -1,6 +1,7 @@
 // Metrics on hand-computed cases and the CRPS of known distributions.
 #include <math.h>
 #include <stdlib.h>
+#include <string.h>
 
 #include "check.h"
 #include "metrics.h"
@@ -116,6 +117,46 @@ static void test_bootstrap_tools(void)
     CHECK(o[0] == 7 && o[1] == 10, "weighted rows");
 }
 
+// One unit of T = 2 frames, C = 1, D = 2 and K = 2 members, every slot
+// against a direct computation; a zero truth frame is refused by name; the
+// estimate of two units is the plain mean of their sums and with the
+// bootstrap brackets it.
+static void test_unit_sums(void)
+{
+    met_slots s;
+    met_slots_init(&s, 2, 1, 2, 2);
+    CHECK(s.nslots == 2 + 1 + 3 + 2 + 2 + 3, "slot count: T rel_l2, mean, dfro/rmax/se, ens, spread, 3 means");
+    double u[4] = { 3, 4, 1, 0 }, v[8] = { 3, 4, 1, 1,   0, 0, 2, 0 };
+    double S[16] = { 0 }, dfro[2], rmax[2], *scr = malloc(met_unit_scratch(&s) * sizeof(double));
+    eddy_err e;
+    CHECK(met_unit_sums(&s, u, v, S, dfro, rmax, scr, &e) == 0, "sums");
+    // member 0: frame 0 exact, frame 1 off by (0, 1) against |u| = 1; member 1: 1 and 1.
+    CHECK_CLOSE(S[s.relt + 0], 0 + 1, 1e-15, "rel_l2 frame 0, both members");
+    CHECK_CLOSE(S[s.relt + 1], 1 + 1, 1e-15, "rel_l2 frame 1, both members");
+    CHECK_CLOSE(dfro[0], sqrt(1.0 / 26), 1e-15, "D_Fro member 0");
+    CHECK_CLOSE(dfro[1], 1, 1e-15, "D_Fro member 1");
+    CHECK_CLOSE(rmax[0], 0.25, 1e-15, "rel max member 0");
+    CHECK_CLOSE(S[s.se], 1 + 26, 1e-15, "squared error summed");
+    // ensemble mean of frame 0: (1.5, 2) against (3, 4): rel 0.5.
+    CHECK_CLOSE(S[s.ens + 0], 0.5, 1e-15, "ensemble-mean error frame 0");
+    CHECK_CLOSE(S[s.spread + 0], sqrt(4.5 + 8) / 5, 1e-15, "spread frame 0");
+    double z[4] = { 0, 0, 1, 0 };
+    CHECK(met_unit_sums(&s, z, v, S, dfro, rmax, scr, &e) != 0 && strstr(e.msg, "frame 0"), "zero truth frame named");
+    free(scr);
+
+    double S2[2 * 1] = { 1, 3 }, P[2] = { 1, 1 }, Q[2] = { 1, 2 };
+    met_units U = { 2, 1, 1, 1, 2, S2, P, Q, 1 };
+    size_t slot[1] = { 0 };
+    double denom[1] = { 2 }, est[2], lo[2], hi[2];
+    CHECK(met_units_estimate(&U, slot, denom, 1, 0, 0, est, lo, hi, &e) == 0, "estimate");
+    CHECK_CLOSE(est[0], (1 + 3) / (2.0 * 2), 1e-15, "mean row");
+    CHECK_CLOSE(est[1], fabs(1 - 0.75) / 1, 1e-15, "spectral error of the averages (Q over K members)");
+    CHECK(met_units_estimate(&U, slot, denom, 1, 200, 7, est, lo, hi, &e) == 0, "bootstrap");
+    CHECK(lo[0] <= est[0] && est[0] <= hi[0] && lo[0] >= 0.5 && hi[0] <= 1.5, "interval within the unit values");
+    U.per_unit = 0;
+    CHECK(met_units_estimate(&U, slot, denom, 1, 10, 7, est, lo, hi, &e) != 0, "no bootstrap on summed spectra");
+}
+
 int main(void)
 {
     RUN(test_hand_cases);
@@ -123,5 +164,6 @@ int main(void)
     RUN(test_crps_normal);
     RUN(test_moments);
     RUN(test_bootstrap_tools);
+    RUN(test_unit_sums);
     return check_done();
 }

@@ -132,10 +132,43 @@ static void test_power_law(void)
     free(v); free(P);
 }
 
+// The record accumulator: a (t, y, x) record of two frames u = cos(x) and
+// u = 2 cos(x) averages to E(1) = (1/4 + 1)/2 per frame in auto (energy)
+// mode; psd on 2-D fields and spacetime without a t axis are refused.
+static void test_record_acc(void)
+{
+    tsr_record r;
+    tsr_record_init(&r);
+    uint64_t shape[3] = { 2, 8, 8 };
+    eddy_err e;
+    CHECK(tsr_record_alloc(&r, "w", TSR_F8, 3, shape, &e) == 0, "alloc");
+    tsr_attr_set(&r, "dims", "t,y,x");
+    double *d = r.data;
+    for (int t = 0; t < 2; t++)
+        for (int i = 0; i < 64; i++) d[t * 64 + i] = (1 + t) * cos(2 * M_PI * (i % 8) / 8);
+    layout l;
+    CHECK(layout_of(&r, NULL, &l, &e) == 0, "layout");
+    spec_acc a = { 0 };
+    CHECK(spec_acc_start(&a, &l, SPEC_AUTO, &e) == 0 && a.mode == SPEC_ENERGY, "auto is energy for 2-D");
+    CHECK(spec_acc_add(&a, &r, &e) == 0 && a.count == 2, "two frames added");
+    double *E = spec_acc_result(&a);
+    CHECK(E && (int)a.nout == spec_nshells(8, 8), "one value per shell");
+    CHECK_CLOSE(E[1], (0.25 + 1.0) / 2, 1e-14, "E(1), the mean of both frames");
+    CHECK_CLOSE(E[0] + E[2], 0, 1e-14, "no other shell");
+    free(E);
+    CHECK(spec_acc_start(&a, &l, SPEC_PSD, &e) != 0 && strstr(e.msg, "psd needs 1-D"), "psd on 2-D refused");
+    tsr_attr_set(&r, "dims", "b,y,x");
+    CHECK(layout_of(&r, NULL, &l, &e) == 0, "layout without t");
+    CHECK(spec_acc_start(&a, &l, SPEC_SPACETIME, &e) != 0 && strstr(e.msg, "t axis"), "spacetime needs t");
+    spec_acc_free(&a);
+    tsr_record_free(&r);
+}
+
 int main(void)
 {
     RUN(test_parseval);
     RUN(test_single_mode);
     RUN(test_power_law);
+    RUN(test_record_acc);
     return check_done();
 }
