@@ -10,59 +10,27 @@ from the same parameter records, computing the same function.
                                  times training step, inference forward and
                                  input gradient as bench_unet does
 
-The tensor stream (formats/tsr.md) is read by the small reader below (numpy
-and zstandard): frames, record headers, payloads, the byte shuffle.
+The network is tools/python/eddy's models.UNet (the module that loads
+pd-train's U-Net models); the stream reader is eddy.tsr.
 """
 import argparse
 import math
-import struct
 import sys
 import time
 
 import numpy as np
 
-# ---------------------------------------------------------------- tsr reader
+# The network and the tensor-stream reader are the project's Python module
+# (tools/python/eddy: models.UNet, tsr).
+import os
 
-M_STREAM, M_RECORD, M_END = 0x184D2A50, 0x184D2A51, 0x184D2A52
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "tools", "python"))
 
 
 def read_tsr(path):
     """Records of a tensor stream as a list of (name, attrs dict, array)."""
-    import zstandard
-    data = open(path, "rb").read()
-    pos, out = 0, []
-    dctx = zstandard.ZstdDecompressor()
-    while pos < len(data):
-        magic, size = struct.unpack_from("<II", data, pos)
-        pos += 8
-        content = data[pos:pos + size]
-        pos += size
-        if magic == M_RECORD:
-            flags, rank, name_len, attrs_len = struct.unpack_from("<BBHI", content, 4)
-            dtype = content[12:16].rstrip(b"\0").decode()
-            raw, zlen = struct.unpack_from("<QQ", content, 16)
-            shape = struct.unpack_from("<%dQ" % rank, content, 32)
-            o = 32 + 8 * rank
-            name = content[o:o + name_len].decode()
-            text = content[o + name_len:o + name_len + attrs_len].decode()
-            attrs = {}
-            for line in text.split("\n")[:-1]:
-                k, v = line.split("=", 1)
-                attrs[k] = v.replace("\\n", "\n").replace("\\\\", "\\")
-            payload = dctx.decompress(data[pos:pos + zlen], max_output_size=raw)
-            pos += zlen
-            dt = np.dtype(dtype)
-            if flags & 1:   # byte shuffle: unit = component size
-                unit = dt.itemsize // 2 if dt.kind == "c" else dt.itemsize
-                b = np.frombuffer(payload, np.uint8).reshape(unit, -1).T.copy()
-                payload = b.tobytes()
-            arr = np.frombuffer(payload, dt).reshape(shape).copy()
-            out.append((name, attrs, arr))
-        elif magic in (M_STREAM, M_END) or 0x184D2A53 <= magic <= 0x184D2A5F:
-            continue
-        else:
-            raise ValueError("%s: unexpected frame 0x%08x" % (path, magic))
-    return out
+    from eddy import tsr
+    return [(r.name, r.attrs, r.array) for r in tsr.read(path)]
 
 
 # ---------------------------------------------------------------- the network
@@ -136,104 +104,27 @@ def tensor_shapes(c):
     return s
 
 
+def attrs_from_config(c):
+    return {"unet.version": "1", "unet.dims": str(c["dims"]), "unet.in": str(c["cin"]),
+            "unet.out": str(c["cout"]), "unet.base": str(c["base"]),
+            "unet.channels": ",".join(str(x) for x in c["ch"]), "unet.nres": str(c["nres"]),
+            "unet.groups": str(c["groups"]), "unet.heads": str(c["heads"]),
+            "unet.emb_size": str(c["emb_size"]), "unet.emb_period": repr(c["emb_period"]),
+            "unet.emb_hidden": str(c["emb_hidden"])}
+
+
 class UNet:
-    """Functional U-Net on channels-first tensors, parameters in torch's layouts."""
+    """eddy.models.UNet on channels-first tensors, in float32 or float64."""
 
     def __init__(self, c, params, dtype=torch.float32):
-        self.c = c
-        self.d2 = c["dims"] == 2
-        self.p = {}
-        for name, a in params.items():
-            t = torch.as_tensor(np.asarray(a), dtype=dtype)
-            if name.endswith(".w") and t.dim() == (4 if self.d2 else 3):
-                if name.startswith("up"):    # (3, [3,] cout, cin) → (cin, cout, 3[, 3])
-                    t = t.permute(3, 2, 0, 1) if self.d2 else t.permute(2, 1, 0)
-                else:                        # (cout, 3, [3,] cin) → (cout, cin, 3[, 3])
-                    t = t.permute(0, 3, 1, 2) if self.d2 else t.permute(0, 2, 1)
-            self.p[name] = t.contiguous()
+        from eddy import models
+        self.net = models.UNet(attrs_from_config(c), params).to(dtype)
 
     def params(self):
-        return list(self.p.values())
-
-    def conv(self, x, name, stride=1):
-        x = F.pad(x, (1, 1, 1, 1) if self.d2 else (1, 1), mode="circular")
-        f = F.conv2d if self.d2 else F.conv1d
-        return f(x, self.p[name + ".w"], self.p[name + ".b"], stride=stride)
-
-    def convT(self, x, name):
-        f = F.conv_transpose2d if self.d2 else F.conv_transpose1d
-        y = f(x, self.p[name + ".w"], None, stride=2)     # 2N + 1 points per axis
-        for ax in ([2, 3] if self.d2 else [2]):          # fold: point q → (q − 1) mod 2N
-            n = y.shape[ax] - 1
-            first = y.narrow(ax, 0, 1)
-            rest = y.narrow(ax, 1, n)
-            pad = [0, 0] * (y.dim() - 1 - ax) + [n - 1, 0]
-            y = rest + F.pad(first, pad)
-        b = self.p[name + ".b"]
-        return y + b.view(1, -1, *([1] * (y.dim() - 2)))
-
-    def gn(self, x, name):
-        return F.group_norm(x, self.c["groups"], self.p[name + ".g"], self.p[name + ".b"], eps=1e-5)
-
-    def lin1x1(self, x, name):
-        w = self.p[name + ".w"]
-        w = w.view(*w.shape, *([1] * (x.dim() - 2)))
-        return (F.conv2d if self.d2 else F.conv1d)(x, w, self.p[name + ".b"])
-
-    def res(self, x, name, h):
-        y = self.conv(F.silu(self.gn(x, name + ".gn1")), name + ".conv1")
-        y = self.gn(y, name + ".gn2")
-        ss = F.linear(h, self.p[name + ".film.w"], self.p[name + ".film.b"])
-        co = y.shape[1]
-        sh = (ss.shape[0], co) + (1,) * (y.dim() - 2)
-        y = y * (1 + ss[:, :co].reshape(sh)) + ss[:, co:].reshape(sh)
-        y = self.conv(F.silu(y), name + ".conv2")
-        sk = self.lin1x1(x, name + ".skip") if name + ".skip.w" in self.p else x
-        return sk + y
-
-    def attn(self, x, name):
-        B, C = x.shape[:2]
-        H = self.c["heads"]
-        d = C // H
-        g = self.gn(x, name + ".gn").reshape(B, C, -1).transpose(1, 2)          # (B, N, C)
-        qkv = F.linear(g, self.p[name + ".qkv.w"], self.p[name + ".qkv.b"])
-        N = qkv.shape[1]
-        q, k, v = (qkv[:, :, i * C:(i + 1) * C].reshape(B, N, H, d).transpose(1, 2) for i in range(3))
-        a = torch.softmax(q @ k.transpose(-1, -2) / math.sqrt(d), dim=-1)
-        o = (a @ v).transpose(1, 2).reshape(B, N, C)
-        o = F.linear(o, self.p[name + ".proj.w"], self.p[name + ".proj.b"])
-        return x + o.transpose(1, 2).reshape(x.shape)
-
-    def embed(self, s, dtype):
-        E = self.c["emb_size"]
-        h = E // 2
-        f = torch.exp(-math.log(self.c["emb_period"]) * torch.arange(h, dtype=torch.float64) / h)
-        a = s.to(torch.float64)[:, None] * f[None, :]
-        e = torch.cat([torch.sin(a), torch.cos(a)], 1).to(torch.float32).to(dtype)
-        return F.silu(F.linear(e, self.p["emb.lin.w"], self.p["emb.lin.b"]))
+        return list(self.net.parameters())
 
     def forward(self, x, s):
-        c = self.c
-        L, nr = len(c["ch"]), c["nres"]
-        h = self.embed(s, x.dtype)
-        x = self.conv(x, "stem")
-        skips = []
-        for i in range(L + 1):
-            if i > 0:
-                x = self.conv(x, "down%d" % i, stride=2)
-            for r in range(nr):
-                x = self.res(x, "enc%d.%d" % (i, r), h)
-            skips.append(x)
-        x = self.res(x, "mid.res1", h)
-        x = self.attn(x, "mid.attn")
-        x = self.res(x, "mid.res2", h)
-        for i in range(L, -1, -1):
-            x = torch.cat([x, skips[i]], 1)
-            for r in range(nr):
-                x = self.res(x, "dec%d.%d" % (i, r), h)
-            if i > 0:
-                x = self.convT(x, "up%d" % i)
-        return self.conv(F.silu(self.gn(x, "out.gn")), "out.conv")
+        return self.net.forward_cf(x, s)
 
 
 def to_cf(a, d2):   # (B, H, W, C) → channels first

@@ -28,7 +28,7 @@ tsr-png --label "time-mean vorticity" -o kf-mean.png kf-mean.tsr
 
 # PyTorch: a trained PDD predictor as a torch module (eddy.models.PDDPredictor).
 l96-gen --count 4 --frames 16 -q > l96.tsr
-pd-train --width 8 --layers 2 --steps 20 -q -o l96.model l96.tsr
+pd-train --arch fno --width 8 --layers 2 --steps 20 -q -o l96.model l96.tsr
 python3 - <<'PY'
 import torch
 from eddy import tsr, models

@@ -23,7 +23,7 @@ relerr kf.tsr kf-coarse.tsr                 # relative L2 per frame, D_Fro, spec
 
 # 4. Lorenz-96 paths, a Predictor-Driven Diffusion model, and a simulation from it.
 l96-gen --count 16 --seed 1 > l96.tsr
-pd-train --width 8 --layers 2 --steps 20 -o l96.model l96.tsr   # tiny; a real run: pipelines/pdd-l96.mk
+pd-train --arch fno --width 8 --layers 2 --steps 20 -o l96.model l96.tsr   # tiny; a real run: pipelines/pdd-l96.mk
 pd-sample -m l96.model simulate --lambda 0 l96.tsr > sim.tsr    # 5 given frames, then the predictor
 relerr l96.tsr sim.tsr | head
 

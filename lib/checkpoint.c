@@ -23,6 +23,22 @@ static int set_list(tsr_record *r, const char *key, const int *v, int n)
     return tsr_attr_set(r, key, s);
 }
 
+int ckpt_adam_attrs(tsr_record *r, const adam *opt)
+{
+    const adam_cfg *a = &opt->cfg;
+    int ok = 0;
+    ok |= tsr_attr_setf(r, "adam.t", "%ld", opt->t);
+    ok |= tsr_attr_set_double(r, "adam.lr", a->lr);
+    ok |= tsr_attr_set_double(r, "adam.beta1", a->beta1);
+    ok |= tsr_attr_set_double(r, "adam.beta2", a->beta2);
+    ok |= tsr_attr_set_double(r, "adam.eps", a->eps);
+    ok |= tsr_attr_set_double(r, "adam.weight_decay", a->weight_decay);
+    ok |= tsr_attr_setf(r, "adam.decoupled", "%d", a->decoupled);
+    ok |= tsr_attr_setf(r, "adam.decay_every", "%ld", a->decay_every);
+    ok |= tsr_attr_set_double(r, "adam.decay_gamma", a->decay_gamma);
+    return ok;
+}
+
 static int header_record(tsr_record *r, const fno *m, const adam *opt, const tsr_record *extra,
                          eddy_err *e)
 {
@@ -65,18 +81,7 @@ static int header_record(tsr_record *r, const fno *m, const adam *opt, const tsr
         ok |= tsr_attr_setf(r, "fno.emb_hidden", "%d", c->emb_hidden);
         ok |= tsr_attr_set(r, "fno.emb_act", act_name(c->emb_act));
     }
-    if (opt) {
-        const adam_cfg *a = &opt->cfg;
-        ok |= tsr_attr_setf(r, "adam.t", "%ld", opt->t);
-        ok |= tsr_attr_set_double(r, "adam.lr", a->lr);
-        ok |= tsr_attr_set_double(r, "adam.beta1", a->beta1);
-        ok |= tsr_attr_set_double(r, "adam.beta2", a->beta2);
-        ok |= tsr_attr_set_double(r, "adam.eps", a->eps);
-        ok |= tsr_attr_set_double(r, "adam.weight_decay", a->weight_decay);
-        ok |= tsr_attr_setf(r, "adam.decoupled", "%d", a->decoupled);
-        ok |= tsr_attr_setf(r, "adam.decay_every", "%ld", a->decay_every);
-        ok |= tsr_attr_set_double(r, "adam.decay_gamma", a->decay_gamma);
-    }
+    if (opt) ok |= ckpt_adam_attrs(r, opt);
     if (ok) return eddy_fail(e, "checkpoint: out of memory for attributes");
     return 0;
 }
@@ -111,13 +116,16 @@ int ckpt_write(tsr_writer *w, const fno *m, const adam *opt, const tsr_record *e
                          t->count, e))
             return -1;
     }
-    if (opt) {
-        int n[1] = {(int)m->nparams};
-        if (opt->n != m->nparams) return eddy_fail(e, "checkpoint: optimizer size %zu ≠ %zu parameters", opt->n, m->nparams);
-        if (write_floats(w, "adam.m", TSR_F4, 1, n, opt->m, opt->n, e) ||
-            write_floats(w, "adam.v", TSR_F4, 1, n, opt->v, opt->n, e))
-            return -1;
-    }
+    return opt ? ckpt_adam_write(w, opt, m->nparams, e) : 0;
+}
+
+int ckpt_adam_write(tsr_writer *w, const adam *opt, size_t nparams, eddy_err *e)
+{
+    int n[1] = {(int)nparams};
+    if (opt->n != nparams) return eddy_fail(e, "checkpoint: optimizer size %zu ≠ %zu parameters", opt->n, nparams);
+    if (write_floats(w, "adam.m", TSR_F4, 1, n, opt->m, opt->n, e) ||
+        write_floats(w, "adam.v", TSR_F4, 1, n, opt->v, opt->n, e))
+        return -1;
     return 0;
 }
 
@@ -227,7 +235,7 @@ static int parse_config(const tsr_record *r, fno_config *c, eddy_err *e)
     return fno_config_check(c, e);
 }
 
-static int parse_adam(const tsr_record *r, adam_cfg *a, long *t, int *has, eddy_err *e)
+int ckpt_adam_parse(const tsr_record *r, adam_cfg *a, long *t, int *has, eddy_err *e)
 {
     *has = 0;
     if (!tsr_attr_get(r, "adam.t")) return 0;
@@ -270,7 +278,7 @@ int ckpt_read(tsr_reader *rd, fno *m, adam *opt, int *has_opt, tsr_record *extra
     }
     if (strcmp(r.name, "fno"))
         { eddy_fail(e, "checkpoint: first record is '%s', not 'fno' (not a model?)", r.name); goto fail; }
-    if (parse_config(&r, &cfg, e) || parse_adam(&r, &acfg, &t, &hasadam, e)) goto fail;
+    if (parse_config(&r, &cfg, e) || ckpt_adam_parse(&r, &acfg, &t, &hasadam, e)) goto fail;
     if (fno_create(m, &cfg, 0, e)) goto fail;
     if (extra) {
         tsr_record_free(extra);

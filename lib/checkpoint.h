@@ -28,4 +28,12 @@ int ckpt_read(tsr_reader *r, fno *m, adam *opt, int *has_opt, tsr_record *extra,
 int ckpt_write(tsr_writer *w, const fno *m, const adam *opt, const tsr_record *extra,
                eddy_err *e);
 
+// The Adam state as another network's checkpoint stores it (lib/model.h):
+// the adam.* attributes onto a header record (nonzero when out of memory),
+// the records adam.m and adam.v (nparams floats each), and the attributes
+// parsed back (*has 0 when the header has none).
+int ckpt_adam_attrs(tsr_record *r, const adam *opt);
+int ckpt_adam_write(tsr_writer *w, const adam *opt, size_t nparams, eddy_err *e);
+int ckpt_adam_parse(const tsr_record *r, adam_cfg *a, long *t, int *has, eddy_err *e);
+
 #endif

@@ -20,6 +20,7 @@
 #include "err.h"
 #include "fno.h"
 #include "tsr.h"
+#include "unet.h"
 
 // An FNO with its header, as lib/train.h's save hook sees it.
 typedef struct {
@@ -36,5 +37,20 @@ int model_save(void *ctx, const char *path, const adam *opt, eddy_err *e);
 // start with the path.
 int model_load(const char *path, const char *kind, const char *what, fno *m, adam *opt,
                tsr_record *hdr, eddy_err *e);
+
+// The name of a checkpoint's first record, the network it holds ("fno",
+// "unet"; formats/checkpoint.md), into name (len bytes).
+int model_network(const char *path, char *name, size_t len, eddy_err *e);
+
+// The same for a U-Net (lib/unet.h): its records with the Adam state as the
+// FNO checkpoint stores it (attributes adam.* on the header, records adam.m
+// and adam.v after the tensors).
+typedef struct {
+    unet *m;
+    const tsr_record *hdr;
+} model_unet_ref;
+int model_save_unet(void *ctx, const char *path, const adam *opt, eddy_err *e);
+int model_load_unet(const char *path, const char *kind, const char *what, unet *m, adam *opt,
+                    tsr_record *hdr, eddy_err *e);
 
 #endif

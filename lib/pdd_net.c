@@ -26,6 +26,33 @@ void pdd_arch_default(pdd_arch *a)
     a->act = FNO_SILU;
 }
 
+void pdd_arch_fno_d5(pdd_arch *a, int dims)
+{
+    pdd_arch_default(a);
+    a->layers = dims == 1 ? 8 : 6;
+    a->modes = dims == 1 ? 56 : 16;
+}
+
+int pdd_arch_unet_config(const pdd_arch *a, const pdd_geom *g, int in, int out, unet_config *c,
+                         eddy_err *e)
+{
+    if (unet_config_preset(c, g->dims == 1 ? UNET_PRESET_L96 : UNET_PRESET_KF, e)) return -1;
+    c->in = in, c->out = out;
+    if (a->unet_base > 0) c->base = a->unet_base;
+    if (a->unet_levels > 0) {
+        if (a->unet_levels > UNET_MAX_LEVELS)
+            return eddy_fail(e, "unet: at most %d halvings, not %d", UNET_MAX_LEVELS, a->unet_levels);
+        c->levels = a->unet_levels;
+        for (int i = 0; i < c->levels; i++) c->ch[i] = a->unet_ch[i];
+    }
+    if (a->unet_nres > 0) c->nres = a->unet_nres;
+    if (a->unet_groups > 0) c->groups = a->unet_groups;
+    if (a->unet_heads > 0) c->heads = a->unet_heads;
+    if (a->unet_emb_size > 0) c->emb_size = a->unet_emb_size;
+    if (a->unet_emb_hidden > 0) c->emb_hidden = a->unet_emb_hidden;
+    return unet_config_check(c, e);
+}
+
 void pdd_arch_fit(pdd_arch *a, const pdd_geom *g)
 {
     if (a->modes <= 0) a->modes = g->dims == 1 ? 56 : 16;
@@ -72,6 +99,20 @@ int pdd_net_create(pdd_net *n, pdd_objective obj, const pdd_geom *g, const pdd_p
     n->dt = 1;
     n->max_batch = 256;
     for (int c = 0; c < PDD_MAXC; c++) n->mean[c] = 0, n->std[c] = 1, n->rstd[c] = 1;
+    int H, W;
+    grid_hw(g, &H, &W);
+    if (a->kind == PDD_ARCH_UNET) {
+        unet_config uc;
+        n->arch = PDD_ARCH_UNET;
+        if (pdd_arch_unet_config(a, g, in_channels(n), g->C, &uc, e) || unet_grid_ok(&uc, H, W, e))
+            return eddy_wrap(e, "model");
+        if (unet_create(&n->u, &uc, seed, e)) return -1;
+        if (obj == PDD_OBJ_PDD && make_op(n, e)) {
+            unet_free(&n->u);
+            return -1;
+        }
+        return 0;
+    }
     fno_config cfg;
     fno_config_default(&cfg);
     cfg.dims = g->dims;
@@ -96,8 +137,6 @@ int pdd_net_create(pdd_net *n, pdd_objective obj, const pdd_geom *g, const pdd_p
     cfg.emb_scale = 1000;
     cfg.emb_hidden = a->emb_hidden;
     cfg.emb_act = FNO_GELU;
-    int H, W;
-    grid_hw(g, &H, &W);
     if (fno_config_check(&cfg, e) || fno_grid_ok(&cfg, H, W, e)) return eddy_wrap(e, "model");
     if (fno_create(&n->m, &cfg, seed, e)) return -1;
     if (obj == PDD_OBJ_PDD && make_op(n, e)) {
@@ -109,7 +148,8 @@ int pdd_net_create(pdd_net *n, pdd_objective obj, const pdd_geom *g, const pdd_p
 
 void pdd_net_free(pdd_net *n)
 {
-    fno_free(&n->m);
+    if (n->arch == PDD_ARCH_UNET) unet_free(&n->u);
+    else fno_free(&n->m);
     rg_op_free(n->op);
     free(n->fin); free(n->fout); free(n->fdin); free(n->fdout); free(n->fcond);
     free(n->dwin); free(n->dtmp); free(n->spec);
@@ -143,6 +183,7 @@ static int get_list(const tsr_record *h, const char *key, double *v, int C, eddy
 int pdd_net_to_header(const pdd_net *n, tsr_record *h, eddy_err *e)
 {
     tsr_attr_set(h, "kind", PDD_KIND);
+    if (n->arch == PDD_ARCH_UNET) tsr_attr_set(h, "pdd.arch", "unet");
     tsr_attr_set(h, "pdd.objective", pdd_objective_name(n->obj));
     tsr_attr_setf(h, "pdd.dims", "%d", n->g.dims);
     if (n->g.dims == 2) tsr_attr_setf(h, "pdd.grid", "%dx%d", n->g.n[0], n->g.n[1]);
@@ -200,8 +241,12 @@ int pdd_net_from_header(pdd_net *n, const tsr_record *h, eddy_err *e)
     if (!kind || strcmp(kind, PDD_KIND))
         return eddy_fail(e, "not a pd-train model (kind '%s', expected '%s')", kind ? kind : "none", PDD_KIND);
     const char *arch = tsr_attr_get(h, "pdd.arch");
-    if (arch && strcmp(arch, "fno")) return eddy_fail(e, "unknown network pdd.arch '%s'", arch);
-    n->arch = PDD_ARCH_FNO;
+    if (arch && strcmp(arch, "fno") && strcmp(arch, "unet"))
+        return eddy_fail(e, "unknown network pdd.arch '%s'", arch);
+    pdd_arch_kind ak = arch && !strcmp(arch, "unet") ? PDD_ARCH_UNET : PDD_ARCH_FNO;
+    if (ak != n->arch)
+        return eddy_fail(e, "model header says pdd.arch %s, the records hold a%s", arch ? arch : "fno",
+                         n->arch == PDD_ARCH_UNET ? " U-Net" : "n FNO");
     const char *obj = tsr_attr_get(h, "pdd.objective");
     if (!obj) return eddy_fail(e, "model header lacks pdd.objective");
     if (!strcmp(obj, "pdd")) n->obj = PDD_OBJ_PDD;
@@ -228,8 +273,15 @@ int pdd_net_from_header(pdd_net *n, const tsr_record *h, eddy_err *e)
     if (get_list(h, "pdd.mean", n->mean, n->g.C, e) || get_list(h, "pdd.std", n->std, n->g.C, e) ||
         get_list(h, "pdd.rstd", n->rstd, n->g.C, e))
         return -1;
-    if (n->m.cfg.branch[0].in != in_channels(n) || fno_out_channels(&n->m.cfg) != n->g.C)
+    int nin = n->arch == PDD_ARCH_UNET ? n->u.cfg.in : n->m.cfg.branch[0].in;
+    int nout = n->arch == PDD_ARCH_UNET ? n->u.cfg.out : fno_out_channels(&n->m.cfg);
+    if (nin != in_channels(n) || nout != n->g.C)
         return eddy_fail(e, "model header and network disagree on channels");
+    if (n->arch == PDD_ARCH_UNET) {
+        int H, W;
+        grid_hw(&n->g, &H, &W);
+        if (unet_grid_ok(&n->u.cfg, H, W, e)) return eddy_wrap(e, "model header");
+    }
     n->max_batch = 256;
     if (n->obj == PDD_OBJ_PDD && make_op(n, e)) return -1;
     const char *sp = tsr_attr_get(h, "pdd.spectrum");
@@ -338,9 +390,16 @@ void pdd_net_unstandardise(const pdd_net *n, double *u, long nframes)
 int pdd_net_load(const char *path, pdd_net *n, tsr_record *hdr, adam *opt, eddy_err *e)
 {
     memset(n, 0, sizeof *n);
-    // Today every PDD network is an FNO checkpoint; another architecture
-    // (pdd.arch) reads its own parameter records here.
-    if (model_load(path, PDD_KIND, "pd-train model", &n->m, opt, hdr, e)) return -1;
+    // The network is the checkpoint's first record (formats/checkpoint.md);
+    // pdd_net_from_header checks that pdd.arch agrees.
+    char net[64];
+    if (model_network(path, net, sizeof net, e)) return -1;
+    if (!strcmp(net, "unet")) {
+        n->arch = PDD_ARCH_UNET;
+        if (model_load_unet(path, PDD_KIND, "pd-train model", &n->u, opt, hdr, e)) return -1;
+    } else if (model_load(path, PDD_KIND, "pd-train model", &n->m, opt, hdr, e)) {
+        return -1;
+    }
     if (pdd_net_from_header(n, hdr, e)) {
         eddy_wrap(e, "%s", path);
         if (opt) adam_free(opt);
@@ -359,6 +418,10 @@ int pdd_net_save(void *ctx, const char *path, const adam *opt, eddy_err *e)
         model_ref mr = {&r->n->m, r->hdr};
         return model_save(&mr, path, opt, e);
     }
+    case PDD_ARCH_UNET: {
+        model_unet_ref mr = {&r->n->u, r->hdr};
+        return model_save_unet(&mr, path, opt, e);
+    }
     }
     return eddy_fail(e, "%s: unknown network architecture %d", path, (int)r->n->arch);
 }
@@ -367,11 +430,14 @@ train_model pdd_net_train_model(pdd_net *n, pdd_train_ctx *ob, pdd_net_ref *ref)
 {
     // The parameter buffer of the network; the objective runs it through
     // the forward/backward of its architecture.
+    if (n->arch == PDD_ARCH_UNET)
+        return (train_model){n->u.params, n->u.grads, n->u.nparams, pdd_objective_grad, ob,
+                             pdd_net_save, ref};
     return (train_model){n->m.params, n->m.grads, n->m.nparams, pdd_objective_grad, ob,
                          pdd_net_save, ref};
 }
 
-// ---------------------------------------------------------------- FNO calls
+// ---------------------------------------------------------------- network calls
 
 static int ensure(pdd_net *n, long nb, eddy_err *e)
 {
@@ -384,7 +450,7 @@ static int ensure(pdd_net *n, long nb, eddy_err *e)
     return 0;
 }
 
-// (nb, Ch, S) double ↔ (nb, S, Ch) float, the FNO's channels-last layout.
+// (nb, Ch, S) double ↔ (nb, S, Ch) float, the channels-last layout of both networks.
 static void to_fno(const double *x, float *y, long nb, int ch, long S)
 {
     #pragma omp parallel for schedule(static)
@@ -401,13 +467,26 @@ static void from_fno(const float *y, double *x, long nb, int ch, long S)
             for (long i = 0; i < S; i++) x[(b * ch + c) * S + i] = y[(b * S + i) * ch + c];
 }
 
-// FNO forward on nb inputs already in n->fin, conditions in n->fcond.
+// The network's forward on nb inputs already in n->fin, conditions in
+// n->fcond, into n->fout.
 static int run_forward(pdd_net *n, int nb, eddy_err *e)
 {
     int H, W;
     grid_hw(&n->g, &H, &W);
+    if (n->arch == PDD_ARCH_UNET) return unet_forward(&n->u, nb, H, W, n->fin, n->fcond, n->fout, e);
     const float *in[1] = {n->fin};
     return fno_forward(&n->m, in, n->fcond, nb, H, W, n->fout, e);
+}
+
+// Backward through the last run_forward from n->fdout: the parameter
+// gradient added to the network's buffer, or the input gradient into n->fdin.
+static int run_backward(pdd_net *n, int input, eddy_err *e)
+{
+    if (n->arch == PDD_ARCH_UNET)
+        return unet_backward(&n->u, n->fdout, input ? n->fdin : NULL,
+                             input ? UNET_GRAD_INPUT : UNET_GRAD_PARAMS, e);
+    float *din[1] = {n->fdin};
+    return fno_backward(&n->m, n->fdout, input ? din : NULL, input ? FNO_GRAD_INPUT : FNO_GRAD_PARAMS, e);
 }
 
 static int pred_forward(void *ctx, int nb, const double *win, double lam, double *out, eddy_err *e)
@@ -427,8 +506,7 @@ static int pred_input_grad(void *ctx, int nb, const double *gout, double *gwin, 
     pdd_net *n = ctx;
     long S = pdd_geom_points(&n->g);
     to_fno(gout, n->fdout, nb, n->g.C, S);
-    float *din[1] = {n->fdin};
-    if (fno_backward(&n->m, n->fdout, din, FNO_GRAD_INPUT, e)) return -1;
+    if (run_backward(n, 1, e)) return -1;
     from_fno(n->fdin, gwin, nb, in_channels(n), S);
     return 0;
 }
@@ -621,7 +699,7 @@ int pdd_objective_grad(void *ctx, const train_batch *tb, double *loss, eddy_err 
         total += pdd_window_loss(m, frame, target + j0 * frame, f,
                                  n->obj == PDD_OBJ_PDD ? v + j0 : NULL, count, gf);
         to_fno(gf, n->fdout, m, C, S);
-        if (fno_backward(&n->m, n->fdout, NULL, FNO_GRAD_PARAMS, e)) break;
+        if (run_backward(n, 0, e)) break;
         if (j0 + m == nw) rc = 0;
     }
     free(f), free(gf);

@@ -1,4 +1,4 @@
-// The FNO behind Predictor-Driven Diffusion and its DDPM baseline (Yasuda &
+// The network (U-Net or FNO) behind Predictor-Driven Diffusion and its DDPM baseline (Yasuda &
 // Bischoff, "Predictor-Driven Diffusion for Spatiotemporal Generation", §3, B.2, B.4): model configuration and the attributes stored with it,
 // per-channel standardisation, one training step of each objective, and the
 // network as the callbacks of lib/pdd.h (predictor, path score, DDPM score).
@@ -26,21 +26,26 @@
 #include "rg.h"
 #include "train.h"
 #include "tsr.h"
+#include "unet.h"
 
 #define PDD_KIND "pdd-model"
 #define PDD_MAXC 8
 
 typedef enum { PDD_OBJ_PDD = 0, PDD_OBJ_DDPM_GEN = 1, PDD_OBJ_DDPM_COND = 2 } pdd_objective;
 
-// The network behind the predictor (attribute pdd.arch, absent for "fno").
-// Its forward and backward are reached only through the static calls at the
-// "FNO calls" section of pdd_net.c; another architecture (e.g. a U-Net with
-// its own parameter buffer) adds a case there, to pdd_net_load/_save and to
-// pdd_net_train_model, and nothing changes for the samplers or the trainer.
-typedef enum { PDD_ARCH_FNO = 0 } pdd_arch_kind;
+// The network behind the predictor (attribute pdd.arch: "unet", or absent
+// for "fno", so that FNO models keep their bytes).  Its forward and backward
+// are reached only through the static calls at the "network calls" section
+// of pdd_net.c; each architecture has its own parameter buffer there, in
+// pdd_net_load/_save and in pdd_net_train_model, and nothing else changes
+// for the samplers or the trainer.  The U-Net (seed 001 §4.1, B.2: its main
+// predictor) is lib/unet.h with the input and output channels of the
+// objective; the FNO (their D.5) is lib/fno.h.
+typedef enum { PDD_ARCH_FNO = 0, PDD_ARCH_UNET = 1 } pdd_arch_kind;
 typedef struct {
     pdd_arch_kind arch;
     fno m;                      // PDD_ARCH_FNO
+    unet u;                     // PDD_ARCH_UNET
     pdd_objective obj;
     pdd_geom g;                 // T = frames per training path
     pdd_process proc;           // RG (pdd) or VP (ddpm-*)
@@ -48,7 +53,7 @@ typedef struct {
     double rstd[PDD_MAXC];      // ddpm-cond: std of the standardised increments
     double dt;                  // time between frames (attribute dt of the data)
     double lam_max;             // largest trained λ (1)
-    int max_batch;              // windows per FNO call
+    int max_batch;              // windows per network call
     rg_op *op;                  // RG operator of the grid (pdd)
     double *spec;               // (C, M) training spectrum E|û|² (unitary DFT, standardised
                                 // units) per channel and rg_nmodes mode, or NULL (older models)
@@ -59,12 +64,25 @@ typedef struct {
 } pdd_net;
 
 typedef struct {
+    pdd_arch_kind kind;         // the network (PDD_ARCH_FNO by pdd_arch_default)
+    // FNO
     int width, layers, modes, emb_size, emb_hidden;
     int act;                    // FNO_SILU (the paper) or FNO_GELU
+    // U-Net: lib/unet.h's preset of the dimension (1-D UNET_PRESET_L96, 2-D
+    // UNET_PRESET_KF) with these overrides where > 0
+    int unet_base, unet_levels, unet_ch[UNET_MAX_LEVELS], unet_nres, unet_groups, unet_heads,
+        unet_emb_size, unet_emb_hidden;
 } pdd_arch;
 
 void pdd_arch_default(pdd_arch *a);
-// Fits the modes to a geometry: modes <= 0 takes the paper's (56 in 1-D, 16
+// Seed 001 appendix B.2's FNO (their D.5 results): width 64, 8 Fourier
+// layers in 1-D and 6 in 2-D, 56 modes in 1-D and 16 in 2-D, SiLU, FiLM.
+void pdd_arch_fno_d5(pdd_arch *a, int dims);
+// The U-Net configuration a U-Net pdd_arch gives for geometry g and the
+// objective's channels (in, out).
+int pdd_arch_unet_config(const pdd_arch *a, const pdd_geom *g, int in, int out, unet_config *c,
+                         eddy_err *e);
+// Fits the FNO modes to a geometry: modes <= 0 takes the paper's (56 in 1-D, 16
 // in 2-D), and modes are capped by what the grid resolves.
 void pdd_arch_fit(pdd_arch *a, const pdd_geom *g);
 // Creates a new model (weights from seed) for geometry g and process p.
@@ -105,7 +123,7 @@ void pdd_net_unstandardise(const pdd_net *n, double *u, long nframes);   // (nfr
 // batch positions [b0, b0+nb) of the standardised paths u (P, T, C, S) at
 // idx[b]; λ and noise keyed by (seed, step, position of the path, or of the
 // window for ddpm-cond, in the whole batch).  The loss (lib/pdd.h
-// pdd_window_loss) and its gradient, added to n->m.grads.
+// pdd_window_loss) and its gradient, added to the network's gradient buffer.
 typedef struct {
     pdd_net *n;
     const double *u;

@@ -6,7 +6,10 @@
 #   NTRAIN NTEST           paths in train.tsr and test.tsr (seed 001: 100 test paths; ci and
 #                          demo fewer, which their reports state)
 #   SYS PRESET CH          title, rg-coarsen preset, channel indices ("0 1")
-#   ARCH STEPS BATCH       pd-train network and optimisation
+#   UNET STEPS BATCH       pd-train options of the main rows' U-Net (seed 001 B.2; empty:
+#                          the paper's) and the optimisation
+#   ARCH                   pd-train options of the FNO row (--arch fno ...; seed 001 D.5's at
+#                          SCALE=paper: --fno-preset d5)
 #   NGEN                   generated paths (a multiple of the test paths: relerr pairs them;
 #                          NTEST for the protocol)
 #   NPAPER                 paths for the paper's (costly) sampler; ours is compared on the same
@@ -24,6 +27,10 @@
 # data -> train (PDD, DDPM-cond, DDPM-gen) -> simulate at every lambda of LAMS
 # and the long rollout (11 sample lengths, the last kept)
 # -> generate -> super-resolve from lambda 0.2 -> evaluate -> $(OUT)/results.md.
+# Every training runs twice: with the U-Net (seed 001's predictor, §4.1 and
+# B.2: the report's main rows, streams in <training folder>/unet/) and with
+# the FNO (their D.5: the report's FNO rows, streams in the training folder
+# itself, under the names they had when the FNO was the only network).
 #
 # Evaluation protocol (seed 001 section 4 and appendix B.5): train, test and
 # floor paths come from generator seeds 1, 2 and 4 (each path's initial state
@@ -91,7 +98,7 @@ $(OUT)/q.tsr: $(OUT)/test.tsr
 SR_MEAN := --remove-mean
 
 # Everything that depends on a training, for training k ($(1)) in folder
-# $(2): the three models (seeds 11-13 for the first, k11-k13 for training k),
+# $(2) with the network options of variable $(3) (UNET or ARCH): the three models (seeds 11-13 for the first, k11-k13 for training k),
 # the simulations, generations and super-resolutions, and metrics.tsv, every
 # relerr comparison of that training (name, metric, key, value, lo, hi).
 # The sample seeds stay the same across trainings: the spread measured is
@@ -99,13 +106,13 @@ SR_MEAN := --remove-mean
 define TRAINING
 $(2)/pdd.model: $(OUT)/train.tsr
 	@mkdir -p $$(@D)
-	$$(T)/pd-train $$(ARCH) --steps $$(STEPS) --batch $$(BATCH) --seed $(if $(filter 1,$(1)),11,$(1)11) -j $$(J) -q --log $(2)/pdd.loss.tsv -o $$@ $$<
+	$$(T)/pd-train $$($(3)) --steps $$(STEPS) --batch $$(BATCH) --seed $(if $(filter 1,$(1)),11,$(1)11) -j $$(J) -q --log $(2)/pdd.loss.tsv -o $$@ $$<
 $(2)/ddpm-cond.model: $(OUT)/train.tsr
 	@mkdir -p $$(@D)
-	$$(T)/pd-train --objective ddpm-cond $$(ARCH) --steps $$(STEPS) --batch $$(BATCH) --seed $(if $(filter 1,$(1)),12,$(1)12) -j $$(J) -q --log $(2)/ddpm-cond.loss.tsv -o $$@ $$<
+	$$(T)/pd-train --objective ddpm-cond $$($(3)) --steps $$(STEPS) --batch $$(BATCH) --seed $(if $(filter 1,$(1)),12,$(1)12) -j $$(J) -q --log $(2)/ddpm-cond.loss.tsv -o $$@ $$<
 $(2)/ddpm-gen.model: $(OUT)/train.tsr
 	@mkdir -p $$(@D)
-	$$(T)/pd-train --objective ddpm-gen $$(ARCH) --steps $$(STEPS) --batch $$(BATCH) --seed $(if $(filter 1,$(1)),13,$(1)13) -j $$(J) -q --log $(2)/ddpm-gen.loss.tsv -o $$@ $$<
+	$$(T)/pd-train --objective ddpm-gen $$($(3)) --steps $$(STEPS) --batch $$(BATCH) --seed $(if $(filter 1,$(1)),13,$(1)13) -j $$(J) -q --log $(2)/ddpm-gen.loss.tsv -o $$@ $$<
 $(2)/sim-%.tsr: $(2)/pdd.model $(OUT)/test.tsr
 	$$(T)/pd-sample -m $$< simulate --lambda $$* -j $$(J) -q -o $$@ $(OUT)/test.tsr
 # The super-resolution input: a noisy rollout at lambda 0.2, its increment
@@ -150,7 +157,8 @@ $(2)/ddpm-long.tsr: $(2)/ddpm-cond.model $(OUT)/test.tsr
 $(2)/long.tsv: $(OUT)/norm.txt $(OUT)/test.tsr $(2)/long.tsr $(2)/ddpm-long.tsr
 	@$$(LONG_SH); { lev long $(2)/long; lev ddpmlong $(2)/ddpm-long; } > $$@.tmp && mv $$@.tmp $$@
 endef
-$(foreach k,$(SEED_LIST),$(eval $(call TRAINING,$(k),$(call sdir,$(k)))))
+$(foreach k,$(SEED_LIST),$(eval $(call TRAINING,$(k),$(call sdir,$(k))/unet,UNET)))
+$(foreach k,$(SEED_LIST),$(eval $(call TRAINING,$(k),$(call sdir,$(k)),ARCH)))
 
 # lev NAME STREAM: the long rollout STREAM.tsr (log STREAM.log) against the
 # test paths it kept (tsr-cat of their indices; --members when a path has
@@ -170,11 +178,12 @@ LONG_SH = lev() { local s=$$2 d p list kept n k; \
     "$$s.truth.tsr" "$$s.tsr" | awk -F'\t' -v n="$$1" -v OFS='\t' 'NR > 1 && $$1 == "spec_err" { print n, $$0 }'; \
   rm -f "$$s.truth.tsr"; }
 
-# The paper's (costly) sampler on the first training only, on NPAPER paths.
-$(OUT)/gen-paper.tsr: $(OUT)/pdd.model
-	$(T)/pd-sample -m $< generate -n $(NPAPER) $(SAMPLER) $(GEN_PAPER) --seed 7 -j $(J) -o $@ 2> $(OUT)/gen-paper.cost
-$(OUT)/sr-paper.tsr: $(OUT)/pdd.model $(OUT)/lr-p.tsr
-	$(T)/pd-sample -m $< super-resolve --lambda 0.2 $(SAMPLER) $(SR_PAPER) $(SR_MEAN) --seed 9 -j $(J) -o $@ $(OUT)/lr-p.tsr 2> $(OUT)/sr-paper.cost
+# The paper's (costly) sampler on the first training's U-Net only, on NPAPER paths.
+U := $(OUT)/unet
+$(U)/gen-paper.tsr: $(U)/pdd.model
+	$(T)/pd-sample -m $< generate -n $(NPAPER) $(SAMPLER) $(GEN_PAPER) --seed 7 -j $(J) -o $@ 2> $(U)/gen-paper.cost
+$(U)/sr-paper.tsr: $(U)/pdd.model $(U)/lr-p.tsr
+	$(T)/pd-sample -m $< super-resolve --lambda 0.2 $(SAMPLER) $(SR_PAPER) $(SR_MEAN) --seed 9 -j $(J) -o $@ $(U)/lr-p.tsr 2> $(U)/sr-paper.cost
 # The floors: the same comparisons between the test paths and the floor
 # paths (coarse-grained alike for the lambda table, an exact lambda-0.2
 # sample of both for the LR rows), at the test set's size and at NPAPER.
@@ -188,17 +197,18 @@ $(OUT)/floor.tsv: $(OUT)/norm.txt $(OUT)/test.tsr $(OUT)/floor.tsr $(OUT)/q.tsr 
                   $(OUT)/floor-p.tsr $(foreach l,$(LAMS),$(OUT)/ref-$(l).tsr $(OUT)/floorref-$(l).tsr)
 	@$(EVAL_SH); { ev floor test floor; ev floorp test-p floor-p; ev qfloor q qfloor; \
 	  for l in $(LAMS); do ev lam-$$l ref-$$l floorref-$$l; done; } > $@.tmp && mv $@.tmp $@
-# The sampler comparison, first training: paper's and ours on the same NPAPER paths.
-$(OUT)/sampler.tsv: $(OUT)/norm.txt $(OUT)/test-p.tsr $(OUT)/gen-paper.tsr $(OUT)/gen-p.tsr $(OUT)/sr-paper.tsr $(OUT)/sr-p.tsr
-	@$(EVAL_SH); { ev genpaper test-p gen-paper; ev genours test-p gen-p; ev srpaper test-p sr-paper; \
-	  ev srours test-p sr-p; } > $@.tmp && mv $@.tmp $@
+# The sampler comparison, first training's U-Net: paper's and ours on the same NPAPER paths.
+$(OUT)/sampler.tsv: $(OUT)/norm.txt $(OUT)/test-p.tsr $(U)/gen-paper.tsr $(U)/gen-p.tsr $(U)/sr-paper.tsr $(U)/sr-p.tsr
+	@$(EVAL_SH); { ev genpaper test-p $(U)/gen-paper; ev genours test-p $(U)/gen-p; ev srpaper test-p $(U)/sr-paper; \
+	  ev srours test-p $(U)/sr-p; } > $@.tmp && mv $@.tmp $@
 # The first NPAPER paths of a stream (sample keys are per path, so these are
 # what a run with NPAPER paths would give).
 $(OUT)/%-p.tsr: $(OUT)/%.tsr
 	$(T)/tsr-cat -r :$(NPAPER) -o $@ $<
 
-# PSDs (space, averaged over frames and paths) of every stream, one table.
-PSD_SRC := test sim-0 ddpm-sim gen ddpm-gen lr sr
+# PSDs (space, averaged over frames and paths) of every stream, one table:
+# the U-Net's (unet/...) and the FNO's simulation, generation and super-resolution.
+PSD_SRC := test unet/sim-0 unet/ddpm-sim unet/gen unet/ddpm-gen unet/lr unet/sr sim-0 gen sr
 $(OUT)/psd.tsv: $(foreach s,$(PSD_SRC),$(OUT)/$(s).tsr)
 	@{ printf 'source\tc\twavenumber\tvalue\tsid\n'; i=0; for s in $(PSD_SRC); do \
 	  $(T)/spectrum --mean --tsv $(OUT)/$$s.tsr | awk -F'\t' -v s=$$s -v i=$$i 'NR > 1 { print s "\t" $$2 "\t" $$4 "\t" $$5 "\t" i }'; \
@@ -207,15 +217,15 @@ $(OUT)/psd-c%.png: $(OUT)/psd.tsv
 	$(T)/tsv-plot --where c=$* --x wavenumber --y value --by source --logx --logy --legend "stream" \
 	  --xlabel "wavenumber k" --ylabel "power spectral density E(k), channel $*" \
 	  --title "Spatial spectra of every stream, channel $* (mean over frames and paths)" -q -o $@ $<
-$(OUT)/lambda.tsv: $(foreach l,$(LAMS),$(OUT)/sim-$(l).tsr $(OUT)/ref-$(l).tsr)
+$(OUT)/lambda.tsv: $(foreach l,$(LAMS),$(U)/sim-$(l).tsr $(OUT)/ref-$(l).tsr)
 	@{ printf 'lambda\tmetric\tkey\tvalue\n'; for l in $(LAMS); do \
-	  $(T)/relerr $(OUT)/ref-$$l.tsr $(OUT)/sim-$$l.tsr | awk -F'\t' -v l=$$l \
+	  $(T)/relerr $(OUT)/ref-$$l.tsr $(U)/sim-$$l.tsr | awk -F'\t' -v l=$$l \
 	    '$$1 == "rel_l2" && $$2 == "t=5" || $$1 == "spec_err" { print l "\t" $$1 "\t" $$2 "\t" $$3 }'; \
-	  $(T)/relerr $(OUT)/test.tsr $(OUT)/sim-$$l.tsr | awk -F'\t' -v l=$$l \
+	  $(T)/relerr $(OUT)/test.tsr $(U)/sim-$$l.tsr | awk -F'\t' -v l=$$l \
 	    '$$1 == "spec_err" { print l "\tspec_err_vs_0\t" $$2 "\t" $$3 }'; done; } > $@.tmp && mv $@.tmp $@
 $(OUT)/lambda-l2.png: $(OUT)/lambda.tsv
 	$(T)/tsv-plot --where metric=rel_l2 --x lambda --y value --xlabel "λ (RG scale of the sampled path)" \
-	  --ylabel "relative L2 error at t=5 (vs. the λ-reference)" --title "Simulation error against λ" -q -o $@ $<
+	  --ylabel "relative L2 error at t=5 (vs. the λ-reference)" --title "Simulation error against λ (U-Net)" -q -o $@ $<
 
 # relerr on one pair, standardised with the training set's statistics, with
 # bootstrap intervals: rows NAME, metric, key, value, lo, hi.  A bare stream
@@ -228,7 +238,9 @@ EVAL_SH = ev() { local a=$$2 b=$$3; case $$a in */*) ;; *) a=$(OUT)/$$a ;; esac;
 # floor.tsv and sampler.tsv.
 #   g FILE NAME METRIC KEY COL      one field (4 value, 5 lo, 6 hi)
 #   cell NAME METRIC KEY            the trainings' value, mean +- std over them when
-#                                   SEEDS > 1, and the first training's interval
+#                                   SEEDS > 1, and the first training's interval, from
+#                                   each training's $$M (unet/metrics.tsv: the U-Net;
+#                                   M=metrics.tsv cell ...: the FNO)
 #   fcell / scell NAME METRIC KEY   the same from floor.tsv / sampler.tsv (one value)
 #   spec F NAME, l2 F NAME          F per channel, joined by ' / '
 #   apart F1 N1 F2 N2 FLOOR METRIC KEY   'lower'/'higher' (the first against the second) when
@@ -236,14 +248,15 @@ EVAL_SH = ev() { local a=$$2 b=$$3; case $$a in */*) ;; *) a=$(OUT)/$$a ;; esac;
 #                                   than the floor at that count, else 'same'
 #   verdict ... LABEL1 LABEL2       apart per channel, in words
 #   above NAME                      per channel: is the error's interval above the floor's?
-#   lcell NAME METRIC KEY           cell from the trainings' long.tsv: over the trainings where
-#                                   some path did not diverge ('all paths diverged' if none)
+#   lcell NAME METRIC KEY           cell from the trainings' $$LT (unet/long.tsv; LT=long.tsv: the
+#                                   FNO): over the trainings where some path did not diverge
+#                                   ('all paths diverged' if none)
 #   ldiv NAME                       the diverged paths of each training, 'D of P' joined by ', '
-REPORT_SH = O=$(OUT); nch=$(words $(CH)); \
+REPORT_SH = O=$(OUT); M=unet/metrics.tsv; LT=unet/long.tsv; nch=$(words $(CH)); \
   g() { awk -F'\t' -v n="$$2" -v m="$$3" -v k="$$4" -v c="$$5" '$$1 == n && $$2 == m && $$3 == k { print $$c; f = 1 } END { exit !f }' "$$1" \
         || { echo "results: no $$3 $$4 for $$2 in $$1" >&2; exit 1; }; }; \
-  cell() { local d vals=; for d in $(SDIRS); do vals+=" $$(g $$d/metrics.tsv "$$1" "$$2" "$$3" 4)"; done; \
-    echo $$vals | awk -v lo="$$(g $$O/metrics.tsv "$$1" "$$2" "$$3" 5)" -v hi="$$(g $$O/metrics.tsv "$$1" "$$2" "$$3" 6)" \
+  cell() { local d vals=; for d in $(SDIRS); do vals+=" $$(g $$d/$$M "$$1" "$$2" "$$3" 4)"; done; \
+    echo $$vals | awk -v lo="$$(g $$O/$$M "$$1" "$$2" "$$3" 5)" -v hi="$$(g $$O/$$M "$$1" "$$2" "$$3" 6)" \
       '{ for (i = 1; i <= NF; i++) s += $$i; m = s / NF; if (NF == 1) { printf "%.3g [%.3g, %.3g]", m, lo, hi; exit } \
          for (i = 1; i <= NF; i++) v += ($$i - m) ^ 2; printf "%.3g ± %.2g [%.3g, %.3g]", m, sqrt(v / (NF - 1)), lo, hi }'; }; \
   one() { printf '%.3g [%.3g, %.3g]' "$$(g $$1 "$$2" "$$3" "$$4" 4)" "$$(g $$1 "$$2" "$$3" "$$4" 5)" "$$(g $$1 "$$2" "$$3" "$$4" 6)"; }; \
@@ -258,22 +271,23 @@ REPORT_SH = O=$(OUT); nch=$(words $(CH)); \
   verdict() { local out= c w; for c in $(CH); do w=$$(apart "$$1" "$$2" "$$3" "$$4" "$$5" spec_err "c=$$c"); \
     out+="$${out:+; }c$$c: $$(case $$w in lower) echo "$$6 lower";; higher) echo "$$7 lower";; *) echo "cannot be told apart at this count";; esac)"; \
     done; echo "$$out"; }; \
-  above() { local out= c; for c in $(CH); do out+="$${out:+; }c$$c: "$$(awk -v l="$$(g $$O/metrics.tsv "$$1" spec_err c=$$c 5)" \
-    -v v="$$(g $$O/metrics.tsv "$$1" spec_err c=$$c 4)" -v f="$$(g $$O/floor.tsv floor spec_err c=$$c 4)" \
+  above() { local out= c; for c in $(CH); do out+="$${out:+; }c$$c: "$$(awk -v l="$$(g $$O/$$M "$$1" spec_err c=$$c 5)" \
+    -v v="$$(g $$O/$$M "$$1" spec_err c=$$c 4)" -v f="$$(g $$O/floor.tsv floor spec_err c=$$c 4)" \
     -v fh="$$(g $$O/floor.tsv floor spec_err c=$$c 6)" 'BEGIN { print (v > f && l > fh) ? "above the floor" : "at the floor: this count cannot resolve it" }'); done; echo "$$out"; }; \
   lcell() { local d v vals=; for d in $(SDIRS); do \
-      v=$$(awk -F'\t' -v n="$$1" -v m="$$2" -v k="$$3" '$$1 == n && $$2 == m && $$3 == k { print $$4 }' $$d/long.tsv); vals+="$${v:+ $$v}"; done; \
+      v=$$(awk -F'\t' -v n="$$1" -v m="$$2" -v k="$$3" '$$1 == n && $$2 == m && $$3 == k { print $$4 }' $$d/$$LT); vals+="$${v:+ $$v}"; done; \
     [ -n "$$vals" ] || { echo "all paths diverged"; return 0; }; \
-    echo $$vals | awk -v s=$(SEEDS) -v lh="$$(awk -F'\t' -v n="$$1" -v m="$$2" -v k="$$3" '$$1 == n && $$2 == m && $$3 == k { print $$5 " " $$6 }' $$O/long.tsv)" \
+    echo $$vals | awk -v s=$(SEEDS) -v lh="$$(awk -F'\t' -v n="$$1" -v m="$$2" -v k="$$3" '$$1 == n && $$2 == m && $$3 == k { print $$5 " " $$6 }' $$O/$$LT)" \
       '{ for (i = 1; i <= NF; i++) sm += $$i; m = sm / NF; split(lh, b, " "); iv = lh == "" ? "" : sprintf(" [%.3g, %.3g]", b[1], b[2]); \
          sub_ = NF < s ? sprintf(" (%d of %d trainings)", NF, s) : ""; if (NF == 1) { printf "%.3g%s%s", m, iv, sub_; exit } \
          for (i = 1; i <= NF; i++) v += ($$i - m) ^ 2; printf "%.3g ± %.2g%s%s", m, sqrt(v / (NF - 1)), iv, sub_ }'; }; \
-  ldiv() { local d out=; for d in $(SDIRS); do out+="$${out:+, }$$(g $$d/long.tsv "$$1" paths diverged 4) of $$(g $$d/long.tsv "$$1" paths total 4)"; done; echo "$$out"; }; \
+  ldiv() { local d out=; for d in $(SDIRS); do out+="$${out:+, }$$(g $$d/$$LT "$$1" paths diverged 4) of $$(g $$d/$$LT "$$1" paths total 4)"; done; echo "$$out"; }; \
   cost() { sed -n 's/^pd-sample: [a-z-]*: nfe \([0-9]*\), \([0-9.e+-]*\) s per sample$$/\1 | \2/p' "$$1" | tail -n 1; }
 
 PSD_PNG := $(foreach c,$(CH),$(OUT)/psd-c$(c).png)
 $(OUT)/results.md: $(OUT)/lambda.tsv $(OUT)/psd.tsv $(FIGS) $(PSD_PNG) $(OUT)/lambda-l2.png \
-                   $(foreach d,$(SDIRS),$(d)/metrics.tsv $(d)/long.tsv) $(OUT)/floor.tsv $(OUT)/sampler.tsv
+                   $(foreach d,$(SDIRS),$(d)/metrics.tsv $(d)/long.tsv $(d)/unet/metrics.tsv $(d)/unet/long.tsv) \
+                   $(OUT)/floor.tsv $(OUT)/sampler.tsv
 	@$(REPORT_SH); { \
 	echo "# Predictor-Driven Diffusion on $(SYS), SCALE=$(SCALE)"; echo; \
 	echo "Every number of ours is measured by this pipeline (relerr --standardize, seed 001 B.5: truth and"; \
@@ -289,48 +303,56 @@ $(OUT)/results.md: $(OUT)/lambda.tsv $(OUT)/psd.tsv $(FIGS) $(PSD_PNG) $(OUT)/la
 	echo "floor and with each other's intervals, not a value with its own interval."; \
 	echo "Test paths: $(NTEST)$(if $(filter 100,$(NTEST)),, (seed 001 uses 100; SCALE=$(SCALE) shrinks the count))."; \
 	echo "Paper: seed 001 Tables 1-3 (mean ± std of 5 trainings). Ours: $(SEEDS) training(s)$(if $(filter-out 1,$(SEEDS)), (mean ± std across them; interval of the first)),"; \
-	echo "$(STEPS) steps of batch $(BATCH), $(ARCH)."; echo; \
+	echo "$(STEPS) steps of batch $(BATCH). Network: the U-Net of seed 001 B.2 (pd-train --arch unet $(or $(UNET),with the paper's configuration)),"; \
+	echo "and in the rows marked FNO the FNO (their D.5; options here: $(ARCH)), trained and sampled alike."; echo; \
 	echo "| Table | metric | ours PDD | ours DDPM | floor ($(NTEST) paths) | paper PDD | paper DDPM |"; \
 	echo "|---|---|---|---|---|---|---|"; \
 	echo "| 1 | simulation L2 (step 6), lambda 0 | $$(l2 cell sim0) | $$(l2 cell ddpmsim) | $$(l2 fcell floor) | $(PAPER_SIM_L2) |"; \
 	echo "| 1 | simulation spectral error, long rollout (frames 10T..11T-1, T = one sample length), lambda 0 | $$(spec lcell long) | $$(spec lcell ddpmlong) | $$(spec fcell floor) | $(PAPER_SIM_SPEC) |"; \
 	echo "| 1 | short-rollout spectral error (frames 0..T-1 from the true initial frames), lambda 0 | $$(spec cell sim0) | $$(spec cell ddpmsim) | $$(spec fcell floor) | | |"; \
 	echo "| 2 | generation spectral error | $$(spec cell gen) | $$(spec cell ddpmgen) | $$(spec fcell floor) | $(PAPER_GEN) |"; \
+	echo "| 1 | FNO: simulation L2 (step 6), lambda 0 | $$(M=metrics.tsv l2 cell sim0) | $$(M=metrics.tsv l2 cell ddpmsim) | $$(l2 fcell floor) | | |"; \
+	echo "| 1 | FNO: simulation spectral error, long rollout, lambda 0 | $$(LT=long.tsv spec lcell long) | $$(LT=long.tsv spec lcell ddpmlong) | $$(spec fcell floor) | | |"; \
+	echo "| 1 | FNO: short-rollout spectral error, lambda 0 | $$(M=metrics.tsv spec cell sim0) | $$(M=metrics.tsv spec cell ddpmsim) | $$(spec fcell floor) | | |"; \
+	echo "| 2 | FNO: generation spectral error | $$(M=metrics.tsv spec cell gen) | $$(M=metrics.tsv spec cell ddpmgen) | $$(spec fcell floor) | | |"; \
 	echo; echo "Long-rollout spectral error (seed 001 4.1 and B.5, the Table 1 quantity): from the 5 given frames of"; \
 	echo "each test path, pd-sample simulate --frames 11T --keep-from 10T rolls the model out 11 sample lengths and"; \
 	echo "keeps the last; its spatiotemporal PSD, averaged over paths, against the test paths'. A path that diverges"; \
 	echo "(non-finite, standardised rms above --blowup, or its sampler failing) is left out of that row and"; \
 	echo "counted; the row compares the remaining paths' segments with the same test paths, and its floor is the"; \
 	echo "physics floor at $(NTEST) paths. Diverged paths (per training): PDD $$(ldiv long); DDPM $$(ldiv ddpmlong)."; \
+	echo "Diverged paths of the FNO (per training): PDD $$(LT=long.tsv ldiv long); DDPM $$(LT=long.tsv ldiv ddpmlong)."; \
 	echo; echo "| Table 3 | ours SR | ours LR input (lambda 0.2 rollout) | floor ($(NTEST) paths) | paper SR | paper LR |"; echo "|---|---|---|---|---|---|"; \
 	echo "| super-resolution spectral error vs lambda-0 truth | $$(spec cell sr) | $$(spec cell lr) | $$(spec fcell floor) | $(PAPER_SR) | $(PAPER_LR) |"; \
 	echo "| the same from an exact lambda-0.2 sample (C u + noise) instead of the rollout | $$(spec cell srq) | $$(spec cell q) | $$(spec fcell floor) | | |"; \
+	echo "| FNO: super-resolution spectral error vs lambda-0 truth | $$(M=metrics.tsv spec cell sr) | $$(M=metrics.tsv spec cell lr) | $$(spec fcell floor) | | |"; \
 	echo; echo "Super-resolution options: $(SR) $(SR_MEAN); the LR rollout's spectral error against an exact lambda-0.2"; \
 	echo "sample: $$(spec cell lrq) (floor $$(spec fcell qfloor))."; \
-	echo; echo "Resolution at this count (first training; apart = intervals disjoint and the difference larger than"; \
-	echo "the floor). Super-resolution against its LR input: $$(verdict $$O/metrics.tsv sr $$O/metrics.tsv lr floor SR LR)."; \
+	echo; echo "The paper reports no FNO numbers (D.5 shows figures only): its columns stay empty in the FNO rows."; \
+	echo; echo "Resolution at this count (first training's U-Net; apart = intervals disjoint and the difference larger than"; \
+	echo "the floor). Super-resolution against its LR input: $$(verdict $$O/$$M sr $$O/$$M lr floor SR LR)."; \
 	echo "Errors against their floor (the error's interval wholly above the floor's): simulation $$(above sim0);"; \
 	echo "generation $$(above gen); super-resolution $$(above sr)."; \
-	echo; echo "Simulation against lambda (seed 001 Fig. 7): reference C_lambda u (no noise), sigma = 0."; echo; \
+	echo; echo "Simulation against lambda (seed 001 Fig. 7), U-Net: reference C_lambda u (no noise), sigma = 0."; echo; \
 	echo "| lambda | L2 (step 6) vs C_lambda u | spectral error vs C_lambda u | floor | spectral error vs lambda-0 truth |"; echo "|---|---|---|---|---|"; \
 	for l in $(LAMS); do \
 	  echo "| $$l | $$(l2 cell lam-$$l) | $$(spec cell lam-$$l) | $$(spec fcell lam-$$l) | $$(spec cell lam0-$$l) |"; done; \
-	echo; echo "Sampler cost and accuracy (first training): the paper's sampler (uniform lambda grid, 1e-3 apart,"; \
+	echo; echo "Sampler cost and accuracy (first training's U-Net): the paper's sampler (uniform lambda grid, 1e-3 apart,"; \
 	echo "ETD predictor) against ours (rho schedule, exact per-mode Gaussian step); both with the score options"; \
 	echo "below, on the same $(NPAPER) paths (floor at $(NPAPER) paths: $$(spec fcell floorp))."; \
 	echo "NFE = score evaluations per batch of paths; seconds per sample path on this (shared) machine."; echo; \
 	echo "| task | sampler | options | spectral error | NFE | s per sample |"; echo "|---|---|---|---|---|---|"; \
-	echo "| generation, $(NPAPER) paths | paper | $(GEN_PAPER) | $$(spec scell genpaper) | $$(cost $$O/gen-paper.cost) |"; \
-	echo "| generation, $(NPAPER) paths | ours | $(GEN) | $$(spec scell genours) | $$(cost $$O/gen.cost) |"; \
-	echo "| super-resolution, $(NPAPER) paths | paper | $(SR_PAPER) $(SR_MEAN) | $$(spec scell srpaper) | $$(cost $$O/sr-paper.cost) |"; \
-	echo "| super-resolution, $(NPAPER) paths | ours | $(SR) $(SR_MEAN) | $$(spec scell srours) | $$(cost $$O/sr.cost) |"; \
-	echo "| DDPM generation, $(NGEN) paths | ours | $(GEN) | $$(spec cell ddpmgen) | $$(cost $$O/ddpm-gen.cost) |"; \
-	echo "| DDPM simulation, $(NTEST) paths | ours | $(DDPMSIM) | $$(spec cell ddpmsim) | $$(cost $$O/ddpm-sim.cost) |"; \
+	echo "| generation, $(NPAPER) paths | paper | $(GEN_PAPER) | $$(spec scell genpaper) | $$(cost $$O/unet/gen-paper.cost) |"; \
+	echo "| generation, $(NPAPER) paths | ours | $(GEN) | $$(spec scell genours) | $$(cost $$O/unet/gen.cost) |"; \
+	echo "| super-resolution, $(NPAPER) paths | paper | $(SR_PAPER) $(SR_MEAN) | $$(spec scell srpaper) | $$(cost $$O/unet/sr-paper.cost) |"; \
+	echo "| super-resolution, $(NPAPER) paths | ours | $(SR) $(SR_MEAN) | $$(spec scell srours) | $$(cost $$O/unet/sr.cost) |"; \
+	echo "| DDPM generation, $(NGEN) paths | ours | $(GEN) | $$(spec cell ddpmgen) | $$(cost $$O/unet/ddpm-gen.cost) |"; \
+	echo "| DDPM simulation, $(NTEST) paths | ours | $(DDPMSIM) | $$(spec cell ddpmsim) | $$(cost $$O/unet/ddpm-sim.cost) |"; \
 	echo; echo "Paper's sampler against ours, per channel (apart = intervals disjoint and the difference larger than"; \
 	echo "the floor at $(NPAPER) paths): generation $$(verdict $$O/sampler.tsv genpaper $$O/sampler.tsv genours floorp paper ours);"; \
 	echo "super-resolution $$(verdict $$O/sampler.tsv srpaper $$O/sampler.tsv srours floorp paper ours)."; \
 	echo; echo "Common sampler options: $(or $(SAMPLER),none (the defaults: --score coloured --gauss-below 0.1 --clamp 5 --max-clamped 0.01))."; echo; \
-	echo "Figures: $(notdir $(FIGS) $(PSD_PNG)) lambda-l2.png; PSD series in order: $(PSD_SRC)."; \
+	echo "Figures: $(notdir $(FIGS) $(PSD_PNG)) lambda-l2.png; PSD series in order: $(PSD_SRC) (unet/: the U-Net's; the others the FNO's)."; \
 	} > $@.tmp && mv $@.tmp $@
 	@cat $@
 

@@ -28,7 +28,8 @@ ifeq ($(SCALE),ci)
   NTEST := 2
   BOOT ?= 100
   NS := --n 32 --out-grid 16 --spinup 3 --frames 10
-  ARCH := --width 8 --layers 1 --modes 4 --emb-size 16 --emb-hidden 16
+  UNET := --unet-base 8 --unet-channels 8,16 --unet-res 1 --unet-groups 2 --unet-heads 2 --emb-size 16 --emb-hidden 16
+  ARCH := --arch fno --width 8 --layers 1 --modes 4 --emb-size 16 --emb-hidden 16
   STEPS := 4
   BATCH := 2
   NGEN := 2
@@ -44,7 +45,8 @@ else ifeq ($(SCALE),small)
   NTRAIN := 192
   NTEST := 100
   NS := --n 64 --out-grid 40 --spinup 20
-  ARCH := --width 24 --layers 4 --modes 12 --lr 1e-3 --lr-decay-steps 1000 --clip 1 --checkpoint-every 500
+  UNET := --unet-base 16 --unet-channels 16,32,48 --unet-res 1 --unet-groups 4 --lr 1e-3 --lr-decay-steps 1000 --clip 1 --checkpoint-every 500
+  ARCH := --arch fno --width 24 --layers 4 --modes 12 --lr 1e-3 --lr-decay-steps 1000 --clip 1 --checkpoint-every 500
   STEPS := 4000
   BATCH := 2
   NGEN := 100
@@ -60,7 +62,8 @@ else ifeq ($(SCALE),paper)
   NTRAIN := 6000
   NTEST := 100
   NS :=
-  ARCH := --width 64 --layers 6 --modes 16
+  UNET :=
+  ARCH := --arch fno --fno-preset d5
   STEPS := 30000
   BATCH := 40
   NGEN := 100
@@ -76,8 +79,9 @@ else
   $(error SCALE must be ci, small or paper)
 endif
 
-# Vorticity frames 0, 1/4, 1/2, 3/4 of path 0 of each stream, one montage each.
-W_SRC := test sim-0 ddpm-sim gen ddpm-gen lr sr
+# Vorticity frames 0, 1/4, 1/2, 3/4 of path 0 of each stream, one montage each:
+# the test paths and the U-Net's streams (w-unet-*: $(OUT)/unet/*.tsr).
+W_SRC := test unet-sim-0 unet-ddpm-sim unet-gen unet-ddpm-gen unet-lr unet-sr
 FIGS = $(foreach s,$(W_SRC),$(OUT)/w-$(s).png)
 
 DATA = $(T)/ns-gen --preset kolmogorov $(NS)
@@ -86,6 +90,10 @@ include pipelines/pdd-common.mk
 
 # Four frames of path 0.  sed, unlike head, reads tsr-info to its end: an
 # early close would kill tsr-info by SIGPIPE, which pipefail makes an error.
+$(OUT)/w-unet-%.png: $(OUT)/unet/%.tsr
+	@f=$$($(T)/tsr-info $< | sed -n '1s/.*\t(\([0-9]*\),.*/\1/p'); \
+	$(T)/tsr-png --frames 0,$$((f / 4)),$$((f / 2)),$$((3 * f / 4)) --cols 4 --label "vorticity ω [1/time]" \
+	  --title "Kolmogorov flow, U-Net $*: vorticity of path 0" -q -o $@ $<
 $(OUT)/w-%.png: $(OUT)/%.tsr
 	@f=$$($(T)/tsr-info $< | sed -n '1s/.*\t(\([0-9]*\),.*/\1/p'); \
 	$(T)/tsr-png --frames 0,$$((f / 4)),$$((f / 2)),$$((3 * f / 4)) --cols 4 --label "vorticity ω [1/time]" \

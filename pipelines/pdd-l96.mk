@@ -30,7 +30,8 @@ ifeq ($(SCALE),ci)
   NTEST := 2
   BOOT ?= 100
   L96 := --K 8 --J 4 --spinup 2 --frames 16
-  ARCH := --width 8 --layers 1 --modes 8 --emb-size 16 --emb-hidden 16
+  UNET := --unet-base 8 --unet-channels 8,16 --unet-res 1 --unet-groups 2 --unet-heads 2 --emb-size 16 --emb-hidden 16
+  ARCH := --arch fno --width 8 --layers 1 --modes 8 --emb-size 16 --emb-hidden 16
   STEPS := 6
   BATCH := 2
   NGEN := 2
@@ -46,7 +47,8 @@ else ifeq ($(SCALE),demo)
   NTRAIN := 120
   NTEST := 8
   L96 := --spinup 30
-  ARCH := --width 16 --layers 3 --modes 32 --lr 1e-3 --clip 1 --checkpoint-every 100
+  UNET := --unet-base 16 --unet-channels 16,32,32,48 --unet-res 1 --unet-groups 4 --lr 1e-3 --clip 1 --checkpoint-every 100
+  ARCH := --arch fno --width 16 --layers 3 --modes 32 --lr 1e-3 --clip 1 --checkpoint-every 100
   STEPS := 300
   BATCH := 4
   NGEN := 8
@@ -62,7 +64,8 @@ else ifeq ($(SCALE),small)
   NTRAIN := 400
   NTEST := 100
   L96 := --spinup 30
-  ARCH := --width 32 --layers 4 --modes 32 --lr 1e-3 --lr-decay-steps 2000 --clip 1 --checkpoint-every 500
+  UNET := --unet-base 16 --unet-channels 16,32,32,48 --unet-res 1 --unet-groups 4 --lr 1e-3 --lr-decay-steps 2000 --clip 1 --checkpoint-every 500
+  ARCH := --arch fno --width 32 --layers 4 --modes 32 --lr 1e-3 --lr-decay-steps 2000 --clip 1 --checkpoint-every 500
   STEPS := 8000
   BATCH := 8
   NGEN := 100
@@ -78,7 +81,8 @@ else ifeq ($(SCALE),paper)
   NTRAIN := 3000
   NTEST := 100
   L96 := --spinup 30
-  ARCH := --width 64 --layers 8 --modes 56
+  UNET :=
+  ARCH := --arch fno --fno-preset d5
   STEPS := 30000
   BATCH := 50
   NGEN := 100
@@ -94,8 +98,9 @@ else
   $(error SCALE must be ci, demo, small or paper)
 endif
 
-# Hovmoller diagrams (t down, x across) of path 0 of each stream, X and Y.
-HOV_SRC := test sim-0 ddpm-sim gen ddpm-gen lr sr
+# Hovmoller diagrams (t down, x across) of path 0 of each stream, X and Y:
+# the test paths and the U-Net's streams (hov-unet-*: $(OUT)/unet/*.tsr).
+HOV_SRC := test unet-sim-0 unet-ddpm-sim unet-gen unet-ddpm-gen unet-lr unet-sr
 FIGS = $(foreach s,$(HOV_SRC),$(OUT)/hov-$(s)-c0.png $(OUT)/hov-$(s)-c1.png)
 
 DATA = $(T)/l96-gen $(L96)
@@ -106,3 +111,7 @@ $(OUT)/hov-%-c0.png: $(OUT)/%.tsr
 	$(T)/tsr-png -c 0 --label "X (slow variables)" --title "L96 $*: X of path 0, Hovmöller diagram" -q -o $@ $<
 $(OUT)/hov-%-c1.png: $(OUT)/%.tsr
 	$(T)/tsr-png -c 1 --label "Y (fast variables)" --title "L96 $*: Y of path 0, Hovmöller diagram" -q -o $@ $<
+$(OUT)/hov-unet-%-c0.png: $(OUT)/unet/%.tsr
+	$(T)/tsr-png -c 0 --label "X (slow variables)" --title "L96 U-Net $*: X of path 0, Hovmöller diagram" -q -o $@ $<
+$(OUT)/hov-unet-%-c1.png: $(OUT)/unet/%.tsr
+	$(T)/tsr-png -c 1 --label "Y (fast variables)" --title "L96 U-Net $*: Y of path 0, Hovmöller diagram" -q -o $@ $<

@@ -100,7 +100,7 @@ static long seed = 0, first = 0;
         {"blowup", 0, OPT_DOUBLE, &blowup, "X", "fail when a path's rms exceeds X standardised units (0: only non-finite)", 0, CLI_INF},
         {"trace", 0, OPT_STRING, &trace, "FILE", "TSV per path and reverse step: sample, step, lambda, rms, score rms, fraction clamped"},
         {"batch", 'b', OPT_INT, &batch, "N", "paths sampled together", 1, 1048576},
-        {"max-batch", 0, OPT_INT, &max_batch, "N", "windows per FNO call (bounds memory)", 1, 16777216},
+        {"max-batch", 0, OPT_INT, &max_batch, "N", "windows per network call (bounds memory)", 1, 16777216},
         CLI_OPT_SEED(&seed, "noise seed; path i uses (seed, i, step)"),
         CLI_OPT_THREADS(&threads),
         CLI_OPT_QUIET(&quiet),

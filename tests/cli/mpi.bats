@@ -12,7 +12,7 @@
 
 load helper
 
-T_PD=(--width 4 --layers 1 --modes 4 --emb-size 8 --emb-hidden 8 --batch 4 -q -j 1)
+T_PD=(--arch fno --width 4 --layers 1 --modes 4 --emb-size 8 --emb-hidden 8 --batch 4 -q -j 1)
 T_FNO=(--width 4 --modes 4 --emb-size 16 --emb-hidden 16 --fuse 8 --batch 4 -q -j 1)
 
 setup_file() {
@@ -99,7 +99,7 @@ sys.exit(0 if r <= 1e-5 else 1)' "$1" "$2"
 }
 
 @test "pd-train: only rank 0 logs and reports; the checkpoint records no rank" {
-    local loud=(--width 4 --layers 1 --modes 4 --emb-size 8 --emb-hidden 8 --batch 4 -j 1)
+    local loud=(--arch fno --width 4 --layers 1 --modes 4 --emb-size 8 --emb-hidden 8 --batch 4 -j 1)
     # long enough (over a second) for the final progress line
     run mpi -np 2 pd-train "${loud[@]}" --steps 3000 --log l.tsv -o m.model "$D/l96.tsr"
     assert_success

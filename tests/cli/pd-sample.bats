@@ -4,7 +4,7 @@
 
 load helper
 
-TINY=(--width 4 --layers 1 --modes 4 --emb-size 8 --emb-hidden 8 --batch 2 -q)
+TINY=(--arch fno --width 4 --layers 1 --modes 4 --emb-size 8 --emb-hidden 8 --batch 2 -q)
 # Untrained nets drive the samplers anywhere: accept saturation unless a test
 # is about divergence.
 LAX=(--max-clamped 1 --blowup 0 -q)
@@ -79,6 +79,30 @@ setup() { D=$BATS_FILE_TMPDIR; cd "$BATS_TEST_TMPDIR"; }
     run pd-sample -m "$D/kf.model" generate -n 1 --schedule rho --steps 3 "${LAX[@]}" -o k.tsr
     assert_success
     tsr-info k.tsr | grep -q $'(8, 16, 16)\tdims=t,y,x'
+}
+
+@test "pd-sample: U-Net models (1-D, 2-D; PDD and both DDPM baselines) in every mode" {
+    UNET=(--unet-base 8 --unet-channels 8,16 --unet-res 1 --unet-groups 2 --unet-heads 2 --emb-size 8 --emb-hidden 8 --batch 2 -q)
+    pd-train "${UNET[@]}" --steps 2 -o u.model "$D/l96.tsr"
+    pd-train "${UNET[@]}" --steps 1 -o k.model "$D/kf.tsr"
+    pd-train "${UNET[@]}" --objective ddpm-cond --steps 1 -o c.model "$D/l96.tsr"
+    pd-train "${UNET[@]}" --objective ddpm-gen --steps 1 -o g.model "$D/kf.tsr"
+    run pd-sample -m u.model simulate -o s.tsr -q "$D/l96.tsr"
+    assert_success
+    tsr-info s.tsr | head -n 1 | grep -q $'\tu\t<f4\t(8, 2, 32)\tdims=t,c,x .*pdd.mode=simulate lambda=0 pdd.nfe=3'
+    # the path score (the U-Net's input gradient) drives generation and super-resolution
+    run pd-sample -m u.model generate -n 2 --frames 6 --schedule rho --steps 4 --correctors 1 "${LAX[@]}" -o gen.tsr
+    assert_success
+    tsr-info gen.tsr | sed -n 2p | grep -q $'(6, 2, 32)\tdims=t,c,x .*pdd.mode=generate lambda=0 sample=1 pdd.nfe=8'
+    run pd-sample -m k.model super-resolve --lambda 0.2 --schedule rho --steps 3 --correctors 0 "${LAX[@]}" -o r.tsr "$D/kf.tsr"
+    assert_success
+    [ "$(count_records r.tsr)" -eq 1 ]
+    run pd-sample -m c.model simulate --schedule rho --steps 3 --correctors 0 "${LAX[@]}" -o s3.tsr "$D/l96.tsr"
+    assert_success
+    [ "$(count_records s3.tsr)" -eq 3 ]
+    run pd-sample -m g.model generate -n 2 --schedule rho --steps 3 --correctors 0 "${LAX[@]}" -o dg.tsr
+    assert_success
+    [ "$(count_records dg.tsr)" -eq 2 ]
 }
 
 @test "pd-sample: same seed, same bytes at 1 and 2 threads, the same paths at any --batch; seeds differ" {

@@ -1,10 +1,10 @@
 #!/usr/bin/env bats
-# pd-train: options, the model it writes (kind, objective, standardisation,
+# pd-train: options, the model it writes (network, kind, objective, standardisation,
 # training spectrum), determinism, resume, and bad input (nothing written).
 
 load helper
 
-TINY=(--width 4 --layers 1 --modes 4 --emb-size 8 --emb-hidden 8 --batch 2 -q)
+TINY=(--arch fno --width 4 --layers 1 --modes 4 --emb-size 8 --emb-hidden 8 --batch 2 -q)
 
 setup_file() {
     local d=$BATS_FILE_TMPDIR
@@ -114,4 +114,87 @@ setup() { D=$BATS_FILE_TMPDIR; cd "$BATS_TEST_TMPDIR"; }
     [ ! -e m.model ]
     # no temporary file left behind either
     [ -z "$(ls -A)" ]
+}
+
+# A tiny U-Net: two halvings (the ci grids divide by 4), one block per level.
+UNET=(--unet-base 8 --unet-channels 8,16 --unet-res 1 --unet-groups 2 --unet-heads 2 --emb-size 8 --emb-hidden 8 --batch 2 -q)
+
+@test "pd-train --help: the U-Net is the default and its unstated defaults are stated" {
+    run pd-train --help
+    assert_success
+    assert_line --regexp '--arch A .*unet .*fno .*\(default: unet\)'
+    assert_output --partial '2 residual blocks per level and side'
+    assert_output --partial 'GroupNorm with 8 groups, 4 attention heads'
+    assert_line --regexp '--fno-preset P .*d5'
+}
+
+@test "pd-train --arch unet: the model holds the U-Net, the PDD header and the Adam state; both objectives, both dimensions" {
+    run pd-train "${UNET[@]}" --steps 2 -o u.model "$D/l96.tsr"
+    assert_success
+    run tsr-info u.model
+    assert_line --index 0 --regexp '^0[[:space:]]+unet[[:space:]].*kind=pdd-model pdd.arch=unet pdd.objective=pdd pdd.dims=1'
+    assert_line --index 0 --regexp 'adam.t=2 .*unet.dims=1 unet.in=10 unet.out=2 unet.base=8 unet.channels=8,16 unet.nres=1 unet.groups=2 unet.heads=2'
+    assert_output --regexp 'adam.m[[:space:]]+<f4'
+    assert_output --regexp 'mid.attn.qkv.w[[:space:]]+<f4[[:space:]]+\(48, 16\)'
+    pd-train "${UNET[@]}" --objective ddpm-cond --steps 1 -o c.model "$D/kf.tsr"
+    tsr-info c.model | head -n 1 | grep -q 'pdd.arch=unet pdd.objective=ddpm-cond pdd.dims=2 .*unet.in=6 unet.out=1'
+    pd-train "${UNET[@]}" --objective ddpm-gen --steps 1 -o g.model "$D/kf.tsr"
+    tsr-info g.model | head -n 1 | grep -q 'pdd.arch=unet pdd.objective=ddpm-gen pdd.dims=2 .*unet.in=5 unet.out=1'
+    # the FNO: no pdd.arch attribute (its models keep their bytes)
+    pd-train "${TINY[@]}" --steps 1 -o f.model "$D/l96.tsr"
+    run tsr-info f.model
+    assert_line --index 0 --regexp '^0[[:space:]]+fno[[:space:]]'
+    refute_line --index 0 --partial 'pdd.arch'
+}
+
+@test "pd-train --arch unet --resume: the same steps as an uninterrupted run" {
+    pd-train "${UNET[@]}" --steps 4 -j 1 --log a.tsv -o a.model "$D/l96.tsr"
+    pd-train "${UNET[@]}" --steps 2 -j 1 --log b.tsv -o b.model "$D/l96.tsr"
+    pd-train "${UNET[@]}" --steps 4 -j 1 --resume b.model --log b.tsv -o b2.model "$D/l96.tsr"
+    [ "$(cut -f 1,2,3,4 a.tsv)" = "$(cut -f 1,2,3,4 b.tsv)" ]
+    # the parameters and Adam moments too: every record but the header (it carries the command line)
+    [ "$(tsr-info --stats a.model | tail -n +2)" = "$(tsr-info --stats b2.model | tail -n +2)" ]
+}
+
+@test "pd-train: a checkpoint resumed as the other architecture, a grid the halvings do not divide, an unknown --arch: clear errors, nothing written" {
+    pd-train "${UNET[@]}" --steps 1 -o u.model "$D/l96.tsr"
+    pd-train "${TINY[@]}" --steps 1 -o f.model "$D/l96.tsr"
+    run pd-train --arch fno --steps 2 --resume u.model -q -o x.model "$D/l96.tsr"
+    assert_failure 2
+    assert_output --partial 'u.model is a U-Net model; resume it with --arch unet'
+    run pd-train --steps 2 --resume f.model -q -o x.model "$D/l96.tsr"
+    assert_failure 2
+    assert_output --partial 'f.model is an FNO model; resume it with --arch fno'
+    # 32 points: 5 halvings do not divide them; 12x12 and the KF U-Net's 3 halvings neither
+    run pd-train "${UNET[@]}" --unet-channels 8,8,8,8,8,8 --steps 1 -o x.model "$D/l96.tsr"
+    assert_failure 2
+    assert_output --partial 'a grid of 32 points is not divisible by 2^6 = 64 (6 halvings)'
+    ns-gen --preset kolmogorov --n 24 --out-grid 12 --spinup 0.5 --frames 6 --count 1 -q -o kf12.tsr
+    run pd-train --steps 1 -q -o x.model kf12.tsr
+    assert_failure 2
+    assert_output --partial 'a 12x12 grid is not divisible by 2^3 = 8 along both axes'
+    run pd-train --arch resnet --steps 1 -o x.model "$D/l96.tsr"
+    assert_failure 2
+    assert_output --partial "--arch must be unet or fno, got 'resnet'"
+    # the options of the other network
+    run pd-train --width 4 --steps 1 -o x.model "$D/l96.tsr"
+    assert_failure 2
+    assert_output --partial '--width is an FNO option: add --arch fno'
+    run pd-train --arch fno --unet-res 1 --steps 1 -o x.model "$D/l96.tsr"
+    assert_failure 2
+    assert_output --partial '--unet-res is a U-Net option'
+    run pd-train "${UNET[@]}" --unet-channels 8,x --steps 1 -o x.model "$D/l96.tsr"
+    assert_failure 2
+    [ ! -e x.model ]
+    [ -z "$(ls -A | grep -v -e '^[uf].model$' -e '^kf12.tsr$')" ]
+}
+
+@test "pd-train --arch fno --fno-preset d5: seed 001 B.2's FNO (width 64; 8 layers in 1-D, 6 in 2-D)" {
+    pd-train --arch fno --fno-preset d5 --steps 1 -q -o l.model "$D/l96.tsr"
+    tsr-info l.model | head -n 1 | grep -q 'fno.b0.in=10 fno.b0.width=64 fno.b0.layers=8 fno.b0.modes=17 '
+    pd-train --arch fno --fno-preset d5 --steps 1 -q -o k.model "$D/kf.tsr"
+    tsr-info k.model | head -n 1 | grep -q 'fno.b0.in=5 fno.b0.width=64 fno.b0.layers=6 fno.b0.modes=8,8 '
+    run pd-train --arch fno --fno-preset d6 --steps 1 -q -o x.model "$D/kf.tsr"
+    assert_failure 2
+    [ ! -e x.model ]
 }

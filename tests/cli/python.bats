@@ -48,8 +48,10 @@ for r, f in zip(recs, files):
     npy2tsr -a 'note=a\back=slash and=sign' -a "units=m s^-1 (µ)" one.npy > attrs.tsr
     rg-coarsen --preset kolmogorov --lambda 0.1 --seed 1 "$D/kf.tsr" > coarse.tsr
     fno-train --cond v+obs --width 4 --modes 4 --emb-size 16 --emb-hidden 16 --fuse 8 --batch 4 --steps 2 -q -o cs.model "$D/cond.tsr"
-    pd-train --width 4 --layers 1 --modes 4 --emb-size 8 --emb-hidden 8 --batch 2 -q --steps 2 -o p.model "$D/l96.tsr"
-    for f in dtypes.tsr attrs.tsr coarse.tsr cs.model p.model "$D/ns.tsr" "$D/cond.tsr" "$D/l96.tsr" "$D/kf.tsr"; do
+    pd-train --arch fno --width 4 --layers 1 --modes 4 --emb-size 8 --emb-hidden 8 --batch 2 -q --steps 2 -o p.model "$D/l96.tsr"
+    pd-train --unet-base 8 --unet-channels 8,16 --unet-res 1 --unet-groups 2 --unet-heads 2 --emb-size 8 --emb-hidden 8 \
+        --batch 2 -q --steps 2 -o u.model "$D/l96.tsr"
+    for f in dtypes.tsr attrs.tsr coarse.tsr cs.model p.model u.model "$D/ns.tsr" "$D/cond.tsr" "$D/l96.tsr" "$D/kf.tsr"; do
         rewrite "$f" back.tsr
         cmp "$f" back.tsr || fail "$f: eddy.tsr wrote different bytes"
         same_as_c "$f"
@@ -195,25 +197,30 @@ for name, a, b in pairs:
     assert err < 1e-5, (name, err)' "$1" "$EDDY_ROOT/build/tests/model-probe"
 }
 
-@test "eddy.models: the closure score model and the PDD predictor (1-D, 2-D) match the C network" {
+@test "eddy.models: the closure score model and the PDD predictor (FNO, U-Net; 1-D, 2-D) match the C network" {
     "$PY" -c 'import torch' 2>/dev/null || skip "skipped: python3-torch is not installed"
     [ -x "$EDDY_ROOT/build/tests/model-probe" ] || skip "skipped: build/tests/model-probe is not built (make test builds it)"
     TINY=(--width 4 --layers 2 --modes 4 --emb-size 16 --emb-hidden 16 --fuse 8 --batch 4 --steps 5 -q)
     fno-train --cond v "${TINY[@]}" -o v.model "$D/cond.tsr"
     fno-train --cond v+obs "${TINY[@]}" -o obs.model "$D/cond.tsr"
     fno-train --cond v+obs --precond --residual --u-scale 3 --v-scale 0.5 "${TINY[@]}" -o res.model "$D/cond.tsr"
-    PT=(--width 4 --layers 2 --modes 4 --emb-size 8 --emb-hidden 8 --batch 2 --steps 5 -q)
+    PT=(--arch fno --width 4 --layers 2 --modes 4 --emb-size 8 --emb-hidden 8 --batch 2 --steps 5 -q)
     pd-train "${PT[@]}" -o l96.model "$D/l96.tsr"
     pd-train "${PT[@]}" --act gelu -o kf.model "$D/kf.tsr"
-    for m in v obs res l96 kf; do
+    # tiny trained U-Nets (every parameter moved off its initial value), both dimensions
+    UT=(--unet-base 8 --unet-channels 8,16 --unet-res 1 --unet-groups 2 --unet-heads 2 --emb-size 8 --emb-hidden 8
+        --batch 2 --steps 5 --lr 1e-2 -q)
+    pd-train "${UT[@]}" -o l96-unet.model "$D/l96.tsr"
+    pd-train "${UT[@]}" -o kf-unet.model "$D/kf.tsr"
+    for m in v obs res l96 kf l96-unet kf-unet; do
         run equal $m.model
         assert_success
         echo "$output"
     done
     # a checkpoint of another network kind is refused by name
     py 'from eddy import tsr
-r = tsr.read("kf.model"); r[0].name = "unet"; tsr.write("unet.model", r)'
-    run py 'from eddy import models; models.load("unet.model")'
+r = tsr.read("kf.model"); r[0].name = "resnet"; tsr.write("resnet.model", r)'
+    run py 'from eddy import models; models.load("resnet.model")'
     assert_failure
-    assert_output --partial "network 'unet' is not known"
+    assert_output --partial "network 'resnet' is not known"
 }

@@ -60,7 +60,7 @@ setup() { cd "$BATS_TEST_TMPDIR"; }
     assert_output --partial "/nonexist"
     l96-gen --K 8 --J 4 --frames 8 --spinup 0.5 --count 2 -q -o l96.tsr
     # Fails at once: no training step runs (no progress, nothing written).
-    run pd-train --width 4 --layers 1 --modes 4 --emb-size 8 --emb-hidden 8 --batch 2 --steps 100000 \
+    run pd-train --arch fno --width 4 --layers 1 --modes 4 --emb-size 8 --emb-hidden 8 --batch 2 --steps 100000 \
         -o /nonexist/m l96.tsr
     assert_failure 2
     assert_output --partial "option --output: cannot write /nonexist/m"

@@ -54,7 +54,7 @@ SLOW_NS=(ns-gen --n 64 --frames 100000 --spinup 0 --interval 0.01 --out-grid 8 -
 
 @test "pd-sample killed mid-run removes its temporary file" {
     l96-gen --K 8 --J 4 --frames 8 --spinup 0.5 --count 2 -q -o l96.tsr
-    pd-train --width 4 --layers 1 --modes 4 --emb-size 8 --emb-hidden 8 --batch 2 --steps 1 -q -o m.model l96.tsr
+    pd-train --arch fno --width 4 --layers 1 --modes 4 --emb-size 8 --emb-hidden 8 --batch 2 --steps 1 -q -o m.model l96.tsr
     for s in TERM INT HUP; do
         killrun $s s.tsr pd-sample -m m.model --max-clamped 1 --blowup 0 -q --steps 2000000 generate -n 1 -o s.tsr
     done

@@ -8,7 +8,7 @@
 load helper
 
 FNO=(--width 4 --modes 4 --emb-size 16 --emb-hidden 16 --fuse 8 --batch 4 -q)
-PDD=(--width 4 --layers 1 --modes 4 --emb-size 8 --emb-hidden 8 --batch 2 -q)
+PDD=(--arch fno --width 4 --layers 1 --modes 4 --emb-size 8 --emb-hidden 8 --batch 2 -q)
 
 setup_file() {
     local d=$BATS_FILE_TMPDIR

@@ -7,7 +7,7 @@
 
 load helper
 
-TINY=(--width 4 --layers 1 --modes 4 --emb-size 8 --emb-hidden 8 --batch 2 -q)
+TINY=(--arch fno --width 4 --layers 1 --modes 4 --emb-size 8 --emb-hidden 8 --batch 2 -q)
 LAX=(--max-clamped 1 --blowup 0 -q)
 
 setup_file() {

@@ -137,7 +137,7 @@ case_mpi_in_allocation() {
 }
 
 # The tiny L96 data and model of the later cases (tests/cli/pd-sample.bats's sizes).
-TINY="--width 4 --layers 1 --modes 4 --emb-size 8 --emb-hidden 8 --batch 2 -q"
+TINY="--arch fno --width 4 --layers 1 --modes 4 --emb-size 8 --emb-hidden 8 --batch 2 -q"
 make_l96() { l96-gen --K 8 --J 4 --frames 8 --spinup 0.5 --count 4 -q -o "$1"; }
 
 # An array sharding `pd-sample generate --first` (3 tasks × 2 paths, --batch

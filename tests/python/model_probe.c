@@ -59,16 +59,19 @@ int main(int argc, char **argv)
     int nout = 0;
     tsr_record_init(&hdr);
     {
-        fno m;
-        if (ckpt_load(argv[1], &m, NULL, NULL, &hdr, &e)) die(e.msg);
-        fno_free(&m);
+        // The header is the first record, whatever the network (FNO, U-Net).
+        FILE *mf = fopen(argv[1], "rb");
+        if (!mf) die("cannot open the model");
+        tsr_reader *mr = tsr_reader_open(mf, argv[1], &e);
+        if (!mr || tsr_read(mr, &hdr, &e) != 1) die(mr ? e.msg : "cannot read the model");
+        tsr_reader_close(mr);
+        fclose(mf);
     }
     const char *kind = tsr_attr_get(&hdr, "kind");
     if (kind && !strcmp(kind, PDD_KIND)) {
         pdd_net pn;
-        memset(&pn, 0, sizeof pn);
         tsr_record h2;
-        if (ckpt_load(argv[1], &pn.m, NULL, NULL, &h2, &e) || pdd_net_from_header(&pn, &h2, &e)) die(e.msg);
+        if (pdd_net_load(argv[1], &pn, &h2, NULL, &e)) die(e.msg);
         tsr_record *win = find(in, n, "win"), *gout = find(in, n, "gout");
         double lam;
         if (tsr_attr_double(win, "lambda", &lam, &e)) die("win needs attribute lambda");

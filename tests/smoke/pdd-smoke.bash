@@ -38,7 +38,7 @@ pdd_smoke() {
                     print "bad " f " (" t "): " $0; bad = 1 }
             }
         }
-        /^\| 1 \| simulation spectral error, long rollout/ { lnum($4, "long PDD"); lnum($5, "long DDPM"); num($6, "floor", 0); long++; next }
+        /^\| 1 \| (FNO: )?simulation spectral error, long rollout/ { lnum($4, "long PDD"); lnum($5, "long DDPM"); num($6, "floor", 0); long++; next }
         /^\| [12] \|/                { num($4, "ours PDD", 1); num($5, "ours DDPM", 1); num($6, "floor", 0) }
         /^\| super-resolution spectral/ { num($3, "SR", 1); num($4, "LR", 1); num($5, "floor", 0); sr++ }
         /^\| the same from an exact/    { num($3, "SR from q", 1); num($4, "q", 1); num($5, "floor", 0); sr++ }
@@ -48,7 +48,7 @@ pdd_smoke() {
         /^\| (generation|super-res|DDPM)[^|]*\| (paper|ours) \|/ {
             for (i = 6; i <= 7; i++) { t = $i; gsub(/ /, "", t); if (t !~ /^[0-9.e+-]+$/) { print "bad cost: " $0; bad = 1 } } }
         END { if (sr != 2) { print "super-resolution rows: " sr " of 2"; bad = 1 }
-              if (long != 1) { print "long-rollout rows: " long " of 1"; bad = 1 }; exit bad }' "$r"
+              if (long != 2) { print "long-rollout rows (U-Net, FNO): " long " of 2"; bad = 1 }; exit bad }' "$r"
     # the protocol statements: test-path count, the long rollout's diverged
     # paths per training (D of the 2 test paths), and
     # a verdict per channel for super-resolution and the sampler comparison
@@ -56,6 +56,7 @@ pdd_smoke() {
     local dv="[0-9]+ of 2" k
     for ((k = 1; k < seeds; k++)); do dv+=", [0-9]+ of 2"; done
     grep -Eq "^physics floor at 2 paths\. Diverged paths \(per training\): PDD $dv; DDPM $dv\.$" "$r"
+    grep -Eq "^Diverged paths of the FNO \(per training\): PDD $dv; DDPM $dv\.$" "$r"
     local nch
     nch=$(sed -n 's/.*per channel (\([0-9 ]*\) joined by.*/\1/p' "$r" | wc -w)
     [ "$(grep -o 'c[0-9]: \(SR lower\|LR lower\|paper lower\|ours lower\|cannot be told apart at this count\)' "$r" | wc -l)" -eq $((3 * nch)) ]

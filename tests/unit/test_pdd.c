@@ -718,6 +718,61 @@ static void test_net_spectrum_fallback(void)
     pdd_net_free(&n);
 }
 
+// pdd_net: the path score through the whole network (the predictor's input
+// gradient, lib/pdd.h pdd_path_score) against centred finite differences of
+// the path log-density along random directions, for a tiny U-Net (1-D and
+// 2-D) and a tiny FNO.  The networks are float32: h and the tolerance are
+// set for that (a wrong or missing input gradient is off by O(1)).
+static void net_path_score_fd(pdd_arch_kind kind, int dims)
+{
+    pdd_geom g = {.T = 6, .C = dims == 1 ? 2 : 1, .dims = dims, .n = {dims == 1 ? 16 : 8, dims == 1 ? 0 : 8},
+                  .L = 2 * M_PI, .W = 5};
+    pdd_process p = pdd_process_rg(dims == 1 ? 0.1 : 0.3, sqrt(2));
+    pdd_arch a;
+    pdd_arch_default(&a);
+    a.kind = kind;
+    a.width = 4, a.layers = 1, a.modes = 3, a.emb_size = 8, a.emb_hidden = 8;
+    a.unet_base = 4, a.unet_levels = 2, a.unet_ch[0] = 4, a.unet_ch[1] = 8, a.unet_nres = 1;
+    a.unet_groups = 2, a.unet_heads = 2, a.unet_emb_size = 8, a.unet_emb_hidden = 8;
+    pdd_net n;
+    eddy_err e;
+    const char *what = kind == PDD_ARCH_UNET ? (dims == 1 ? "U-Net 1-D" : "U-Net 2-D") : "FNO 1-D";
+    CHECK(pdd_net_create(&n, PDD_OBJ_PDD, &g, &p, &a, 5, &e) == 0, "%s: %s", what, e.msg);
+    CHECK(n.arch == kind, "%s: architecture %d", what, (int)n.arch);
+    enum { B = 2 };
+    long len = (long)B * g.T * g.C * pdd_geom_points(&g);
+    double *u = malloc(len * sizeof *u), *s = malloc(len * sizeof *s), *d = malloc(len * sizeof *d);
+    double *w = malloc(len * sizeof *w), *junk = malloc(len * sizeof *junk), lp[B], lm[B], l0[B];
+    eddy_rng r;
+    rng_init(&r, 31, 0, 0, 0);
+    rng_normal_fill(&r, u, len);
+    pdd_predictor pr = pdd_net_predictor(&n);
+    double lam = 0.2, v = pdd_point_var(n.op, &p, lam);
+    CHECK(pdd_path_score(&g, &pr, B, u, lam, v, s, l0, &e) == 0, "%s: %s", what, e.msg);
+    double worst = 0;
+    for (int k = 0; k < 3; k++) {
+        rng_normal_fill(&r, d, len);
+        double h = 1e-3, ds = 0;
+        for (long i = 0; i < len; i++) ds += s[i] * d[i], w[i] = u[i] + h * d[i];
+        CHECK(pdd_path_score(&g, &pr, B, w, lam, v, junk, lp, &e) == 0, "%s", e.msg);
+        for (long i = 0; i < len; i++) w[i] = u[i] - h * d[i];
+        CHECK(pdd_path_score(&g, &pr, B, w, lam, v, junk, lm, &e) == 0, "%s", e.msg);
+        double fd = 0;
+        for (int b = 0; b < B; b++) fd += (lp[b] - lm[b]) / (2 * h);
+        worst = fmax(worst, fabs(fd - ds) / fabs(ds));
+    }
+    CHECK(worst < 2e-3, "%s: path score against finite differences of log p: relative error %g", what, worst);
+    free(u), free(s), free(d), free(w), free(junk);
+    pdd_net_free(&n);
+}
+
+static void test_net_path_score_fd(void)
+{
+    net_path_score_fd(PDD_ARCH_UNET, 1);
+    net_path_score_fd(PDD_ARCH_UNET, 2);
+    net_path_score_fd(PDD_ARCH_FNO, 1);
+}
+
 static void test_prior(void)
 {
     // N(0, Σ_λ) per mode, with k = 0 empty.
@@ -751,6 +806,7 @@ int main(void)
     RUN(test_prior);
     RUN(test_reverse_divergence);
     RUN(test_net_spectrum_fallback);
+    RUN(test_net_path_score_fd);
     RUN(test_reverse_gaussian);
     return check_done();
 }

@@ -157,6 +157,76 @@ static void test_pdd_objectives(void)
     }
 }
 
+// The same objectives on the U-Net (lib/pdd_net.h PDD_ARCH_UNET): the
+// gradient through pdd_objective_grad along a random direction, against
+// centred finite differences, for every 12th tensor and the attention's (the
+// layers themselves are checked one by one in test_unet), and the batch shares.
+static void test_pdd_unet_objectives(void)
+{
+    const char *names[] = {"U-Net PDD", "U-Net DDPM-gen", "U-Net DDPM-cond"};
+    pdd_objective objs[] = {PDD_OBJ_PDD, PDD_OBJ_DDPM_GEN, PDD_OBJ_DDPM_COND};
+    for (int k = 0; k < 3; k++) {
+        pdd_geom g = {.T = 4, .C = 2, .dims = 1, .n = {16, 0}, .L = 2 * M_PI, .W = 2};
+        pdd_process p = objs[k] == PDD_OBJ_PDD ? pdd_process_rg(0.1, sqrt(2)) : pdd_process_vp(3);
+        pdd_arch a;
+        pdd_arch_default(&a);
+        a.kind = PDD_ARCH_UNET;
+        a.unet_base = 4, a.unet_levels = 2, a.unet_ch[0] = 4, a.unet_ch[1] = 8, a.unet_nres = 1;
+        a.unet_groups = 2, a.unet_heads = 2, a.unet_emb_size = 8, a.unet_emb_hidden = 8;
+        pdd_net n;
+        eddy_err e;
+        CHECK(pdd_net_create(&n, objs[k], &g, &p, &a, 7, &e) == 0, "%s: %s", names[k], e.msg);
+        const long P = 3, npath = (long)g.T * g.C * g.n[0];
+        double *u = malloc((size_t)(P * npath) * sizeof *u);
+        float *r = randf((size_t)(P * npath), 20 + k);
+        for (long i = 0; i < P * npath; i++) u[i] = r[i];
+        free(r);
+        pdd_net_fit_standardisation(&n, u, P);
+        pdd_net_standardise(&n, u, P * g.T);
+        n.max_batch = 5;   // several network calls per step
+        pdd_train_ctx ob = {&n, u};
+        train_model tm = pdd_net_train_model(&n, &ob, NULL);
+        CHECK(tm.params == n.u.params && tm.nparams == n.u.nparams, "%s: not the U-Net's buffer", names[k]);
+        long idx[] = {1, 2, 0};
+        train_batch b = {.idx = idx, .B = 3, .b0 = 0, .nb = 3, .step = 2, .seed = 13};
+        run(&tm, &b);
+        float *gr = malloc(tm.nparams * sizeof *gr);
+        memcpy(gr, tm.grads, tm.nparams * sizeof *gr);
+        int bad = 0, checked = 0;
+        double worst = 0;
+        for (int t = 0; t < n.u.ntensors; t++) {
+            unet_tensor *x = &n.u.tensors[t];
+            if (t % 12 && strcmp(x->name, "mid.attn.qkv.w")) continue;
+            checked++;
+            size_t cnt = x->count;
+            double rms = 0, an = 0;
+            for (size_t i = 0; i < cnt; i++) rms += (double)x->data[i] * x->data[i];
+            rms = fmax(sqrt(rms / cnt), 1e-2);
+            float *d = randf(cnt, (uint64_t)t), *v0 = malloc(cnt * sizeof *v0);
+            memcpy(v0, x->data, cnt * sizeof *v0);
+            double h = 1e-2 * rms;
+            for (size_t i = 0; i < cnt; i++) an += (double)gr[x->offset + i] * d[i];
+            for (size_t i = 0; i < cnt; i++) x->data[i] = v0[i] + (float)(h * d[i]);
+            double lp = run(&tm, &b);
+            for (size_t i = 0; i < cnt; i++) x->data[i] = v0[i] - (float)(h * d[i]);
+            double lm = run(&tm, &b);
+            memcpy(x->data, v0, cnt * sizeof *v0);
+            double fd = (lp - lm) / (2 * h), rel = fabs(fd - an) / (fabs(fd) + fabs(an) + 1e-12);
+            int ok = rel < 5e-3 || fabs(fd - an) < 1e-6 * (fabs(lp) + fabs(lm) + 1) / h;
+            if (!ok) NOTE("%s %s: analytic %.8g numeric %.8g rel %.2e", names[k], x->name, an, fd, rel);
+            bad += !ok;
+            if (ok && rel > worst) worst = rel;
+            free(d), free(v0);
+        }
+        NOTE("%s: %d tensors, worst relative error %.1e", names[k], checked, worst);
+        CHECK(bad == 0, "%s: %d of %d tensors disagree with finite differences", names[k], bad, checked);
+        free(gr);
+        share_check(&tm, &b, names[k]);
+        free(u);
+        pdd_net_free(&n);
+    }
+}
+
 static void test_share(void)
 {
     for (int B = 1; B <= 9; B++)
@@ -282,5 +352,6 @@ int main(void)
     RUN(test_share);
     RUN(test_closure_objective);
     RUN(test_pdd_objectives);
+    RUN(test_pdd_unet_objectives);
     return check_done();
 }

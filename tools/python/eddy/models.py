@@ -7,10 +7,10 @@ rounding:
     f = net(window, lam)                    # the standardised increment
     s = score(x_t, t, V, Y)                 # a closure model's score
 
-`FNO` is the raw network (any checkpoint of lib/fno.h); `PDDPredictor` and
-`ClosureScore` are the two model kinds around it.  A PDD model's network is
-chosen by its header: FNO today; a U-Net checkpoint (another network of the
-same predictor) plugs in through `NETWORKS` (see `_network`).
+`FNO` and `UNet` are the raw networks (any checkpoint of lib/fno.h or
+lib/unet.h); `PDDPredictor` and `ClosureScore` are the two model kinds around
+them.  A PDD model's network is chosen by the checkpoint's first record
+("fno" or "unet") through `NETWORKS` (see `_network`).
 """
 import math
 
@@ -20,7 +20,7 @@ from torch import nn
 
 from . import tsr
 
-__all__ = ["FNO", "PDDPredictor", "ClosureScore", "load", "load_checkpoint", "NETWORKS", "vesde_std"]
+__all__ = ["FNO", "UNet", "PDDPredictor", "ClosureScore", "load", "load_checkpoint", "NETWORKS", "vesde_std"]
 
 
 def load_checkpoint(path):
@@ -207,11 +207,135 @@ class FNO(nn.Module):
         return self.fuse(torch.cat(outs, dim=-1))
 
 
+class UNet(nn.Module):
+    """The U-Net of lib/unet.h (seed 001 B.2) from a checkpoint's header
+    (unet.* attributes) and tensors; formats/checkpoint.md gives the
+    computation.  Convolutions are periodic, kernel 3; GroupNorm eps 1e-5.
+
+    forward(inputs, cond): inputs a tensor or a one-element list, channels
+    last: 2-D (B, H, W, C_in), 1-D (B, W, C_in); cond (B,) the scalar the
+    sinusoidal embedding takes (1000·λ for a PDD predictor).  Returns
+    (B, H, W, C_out) or (B, W, C_out).  forward_cf does the same on channels
+    first tensors.  Parameters are kept in torch's layouts (conv weights
+    (cout, cin, 3[, 3]), transposed (cin, cout, 3[, 3])); .double() gives a
+    float64 twin."""
+
+    def __init__(self, hdr, tensors):
+        super().__init__()
+        if hdr.get("unet.version") != "1":
+            raise ValueError(f"not a U-Net checkpoint of version 1 (unet.version={hdr.get('unet.version')})")
+        self.dims = int(hdr["unet.dims"])
+        self.cin, self.cout = int(hdr["unet.in"]), int(hdr["unet.out"])
+        self.base = int(hdr["unet.base"])
+        self.ch = [int(v) for v in hdr["unet.channels"].split(",")]
+        self.nres, self.groups, self.heads = int(hdr["unet.nres"]), int(hdr["unet.groups"]), int(hdr["unet.heads"])
+        self.emb_size, self.emb_period = int(hdr["unet.emb_size"]), float(hdr["unet.emb_period"])
+        d2 = self.dims == 2
+        self._names = []
+        for name, a in tensors.items():
+            t = torch.as_tensor(np.array(a, np.float32))
+            if name.endswith(".w") and t.dim() == (4 if d2 else 3):
+                if name.startswith("up"):    # (3, [3,] cout, cin) → (cin, cout, 3[, 3])
+                    t = t.permute(3, 2, 0, 1) if d2 else t.permute(2, 1, 0)
+                else:                        # (cout, 3, [3,] cin) → (cout, cin, 3[, 3])
+                    t = t.permute(0, 3, 1, 2) if d2 else t.permute(0, 2, 1)
+            self.register_parameter(name.replace(".", "_"), nn.Parameter(t.contiguous()))
+            self._names.append(name)
+
+    def _p(self, name):
+        return getattr(self, name.replace(".", "_"))
+
+    def _has(self, name):
+        return hasattr(self, name.replace(".", "_"))
+
+    def _conv(self, x, name, stride=1):
+        x = nn.functional.pad(x, (1, 1, 1, 1) if self.dims == 2 else (1, 1), mode="circular")
+        f = nn.functional.conv2d if self.dims == 2 else nn.functional.conv1d
+        return f(x, self._p(name + ".w"), self._p(name + ".b"), stride=stride)
+
+    def _conv_t(self, x, name):
+        # Periodic transposed convolution: output point 2i + k − 1 (mod 2N)
+        # receives input i through tap k; torch's unpadded one puts it at 2i + k,
+        # 2N + 1 points, so fold the first point onto the last: q → (q − 1) mod 2N.
+        f = nn.functional.conv_transpose2d if self.dims == 2 else nn.functional.conv_transpose1d
+        y = f(x, self._p(name + ".w"), None, stride=2)
+        for ax in ([2, 3] if self.dims == 2 else [2]):
+            n = y.shape[ax] - 1
+            pad = [0, 0] * (y.dim() - 1 - ax) + [n - 1, 0]
+            y = y.narrow(ax, 1, n) + nn.functional.pad(y.narrow(ax, 0, 1), pad)
+        return y + self._p(name + ".b").view(1, -1, *([1] * (y.dim() - 2)))
+
+    def _gn(self, x, name):
+        return nn.functional.group_norm(x, self.groups, self._p(name + ".g"), self._p(name + ".b"), eps=1e-5)
+
+    def _res(self, x, name, h):
+        F = nn.functional
+        y = self._conv(F.silu(self._gn(x, name + ".gn1")), name + ".conv1")
+        y = self._gn(y, name + ".gn2")
+        ss = F.linear(h, self._p(name + ".film.w"), self._p(name + ".film.b"))
+        co = y.shape[1]
+        sh = (ss.shape[0], co) + (1,) * (y.dim() - 2)
+        y = y * (1 + ss[:, :co].reshape(sh)) + ss[:, co:].reshape(sh)
+        y = self._conv(F.silu(y), name + ".conv2")
+        if self._has(name + ".skip.w"):
+            w = self._p(name + ".skip.w")
+            w = w.view(*w.shape, *([1] * (x.dim() - 2)))
+            x = (F.conv2d if self.dims == 2 else F.conv1d)(x, w, self._p(name + ".skip.b"))
+        return x + y
+
+    def _attn(self, x, name):
+        F = nn.functional
+        B, C = x.shape[:2]
+        H = self.heads
+        d = C // H
+        g = self._gn(x, name + ".gn").reshape(B, C, -1).transpose(1, 2)          # (B, N, C)
+        qkv = F.linear(g, self._p(name + ".qkv.w"), self._p(name + ".qkv.b"))
+        N = qkv.shape[1]
+        q, k, v = (qkv[:, :, i * C:(i + 1) * C].reshape(B, N, H, d).transpose(1, 2) for i in range(3))
+        a = torch.softmax(q @ k.transpose(-1, -2) / math.sqrt(d), dim=-1)
+        o = F.linear((a @ v).transpose(1, 2).reshape(B, N, C), self._p(name + ".proj.w"), self._p(name + ".proj.b"))
+        return x + o.transpose(1, 2).reshape(x.shape)
+
+    def embed(self, s, dtype=torch.float32):
+        # features in double, rounded to float (lib/nn.c nn_embed), then Swish(Linear)
+        h = self.emb_size // 2
+        f = torch.exp(-math.log(self.emb_period) * torch.arange(h, dtype=torch.float64) / h)
+        a = s.to(torch.float32).to(torch.float64)[:, None] * f[None, :]
+        e = torch.cat([torch.sin(a), torch.cos(a)], 1).to(torch.float32).to(dtype)
+        return nn.functional.silu(nn.functional.linear(e, self._p("emb.lin.w"), self._p("emb.lin.b")))
+
+    def forward_cf(self, x, s):
+        L, nr = len(self.ch), self.nres
+        h = self.embed(s, x.dtype)
+        x = self._conv(x, "stem")
+        skips = []
+        for i in range(L + 1):
+            if i > 0:
+                x = self._conv(x, "down%d" % i, stride=2)
+            for r in range(nr):
+                x = self._res(x, "enc%d.%d" % (i, r), h)
+            skips.append(x)
+        x = self._res(x, "mid.res1", h)
+        x = self._attn(x, "mid.attn")
+        x = self._res(x, "mid.res2", h)
+        for i in range(L, -1, -1):
+            x = torch.cat([x, skips[i]], 1)
+            for r in range(nr):
+                x = self._res(x, "dec%d.%d" % (i, r), h)
+            if i > 0:
+                x = self._conv_t(x, "up%d" % i)
+        return self._conv(nn.functional.silu(self._gn(x, "out.gn")), "out.conv")
+
+    def forward(self, inputs, cond):
+        x = inputs[0] if isinstance(inputs, (list, tuple)) else inputs
+        x = torch.movedim(x, -1, 1)
+        return torch.movedim(self.forward_cf(x, torch.as_tensor(cond)), 1, -1)
+
+
 # The networks a PDD predictor may carry, by the checkpoint's first record
-# name.  The U-Net (another branch of the project) registers here: a class
-# taking (hdr, tensors) whose forward((B, H, W, C_in) or (B, W, C_in), cond)
-# returns channels last, like FNO.
-NETWORKS = {"fno": FNO}
+# name: a class taking (hdr, tensors) whose forward([(B, H, W, C_in) or
+# (B, W, C_in)], cond) returns channels last.
+NETWORKS = {"fno": FNO, "unet": UNet}
 
 
 def _network(path):
