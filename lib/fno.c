@@ -7,30 +7,13 @@
 
 #include "nn.h"
 #include "rng.h"
+#include "scratch.h"
 
 // ---------------------------------------------------------------- workspace
 
-typedef struct {
-    float *p;
-    size_t cap;
-} buf;
+typedef scratch_f32 buf;
 
-// Grows b to n floats (contents lost when it grows).
-static float *ensure(buf *b, size_t n, eddy_err *e)
-{
-    if (n == 0) n = 1;
-    if (n > b->cap) {
-        free(b->p);
-        size_t bytes = (n * sizeof(float) + 63) / 64 * 64;
-        b->p = aligned_alloc(64, bytes);
-        b->cap = b->p ? n : 0;
-        if (!b->p) {
-            eddy_fail(e, "fno: out of memory (%zu MB of activations)", bytes >> 20);
-            return NULL;
-        }
-    }
-    return b->p;
-}
+static float *ensure(buf *b, size_t n, eddy_err *e) { return scratch_f32_ensure(b, n, "fno", e); }
 
 typedef struct {
     int n;                          // linear layers

@@ -363,27 +363,22 @@ int pdd_net_fit_spectrum(pdd_net *n, const double *u, long P, eddy_err *e)
     return 0;
 }
 
-void pdd_net_standardise(const pdd_net *n, double *u, long nframes)
+// Applies the per-channel map x -> (x - mean)/std, or its inverse, to every
+// frame of u (nframes, C, S).
+static void channel_map(const pdd_net *n, double *u, long nframes, int inverse)
 {
     long S = pdd_geom_points(&n->g);
     for (long f = 0; f < nframes; f++)
-        for (int c = 0; c < n->g.C; c++)
-            for (long i = 0; i < S; i++) {
-                double *x = u + (f * n->g.C + c) * S + i;
-                *x = (*x - n->mean[c]) / n->std[c];
-            }
+        for (int c = 0; c < n->g.C; c++) {
+            double *x = u + (f * n->g.C + c) * S;
+            for (long i = 0; i < S; i++)
+                x[i] = inverse ? x[i] * n->std[c] + n->mean[c] : (x[i] - n->mean[c]) / n->std[c];
+        }
 }
 
-void pdd_net_unstandardise(const pdd_net *n, double *u, long nframes)
-{
-    long S = pdd_geom_points(&n->g);
-    for (long f = 0; f < nframes; f++)
-        for (int c = 0; c < n->g.C; c++)
-            for (long i = 0; i < S; i++) {
-                double *x = u + (f * n->g.C + c) * S + i;
-                *x = *x * n->std[c] + n->mean[c];
-            }
-}
+void pdd_net_standardise(const pdd_net *n, double *u, long nframes) { channel_map(n, u, nframes, 0); }
+
+void pdd_net_unstandardise(const pdd_net *n, double *u, long nframes) { channel_map(n, u, nframes, 1); }
 
 // ---------------------------------------------------------------- load, save
 

@@ -8,30 +8,14 @@
 #include "fno.h"     // FNO_SILU, the activation code of lib/nn.h
 #include "nn.h"
 #include "rng.h"
+#include "scratch.h"
 #include "unet_layers.h"
 
 // ---------------------------------------------------------------- workspace
 
-typedef struct {
-    float *p;
-    size_t cap;
-} buf;
+typedef scratch_f32 buf;
 
-static float *ensure(buf *b, size_t n, eddy_err *e)
-{
-    if (n == 0) n = 1;
-    if (n > b->cap) {
-        free(b->p);
-        size_t bytes = (n * sizeof(float) + 63) / 64 * 64;
-        b->p = aligned_alloc(64, bytes);
-        b->cap = b->p ? n : 0;
-        if (!b->p) {
-            eddy_fail(e, "unet: out of memory (%zu MB of activations)", bytes >> 20);
-            return NULL;
-        }
-    }
-    return b->p;
-}
+static float *ensure(buf *b, size_t n, eddy_err *e) { return scratch_f32_ensure(b, n, "unet", e); }
 
 typedef struct {
     int cin, cout, lev;
