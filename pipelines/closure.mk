@@ -323,7 +323,7 @@ $(OUT)/eval/sampler-%.tsv: $(OUT)/models/$$(word 1,$$(subst -, ,$$*)).model \
 	T=$(or $(word 5,$(subst -, ,$*)),$$([ $$k = karras ] && echo 0.1 || echo 1)); \
 	$(T)/ve-sample -m $< --sampler $$s --schedule $$k --T $$T --steps $$n --seed 13 -j 1 -q \
 	  --truth $(@:.tsv=.truth.tsr) $(word 2,$^) > $(@:.tsv=.tsr); \
-	nfe=$$($(T)/tsr-info -a $(@:.tsv=.tsr) | awk -F= '$$1 ~ /^ *nfe$$/ {print $$2; exit}'); \
+	nfe=$$($(T)/tsr-info -a $(@:.tsv=.tsr) | awk -F= '$$1 ~ /^ *nfe$$/ && !n++ {print $$2}'); \
 	d=$$($(call dfroi,$(@:.tsv=.truth.tsr),$(@:.tsv=.tsr))); \
 	printf '%s\t%s\t%s\t%s\t%s\t%s\t%s\n' $$m $$s $$k $$T $$n "$$nfe" "$$d" > $@
 
