@@ -1,6 +1,8 @@
 // Figures through gnuplot; see render.h.
 #include "render.h"
 
+#include "tsr.h"
+
 #include <errno.h>
 #include <fcntl.h>
 #include <math.h>
@@ -120,8 +122,14 @@ int render_png(const sbuf *body, int w, int h, const char *path, const char *scr
     int tfd = mkstemp(tmp);
     if (tfd < 0) return eddy_fail(e, "%s: cannot create a temporary file: %s", path, strerror(errno));
     close(tfd);
+    tsr_temp_track(tmp);   // removed on TERM/INT/HUP, as the stream writer's
     int efd = mkstemp(err);
-    if (efd < 0) { unlink(tmp); return eddy_fail(e, "cannot create a temporary file: %s", strerror(errno)); }
+    if (efd < 0) {
+        unlink(tmp);
+        tsr_temp_untrack(tmp);
+        return eddy_fail(e, "cannot create a temporary file: %s", strerror(errno));
+    }
+    tsr_temp_track(err);
     sbuf head = { 0 };
     header(&head, w, h, tmp);
     int rc = -1, pipefd[2] = { -1, -1 };
@@ -185,8 +193,10 @@ int render_png(const sbuf *body, int w, int h, const char *path, const char *scr
     rc = 0;
 done:
     if (rc || to_stdout) unlink(tmp);
+    tsr_temp_untrack(tmp);
     close(efd);
     unlink(err);
+    tsr_temp_untrack(err);
     sb_free(&head);
     return rc;
 }

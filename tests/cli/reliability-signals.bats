@@ -70,3 +70,26 @@ SLOW_NS=(ns-gen --n 64 --frames 100000 --spinup 0 --interval 0.01 --out-grid 8 -
     wait $pid
     cmp ref/o.tsr o.tsr
 }
+
+@test "tsr-png killed while gnuplot draws removes its temporary PNG and dies by the signal" {
+    # A gnuplot that takes its script and then hangs keeps the temporary PNG
+    # in place long enough to be killed over.
+    mkdir fake
+    printf '#!/bin/sh\ncat > /dev/null\nexec sleep 31.25\n' > fake/gnuplot
+    chmod +x fake/gnuplot
+    ns-gen --n 16 --frames 1 --spinup 0 --out-grid 8 -q -o f.tsr
+    PATH="$PWD/fake:$PATH" env --default-signal=INT,TERM,HUP tsr-png -o p.png f.tsr &
+    local pid=$! i
+    for i in $(seq 1 200); do
+        compgen -G "p.png.tmp*" > /dev/null && break
+        sleep 0.05
+    done
+    compgen -G "p.png.tmp*" > /dev/null || { kill -KILL $pid; fail "no temporary PNG appeared"; }
+    kill -TERM $pid
+    local rc=0
+    wait $pid || rc=$?
+    pkill -f "sleep 31.25" || true   # the hung fake gnuplot
+    [ "$rc" -eq 143 ] || fail "tsr-png killed by TERM: status $rc, expected 143"
+    ! compgen -G "p.png.tmp*" > /dev/null || fail "TERM left $(ls p.png.tmp*)"
+    [ ! -e p.png ] || fail "TERM left a PNG"
+}
