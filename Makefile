@@ -90,12 +90,26 @@ deps: $(DEPS_OK)
 $(DEPS_OK):
 	$(call install-pkgs,$(DEB_PKGS))
 	@mkdir -p $(@D) && touch $@
+# The stamp is read as a (empty) makefile, so on a fresh machine make installs the packages
+# first and then starts again: the flags found by pkg-config and the mpicc test above are
+# taken after the install, not before it.
+ifeq ($(filter clean,$(MAKECMDGOALS)),)
+-include $(DEPS_OK)
+endif
 
 # The peers of `make bench` (PyTorch, SciPy) and the fuzzer's clang runtime.
 BENCH_PKGS := python3-torch python3-scipy python3-numpy zstd
 FUZZ_PKGS  := clang libclang-rt-14-dev
 bench-deps:
 	$(call install-pkgs,$(BENCH_PKGS))
+# What make test uses where it can (PyTorch, for the equivalence tests that otherwise say
+# "skipped"), and the one-node Slurm cluster of make test-cluster.
+TEST_PKGS    := python3-torch
+CLUSTER_PKGS := slurm-wlm munge
+test-deps:
+	$(call install-pkgs,$(TEST_PKGS)) || echo "deps: without python3-torch the torch equivalence tests are skipped"
+cluster-deps:
+	$(call install-pkgs,$(CLUSTER_PKGS))
 fuzz-deps:
 	$(call install-pkgs,$(FUZZ_PKGS))
 
@@ -135,7 +149,7 @@ $(PROBE): $(BUILD)/tests/python/model_probe.o $(LIBA)
 	@mkdir -p $(@D)
 	$(CC) $(LDFLAGS) $< $(LIBA) $(LDLIBS) -o $@
 
-test: all $(UNIT) $(PROBE)
+test: test-deps all $(UNIT) $(PROBE)
 	@$(MAKE) --no-print-directory BUILD=build/asan BIN=build/asan/bin OPT=-O1 SAN="$(ASAN)" unit-build
 	@tests/run.sh --bin $(BIN) --unit "$(UNIT)" --asan build/asan/tests --cli tests/cli \
 	   --smoke "$(wildcard tests/smoke/*.sh)"
@@ -150,7 +164,7 @@ cli: all $(PROBE)
 
 # A one-node Slurm cluster on this machine, started and stopped by the test (tests/cluster/):
 # job arrays, --dependency=afterok merges, sbatch + mpirun.  Run by .ci/run after make test.
-test-cluster: all $(BUILD)/tests/test_dist
+test-cluster: cluster-deps all $(BUILD)/tests/test_dist
 	@tests/cluster/run.sh --bin $(BIN) --build $(BUILD)
 
 # ---------------------------------------------------------------- demo
@@ -194,7 +208,7 @@ clean:
 	rm -rf build $(BIN)
 
 .PHONY: all deps bench-deps fuzz-deps demo test unit unit-build cli bench fuzz man install clean
-.PHONY: test-cluster FORCE install-python
+.PHONY: test-cluster FORCE install-python test-deps cluster-deps
 
 # The U-Net's PyTorch agreement test (tests/smoke/unet-torch.sh) runs bench_unet.
 test: $(BUILD)/bench/bench_unet

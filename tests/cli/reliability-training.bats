@@ -93,20 +93,26 @@ same_log() {
     export OMP_NUM_THREADS=1
     N=4000
     pd-train "${PDD[@]}" --steps $N --checkpoint-every 250 --log full.tsv -o full.model "$D/l96.tsr"
-    pd-train "${PDD[@]}" --steps $N --checkpoint-every 250 --log cut.tsv -o cut.model "$D/l96.tsr" &
-    pid=$!
-    # Kill it when the log holds rows past a checkpoint (the loop flushes the
-    # log at each checkpoint, stdio every 4 KiB in between, mid-row).
-    for _ in $(seq 3000); do
-        r=$(cat cut.tsv 2> /dev/null | wc -l)
-        [ -s cut.model ] && [ "$r" -gt 600 ] && [ $(((r - 1) % 250)) -ne 0 ] && break
-        sleep 0.005
+    # Kill a run when the log holds rows past a checkpoint (the loop flushes
+    # the log at each checkpoint, stdio every 4 KiB in between, mid-row).  On a
+    # busy machine the run can reach the next checkpoint between the look and
+    # the kill, which leaves nothing to cut: then kill a fresh run again.
+    for attempt in 1 2 3 4 5; do
+        rm -f cut.tsv cut.model
+        pd-train "${PDD[@]}" --steps $N --checkpoint-every 250 --log cut.tsv -o cut.model "$D/l96.tsr" &
+        pid=$!
+        for _ in $(seq 3000); do
+            r=$(cat cut.tsv 2> /dev/null | wc -l)
+            [ -s cut.model ] && [ "$r" -gt 600 ] && [ $(((r - 1) % 250)) -ne 0 ] && break
+            sleep 0.005
+        done
+        kill -KILL $pid
+        wait $pid || true
+        k=$(adam_step cut.model)
+        rows=$(($(wc -l < cut.tsv) - 1))
+        echo "attempt $attempt: killed at log row $rows, checkpoint step $k; last row: '$(tail -c 30 cut.tsv | tail -n 1)'"
+        [ "$k" -lt $N ] && [ "$rows" -gt "$k" ] && break
     done
-    kill -KILL $pid
-    wait $pid || true
-    k=$(adam_step cut.model)
-    rows=$(($(wc -l < cut.tsv) - 1))
-    echo "killed at log row $rows, checkpoint step $k; last row: '$(tail -c 30 cut.tsv | tail -n 1)'"
     [ "$k" -lt $N ] && [ "$rows" -gt "$k" ]    # the kill left rows past the checkpoint
     pd-train "${PDD[@]}" --steps $N --checkpoint-every 250 --log cut.tsv --resume cut.model -o cut.model "$D/l96.tsr"
     same_log cut.tsv full.tsv
