@@ -1,6 +1,6 @@
 #!/bin/bash
 # Data-parallel training throughput (lib/cli_dist.h): pd-train on the L96 and KF
-# `small` configurations (the ARCH and BATCH of pipelines/pdd-l96.mk and
+# `small` configurations (the FNO rows' ARCH and BATCH of pipelines/pdd-l96.mk and
 # pdd-kf.mk at SCALE=small) as 1 process × 1 thread, 1 process × 2 OpenMP
 # threads and 2 MPI ranks × 1 thread, all with the same global batch.  Seconds
 # per step come from the loss log (last step's time minus the first's, over
@@ -28,8 +28,8 @@ tmp=$(mktemp -d); trap 'rm -rf "$tmp"' EXIT
 # paths and a short spin-up: the cost of a step depends on neither).
 arch_of() {
     case $1 in
-        l96) echo "--width 32 --layers 4 --modes 32 --lr 1e-3 --lr-decay-steps 2000 --clip 1 --checkpoint-every 500 --batch 8" ;;
-        kf) echo "--width 24 --layers 4 --modes 12 --lr 1e-3 --lr-decay-steps 1000 --clip 1 --checkpoint-every 500 --batch 2" ;;
+        l96) echo "--arch fno --width 32 --layers 4 --modes 32 --lr 1e-3 --lr-decay-steps 2000 --clip 1 --checkpoint-every 500 --batch 8" ;;
+        kf) echo "--arch fno --width 24 --layers 4 --modes 12 --lr 1e-3 --lr-decay-steps 1000 --clip 1 --checkpoint-every 500 --batch 2" ;;
     esac
 }
 l96-gen --spinup 1 --count 16 -q -o "$tmp/l96.tsr" || exit 0
