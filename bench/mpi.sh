@@ -21,7 +21,7 @@ CONFIGS=${CONFIGS:-l96 kf}
 export PATH="$BIN:$PATH" OMP_WAIT_POLICY=passive
 export OMPI_ALLOW_RUN_AS_ROOT=1 OMPI_ALLOW_RUN_AS_ROOT_CONFIRM=1
 command -v mpirun > /dev/null || { echo "# mpirun missing (openmpi-bin): skipped"; exit 0; }
-ldd "$BIN/pd-train" | grep -q libmpi || { echo "# pd-train built without MPI: skipped"; exit 0; }
+ldd "$BIN/pd-train" | grep libmpi > /dev/null || { echo "# pd-train built without MPI: skipped"; exit 0; }
 tmp=$(mktemp -d); trap 'rm -rf "$tmp"' EXIT
 
 # The small configurations' network and batch; data of the same shape (fewer

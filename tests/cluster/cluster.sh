@@ -32,7 +32,7 @@ cluster_start() {
     host=$(hostname -s)
     # slurmd -C prints this host's NodeName=... CPUs=... RealMemory=... line
     # (its name as slurmd sees it; the short hostname is what slurmd -N gives).
-    node=$(slurmd -C | head -n 1 | sed "s/^NodeName=[^ ]*/NodeName=$host/")
+    node=$(slurmd -C | sed -n 1p | sed "s/^NodeName=[^ ]*/NodeName=$host/")
     ctld_port=$(free_port)
     slurmd_port=$(free_port)
     while [ "$slurmd_port" = "$ctld_port" ]; do slurmd_port=$(free_port); done
@@ -85,7 +85,7 @@ CONF
 
     local state
     for _ in $(seq 1 120); do
-        state=$(sinfo -h -N -o %t 2>/dev/null | head -n 1)
+        state=$(sinfo -h -N -o %t 2>/dev/null | sed -n 1p)
         [ "$state" = idle ] && return 0
         sleep 0.5
     done
