@@ -29,13 +29,13 @@ endif
 OPT      ?= -O3 -march=native
 SAN      ?=
 CFLAGS   := -std=c11 $(OPT) -fopenmp -g -Wall -Wextra -Wno-unused-parameter $(SAN) -MMD -MP
-# Include and library paths from the packages' .pc files (the openblas and
-# libpng headers live in arch- and version-named folders).
-PC_PKGS  := openblas libpng fftw3 libzstd
+# Include and library paths from the packages' .pc files (the openblas headers
+# live in an arch-named folder).
+PC_PKGS  := openblas fftw3 libzstd
 CPPFLAGS := -D_GNU_SOURCE -DEDDY_VERSION='"$(VERSION)"' -Ilib \
             $(shell pkg-config --cflags $(PC_PKGS) 2>/dev/null)
 LDFLAGS  := -fopenmp $(SAN) $(shell pkg-config --libs-only-L $(PC_PKGS) 2>/dev/null)
-LDLIBS   := -lfftw3f_omp -lfftw3_omp -lfftw3f -lfftw3 -lopenblas -lzstd -lpng16 -lm -lpthread
+LDLIBS   := -lfftw3f_omp -lfftw3_omp -lfftw3f -lfftw3 -lopenblas -lzstd -lm -lpthread
 # NetCDF (tsr2nc, nc2tsr): Debian's libnetcdf; the fallback is its usual flags.
 NC_CFLAGS := $(shell pkg-config --cflags netcdf 2>/dev/null || echo -I/usr/include/hdf5/serial)
 NC_LIBS   := $(shell pkg-config --libs netcdf 2>/dev/null || echo -lnetcdf)
@@ -50,7 +50,7 @@ UNIT     := $(patsubst tests/unit/%.c,$(BUILD)/tests/%,$(wildcard tests/unit/tes
 BENCH    := $(patsubst bench/%.c,$(BUILD)/bench/%,$(wildcard bench/*.c))
 
 # ---------------------------------------------------------------- dependencies
-DEB_PKGS := libfftw3-dev libopenblas-dev libzstd-dev libpng-dev zstd pkg-config \
+DEB_PKGS := libfftw3-dev libopenblas-dev libzstd-dev zstd pkg-config \
             bats bats-assert bats-support python3-numpy gnuplot-nox help2man
 DEB_PKGS += libnetcdf-dev netcdf-bin python3-zstandard
 DEPS_OK  := $(BUILD)/.deps-ok

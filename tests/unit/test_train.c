@@ -125,6 +125,20 @@ static void test_closure_objective(void)
     fno_free(&m);
 }
 
+// P random paths of n's geometry (seeded), standardised with their own
+// constants, as pd-train hands them to the objective: (P, T, C, S).
+static double *standardised_paths(pdd_net *n, long P, uint64_t seed)
+{
+    const long npath = (long)n->g.T * n->g.C * pdd_geom_points(&n->g);
+    double *u = malloc((size_t)(P * npath) * sizeof *u);
+    float *r = randf((size_t)(P * npath), seed);
+    for (long i = 0; i < P * npath; i++) u[i] = r[i];
+    free(r);
+    pdd_net_fit_standardisation(n, u, P);
+    pdd_net_standardise(n, u, P * n->g.T);
+    return u;
+}
+
 static void test_pdd_objectives(void)
 {
     const char *names[] = {"PDD", "DDPM-gen", "DDPM-cond"};
@@ -138,13 +152,7 @@ static void test_pdd_objectives(void)
         pdd_net n;
         eddy_err e;
         CHECK(pdd_net_create(&n, objs[k], &g, &p, &a, 7, &e) == 0, "%s: %s", names[k], e.msg);
-        const long P = 3, npath = (long)g.T * g.C * g.n[0];
-        double *u = malloc((size_t)(P * npath) * sizeof *u);
-        float *r = randf((size_t)(P * npath), 20 + k);
-        for (long i = 0; i < P * npath; i++) u[i] = r[i];
-        free(r);
-        pdd_net_fit_standardisation(&n, u, P);
-        pdd_net_standardise(&n, u, P * g.T);
+        double *u = standardised_paths(&n, 3, 20 + k);
         n.max_batch = 5;   // several FNO calls per step
         pdd_train_ctx ob = {&n, u};
         train_model tm = pdd_net_train_model(&n, &ob, NULL);
@@ -176,13 +184,7 @@ static void test_pdd_unet_objectives(void)
         pdd_net n;
         eddy_err e;
         CHECK(pdd_net_create(&n, objs[k], &g, &p, &a, 7, &e) == 0, "%s: %s", names[k], e.msg);
-        const long P = 3, npath = (long)g.T * g.C * g.n[0];
-        double *u = malloc((size_t)(P * npath) * sizeof *u);
-        float *r = randf((size_t)(P * npath), 20 + k);
-        for (long i = 0; i < P * npath; i++) u[i] = r[i];
-        free(r);
-        pdd_net_fit_standardisation(&n, u, P);
-        pdd_net_standardise(&n, u, P * g.T);
+        double *u = standardised_paths(&n, 3, 20 + k);
         n.max_batch = 5;   // several network calls per step
         pdd_train_ctx ob = {&n, u};
         train_model tm = pdd_net_train_model(&n, &ob, NULL);
