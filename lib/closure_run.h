@@ -31,16 +31,25 @@ typedef struct {
     // coarse): Y is computed from the closure run's own vorticity (lib/
     // closure_coarse.h), no observation of the true term is taken.
     int y_coarse;
+    // G only: the reference code's coupling (research/closure.md §7) keeps the
+    // implicit half of ν Δω in the Crank–Nicolson denominator and replaces
+    // the explicit half by half the sample, so the run without closure keeps
+    // half its viscosity; otherwise the whole ν Δω is replaced by the sample.
+    int cn_half;
     vesde_sample_opts so;     // the sampler (seed keys the samples: condition = step, sample)
     uint64_t sample;
 } cr_opts;
 
 // At steps 0, report, 2·report, ... and nsteps: the three vorticities (n²)
 // and the relative L2 errors against the reference, err_term that of the
-// latest sample against the true term (NaN before the first).
+// latest sample against the true term (NaN before the first).  A closure or
+// no-closure run that blows up (its solver's CFL or finiteness check) stops
+// there while the others go on: its error reads NaN from then on and
+// diverged_* holds the step it failed at (0: it has not).
 typedef struct {
     long step;
     double t, err_closure, err_noclosure, err_term;
+    long diverged_closure, diverged_noclosure;
     const double *w_ref, *w_closure, *w_noclosure;
 } cr_report;
 

@@ -13,6 +13,8 @@
 BEGIN { FS = "\t" }
 function iv(v, lo, hi) { return sprintf("%.2f %% [%.2f, %.2f]", 100 * v, 100 * lo, 100 * hi) }
 function overlap(a, b, c, d) { return !(b < c || d < a) }
+# closure-run writes nan for a run that has blown up
+function f4(x) { return x == "nan" ? "blew up" : sprintf("%.4f", x) }
 mode == "apriori" && FNR == 1 { nf++ }
 mode == "apriori" && nf == 1 { m = $1; g = $2; v = $3; lo = $5; hi = $6 }
 # a default run of the format before intervals (4 columns) counts as not run
@@ -23,7 +25,7 @@ mode == "post" && FNR > 1 {
     tr = $2 / tu; k = int(tr / 5 + 0.5)
     split(rc, c, " "); split(rn, n, " ")
     at = (k >= 1 && k <= 4 && (tr - 5 * k) ^ 2 < 1e-12)
-    printf "| %s | %d | %.4g | %.4f | %.4f | %s | %s |\n", m, $1, tr, $3, $4, at ? c[k] : "-", at ? n[k] : "-"
+    printf "| %s | %d | %.4g | %s | %s | %s | %s |\n", m, $1, tr, f4($3), f4($4), at ? c[k] : "-", at ? n[k] : "-"
 }
 END {
     if (mode == "apriori") {

@@ -17,7 +17,7 @@
 // Options (file scope so the table below can point at them); p is set to
 // the closure preset in preset().
 static const char *model = NULL, *term = "G", *init = NULL, *vname = "omega", *fill = NULL;
-static const char *frames_out = NULL, *sampler = "em", *schedule = "karras";
+static const char *frames_out = NULL, *sampler = "em", *schedule = "karras", *coupling = "replace";
 static ns2d_params p;
 static double spinup, T = 0, t_min = 1e-3, rho = 7;
 static long nsteps = 2000, every = 5, report = 500, seed = 0, sample_id = 0;
@@ -50,6 +50,7 @@ static void preset(void)
         {"beta", 0, OPT_DOUBLE, &p.beta, "X", "stochastic forcing amplitude of the reference run", 0, CLI_INF},
         {"noise-a", 0, OPT_DOUBLE, &p.noise_a, "X", "spatial decay a of the stochastic forcing", 0, CLI_INF},
         {"steps", 0, OPT_LONG, &nsteps, "N", "solver steps of the coupled run", 1, CLI_BIG},
+        {"coupling", 0, OPT_STRING, &coupling, "C", "G only: replace (the sample replaces all of nu Lap w) or reference (see below)"},
         {"every", 'k', OPT_LONG, &every, "K", "a fresh closure sample every K steps (held in between)", 1, CLI_BIG},
         {"report", 0, OPT_LONG, &report, "N", "compare with the reference every N steps", 1, CLI_BIG},
         {"obs-n", 0, OPT_INT, &obs_n, "N", "observations of the true term on an N×N grid (0: the model's obs_n)", 0, 4096},
@@ -76,6 +77,12 @@ static void preset(void)
         "at that step - held constant in between), and the same run with no closure.\n"
         "A coarse-base V-only model (trained on closure-cond --y-coarse) gets as Y the\n"
         "term the closure run's own vorticity gives by itself, as in its training data.\n"
+        "--coupling reference is the G coupling of the reference code (Dong, Chen & Wu):\n"
+        "the Crank-Nicolson step keeps the implicit half of nu Lap w and half the sample\n"
+        "replaces the explicit half, so the run with no closure keeps half its viscosity.\n"
+        "A closure or no-closure run that blows up (CFL above the preset's 2, or a\n"
+        "non-finite field) stops there with a message on stderr, its error column reads\n"
+        "nan from then on, and the other runs go on.\n"
         "Defaults are the closure preset (the flow of Dong, Chen & Wu in L = 2 pi units); with --init the\n"
         "constants L nu mu dt kf famp beta noise_a come from the record's attributes\n"
         "(as ns-gen writes them) where present.  Writes TSV to\n"
@@ -89,6 +96,8 @@ static vesde_sample_opts configure(double **ts)
 {
     if (!model) cli_die(EXIT_USAGE, "--model is required");
     if (strcmp(term, "G") && strcmp(term, "H")) cli_die(EXIT_USAGE, "--term must be G or H, got '%s'", term);
+    if (strcmp(coupling, "replace") && strcmp(coupling, "reference"))
+        cli_die(EXIT_USAGE, "--coupling must be replace or reference, got '%s'", coupling);
     if (nsteps < 1 || every < 1 || report < 1) cli_die(EXIT_USAGE, "--steps, --every, --report must be >= 1");
     vesde_sampler sk;
     vesde_schedule sc;
@@ -170,12 +179,23 @@ static double *read_init(void)
 typedef struct {
     float *fr;
     long nrep, irep;
+    long told_closure, told_noclosure;   // blow-ups already said on stderr
 } frames_ctx;
+
+static void tell_diverged(const char *run, long step, long *told)
+{
+    if (!step || *told) return;
+    *told = step;
+    fprintf(stderr, "closure-run: the %s run blew up at step %ld (t = %.6g); its errors read nan from there\n", run,
+            step, step * p.dt);
+}
 
 static int report_step(void *ctx, const cr_report *r, eddy_err *e)
 {
     frames_ctx *fc = ctx;
     size_t nn = (size_t)p.n * p.n;
+    tell_diverged("closure", r->diverged_closure, &fc->told_closure);
+    tell_diverged("no-closure", r->diverged_noclosure, &fc->told_noclosure);
     printf("%ld\t%.6g\t%.6g\t%.6g\t%.6g\n", r->step, r->t, r->err_closure, r->err_noclosure, r->err_term);
     fflush(stdout);
     if (fc->fr && fc->irep < fc->nrep && r->step % report == 0) {
@@ -222,6 +242,7 @@ int main(int argc, char **argv)
     if (nops) cli_die(EXIT_USAGE, "no operands expected");
     double *ts;
     cr_opts o = {.so = configure(&ts), .isG = !strcmp(term, "G"), .spinup = spinup,
+                 .cn_half = !strcmp(coupling, "reference"),
                  .nsteps = nsteps, .every = every, .report = report, .sample = (uint64_t)sample_id};
     cli_threads(threads);
     fno m;
@@ -232,7 +253,7 @@ int main(int argc, char **argv)
     if (fabs(m.cfg.length[0] - p.L) > 1e-9 * p.L)
         cli_die(EXIT_DATA, "the model was trained on L = %g, the run has L = %g", m.cfg.length[0], p.L);
     o.p = p, o.w0 = w0, o.obs_n = obs_n, o.box = box, o.so.sigma0 = ci.sigma0;
-    frames_ctx fc = {NULL, nsteps / report + 1, 0};
+    frames_ctx fc = {NULL, nsteps / report + 1, 0, 0, 0};
     if (frames_out && !(fc.fr = malloc((size_t)fc.nrep * 3 * p.n * p.n * sizeof *fc.fr)))
         cli_die(EXIT_DATA, "out of memory");
     printf("step\tt\terr_closure\terr_noclosure\terr_term\n");

@@ -131,6 +131,25 @@ print("ok")'
     assert_failure 1
 }
 
+@test "closure-run --coupling: reference keeps half the viscosity; a run that blows up reads nan, the others go on" {
+    # Viscosity-dominated forced flow: the reference settles at f / (nu k^2).
+    # The reference coupling's run with no closure keeps the implicit half of
+    # nu Lap w, so it settles at twice that: a relative error of 1.
+    local run=(-m "$D/G.model" --term G --n 16 --spinup 0.4 --steps 40 --every 5 --report 10 -q --nu 100 --famp 100)
+    run closure-run "${run[@]}" --coupling reference
+    assert_success
+    echo "$output" | awk -F'\t' 'NR == 6 { exit !($1 == 40 && $4 > 0.99 && $4 < 1.01) }'
+    # Replacing all of nu Lap w leaves the forcing unbalanced: the run with no
+    # closure passes CFL 2 within a few steps, and the reference goes on.
+    run --separate-stderr closure-run "${run[@]}" --coupling replace
+    assert_success
+    [[ $stderr == *"the no-closure run blew up at step"* ]]
+    echo "$output" | awk -F'\t' 'NR == 6 { exit !($1 == 40 && $4 == "nan") }'
+    run closure-run "${run[@]}" --coupling half
+    assert_failure 2
+    assert_output --partial "--coupling must be replace or reference"
+}
+
 @test "ve-sample --obs writes the conditions' Y; a residual model's samples are Y plus its correction" {
     fno-train "${TINY[@]}" --steps 3 --precond --residual -q -o R.model "$D/cond.tsr"
     # One mean step from T = 1e-6: what is sampled is ~1e-3 of the term's scale,
