@@ -221,6 +221,10 @@ SAMPLERS := $(foreach m,$(SMODELS),$(foreach n,$(KARRAS_STEPS),$(OUT)/eval/sampl
 COUPLED_RUNS := $(foreach m,$(COUPLED_MODELS),$(OUT)/eval/coupled-$(m).tsv)
 ENSEMBLES := $(foreach m,$(ENS_MODELS),$(OUT)/eval/ens-$(m).tsv)
 CROSS := $(foreach m,$(ENS_MODELS),$(OUT)/eval/cross-$(m).tsv)
+# Reference protocol: the reference code's own observation fill measured on
+# our test set, and how far its coarsening moves the fields (needs NumPy).
+ABLATION := $(if $(filter reference,$(PROTOCOL)),$(OUT)/eval/ablation.tsv)
+PYTHON ?= /usr/bin/python3
 # The figures the reference code printed (its notebooks' outputs): a
 # priori D_Fro in % of its G and H models with 16x16 interpolated
 # observations at 64/128/256 (10 Karras steps, T = 0.1, B = 100), and the
@@ -337,6 +341,11 @@ $(OUT)/eval/coupled-%.tsv: $(OUT)/models/%.model $(OUT)/data/test.tsr
 	$(T)/closure-run -m $< --term $(call term,$*) --init $(word 2,$^) --frame 0 --n $(TRAIN_GRID) $(COUPLED) \
 	  --seed 13 -j 1 -q --frames $(@:.tsv=.frames.tsr) > $@
 
+$(OUT)/eval/ablation.tsv: $(OUT)/data/test.tsr
+	@mkdir -p $(@D)
+	$(PYTHON) $(dir $(lastword $(MAKEFILE_LIST)))closure-reference-fill.py $< $(BOOT) \
+	  $$([ -s $(DEFAULT_OUT)/data/test.tsr ] && echo $(DEFAULT_OUT)/data/test.tsr) > $@
+
 # ---------------------------------------------------------------- figures
 # Truth, sample and (observation models) the filled observations on one colour range.
 FIGS := $(foreach m,$(FIG_MODELS),$(OUT)/fig/$(m)-truth.png $(OUT)/fig/$(m)-sample.png $(OUT)/fig/spectra-$(m).png) \
@@ -377,7 +386,7 @@ $(OUT)/fig/spectra-%.png: $$(foreach g,$(TEST_GRIDS),$(OUT)/eval/apriori-%-$$(g)
 pct = awk -F'\t' '{ if ($$$1 == "" || $$$1 == "nan") print "-"; else printf "%.2f %%\n", 100*$$$1 }'
 # Value in % and its interval (columns V, LO, HI).
 pcti = awk -F'\t' '{ if ($$$1 == "" || $$$1 == "nan") print "-"; else printf "%.2f %% [%.2f, %.2f]\n", 100*$$$1, 100*$$$2, 100*$$$3 }'
-$(OUT)/results.md: $(APRIORI) $(SAMPLERS) $(COUPLED_RUNS) $(FIGS) $(ENSEMBLES) $(CROSS)
+$(OUT)/results.md: $(APRIORI) $(SAMPLERS) $(COUPLED_RUNS) $(FIGS) $(ENSEMBLES) $(CROSS) $(ABLATION)
 	{ echo "# Stochastic closure (seed 000), SCALE=$(SCALE), PROTOCOL=$(PROTOCOL)"; echo; \
 	  echo "Produced by \`make -f pipelines/closure.mk SCALE=$(SCALE) PROTOCOL=$(PROTOCOL)\`: $(NTRAIN) training trajectories x $(FRAMES) frames"; \
 	  echo "at $(TRAIN_GRID)^2 (\`ns-gen $(NS) --resample $(RESAMPLE)\`$(if $(COND_OPT),$(comma) \`closure-cond $(COND_OPT)\`)), $(NTEST) test trajectories x $(TFRAMES) frames; training"; \
@@ -415,7 +424,19 @@ $(OUT)/results.md: $(APRIORI) $(SAMPLERS) $(COUPLED_RUNS) $(FIGS) $(ENSEMBLES) $
 	      r=$$(for kv in $$(case $$m in G_o16) echo "$(REF_APRIORI_G_o16)";; H_o16) echo "$(REF_APRIORI_H_o16)";; esac); do \
 	             [ "$${kv%%:*}" = $$((g * 64 / $(TRAIN_GRID))) ] && echo "$${kv#*:}"; done; true); \
 	      d=$(DEFAULT_OUT)/eval/apriori-$$m-$$g.tsv; [ -s "$$d" ] || d=/dev/null; \
-	      $(CMP) -v mode=apriori -v ref="$$r" $(OUT)/eval/apriori-$$m-$$g.tsv $$d; done; done; fi; \
+	      $(CMP) -v mode=apriori -v ref="$$r" $(OUT)/eval/apriori-$$m-$$g.tsv $$d; done; done; \
+	    echo; echo "### What the protocol accounts for (measured)"; echo; \
+	    echo "Coarsening: the relative L2 difference of each term between this run's strided test fields and the default"; \
+	    echo "protocol's Fourier-truncated ones (the same trajectories; '-' when that run is absent).  Fill: the reference code's"; \
+	    echo "observation fill (torch bicubic of the 16x16 values to (N+1-d)^2$(comma) replicate-padded to N^2;"; \
+	    echo "pipelines/closure-reference-fill.py) against the true term$(comma) with interval over trajectories$(comma) beside ours"; \
+	    echo "(closure-cond's periodic bicubic fill$(comma) the 'obs alone' rows above).  No model was trained on the reference's fill."; echo; \
+	    echo "| term | grid | coarsening: stride vs Fourier | reference fill$(comma) align_corners=False | reference fill$(comma) align_corners=True |"; \
+	    echo "|---|---|---|---|---|"; \
+	    for m in G H; do for g in $(TEST_GRIDS); do awk -F'\t' -v t=$$m -v g=$$g '$$2 == t && $$3 == g { \
+	        if ($$1 == "coarsening") c = sprintf("%.1e", $$5); \
+	        else v[$$4] = sprintf("%.2f %% [%.2f, %.2f]", 100*$$5, 100*$$6, 100*$$7) } \
+	      END { printf "| %s | %s^2 | %s | %s | %s |\n", t, g, (c == "" ? "-" : c), v["false"], v["true"] }' $(ABLATION); done; done; fi; \
 	  echo; echo "## Samplers (at $(TRAIN_GRID)^2)"; echo; \
 	  echo "| model | sampler | schedule | T | steps | network evaluations | D_Fro [lo, hi] |"; echo "|---|---|---|---|---|---|---|"; \
 	  cat $(SAMPLERS) | awk -F'\t' '{printf "| %s | %s | %s | %s | %s | %s | %.2f %% [%.2f, %.2f] |\n", $$1, $$2, $$3, $$4, $$5, $$6, 100*$$7, 100*$$8, 100*$$9}'; \
