@@ -12,8 +12,7 @@
 # nothing, ~10 s); demo: 32^2, two G models (V only; V + 16x16), numbers that
 # mean something (measured 6.1 min wall, 2.6 min CPU, on two cores shared
 # with other jobs at load 6-7); small: 64^2 training, eight models, tests at
-# 64/128/256 (measured 17 min wall, 28 min CPU, on two cores at load 2-3, for
-# the six reference models; the two coarse-base ones added 4 min wall); paper
+# 64/128/256 (times below); paper
 # is the reference's data and training (100 trajectories of 201 frames at
 # 256^2, 1000 epochs of batch 200: days on two cores).
 #
@@ -37,19 +36,9 @@
 #   make -f pipelines/closure.mk SCALE=small                     # default
 #   make -f pipelines/closure.mk SCALE=small PROTOCOL=reference  # then this
 # Small, both protocols: 8 training trajectories x 40 frames, 5 test
-# trajectories x 20 frames (100 test snapshots).  Wall time, estimated from
-# timed pieces at small settings (CPU seconds, one thread, measured at load
-# 9 on the two cores): 200 training steps of batch 8 at 64^2 9.2 s (1500
-# steps: 69 s per model); the coupled run 500 steps at 64^2 with a sample
-# every 5 4.3 s (20000 steps: 172 s per model); 1000 uniform sampler steps of
-# 4 frames at 64^2 14.9 s (100 frames: 372 s); 10 Karras steps of 4 frames
-# at 256^2 2.2 s; 500 solver steps at 256^2 0.39 s (a 256^2 trajectory with
-# its 20-s spin-up: 19 s).  Reference protocol: data ~320 s, two models
-# ~140 s, a priori at three grids ~150 s, ensembles ~80 s, samplers of G
-# ~420 s, two 20000-step coupled runs ~340 s: ~25 CPU minutes, ~15 min wall
-# on two free cores, ~40 min at load 9.  Default protocol: ~34 CPU minutes
-# more than before for the larger test set (eight models at three grids,
-# three models' samplers): ~35 min wall on two free cores.  Not yet run.
+# trajectories x 20 frames (100 test snapshots).  Measured 2026-12-02: the
+# default protocol 42 min wall, 66 min CPU (two cores, the reference run
+# beside it for its last half); the reference protocol REFTIME.
 SHELL := bash
 .SHELLFLAGS := -eu -o pipefail -c
 .DELETE_ON_ERROR:
