@@ -24,7 +24,8 @@ mode == "sampler" && $2 == "em" && $3 == "uniform" { uv = $7; ulo = $8; uhi = $9
 mode == "post" && FNR > 1 {
     tr = $2 / tu; k = int(tr / 5 + 0.5)
     split(rc, c, " "); split(rn, n, " ")
-    at = (k >= 1 && k <= 4 && (tr - 5 * k) ^ 2 < 1e-12)
+    # t comes with 6 significant digits (closure-run): 5 s is 197.392, not 5 * tu
+    at = (k >= 1 && k <= 4 && (tr - 5 * k) ^ 2 < 1e-8)
     printf "| %s | %d | %.4g | %s | %s | %s | %s |\n", m, $1, tr, f4($3), f4($4), at ? c[k] : "-", at ? n[k] : "-"
 }
 END {
