@@ -51,6 +51,8 @@ grep -q -- '--resample stride' "$r"
 grep -Eq "^\| G_o16 \| 32\^2 \| 9.23 % \| $iv \| $iv \| (inside|beyond the interval \(ours (lower|higher)\)) \| (cannot be told apart|differ .*) \|\$" "$r"
 [ "$(grep -c "ve-sample: warning: .*coarsened by 'stride', these conditions by 'fourier'" "$r")" -eq 2 ]
 [ "$(grep -cE '^\| [GH]_o16 \| (0|25|50|75|100) \| [0-9.]+ \| [0-9.]+ \| [0-9.]+ \| - \| - \|$' "$r")" -eq 10 ]
+# the protocol's measured ablation: coarsening difference and the reference's fill, both grids
+[ "$(grep -cE "^\| [GH] \| (32|64)\^2 \| [0-9.]+e[-+][0-9]+ \| $iv \| $iv \|\$" "$r")" -eq 4 ]
 # a protocol that does not exist, and observations off the grid, are errors
 if make -s -f pipelines/closure.mk SCALE=ci PROTOCOL=nosuch OUT="$out/x" 2> "$out/err"; then exit 1; fi
 grep -q "PROTOCOL must be default or reference, got 'nosuch'" "$out/err"
@@ -67,4 +69,10 @@ printf 'G\tem\tkarras\t0.1\t10\t10\t0.09\t0.08\t0.10\nG\tem\tuniform\t1\t1000\t1
     | cmp_awk -v mode=sampler | grep -q 'cannot be told apart'
 printf 'G\tem\tkarras\t0.1\t10\t10\t0.09\t0.08\t0.10\nG\tem\tuniform\t1\t1000\t1000\t0.05\t0.04\t0.06\n' \
     | cmp_awk -v mode=sampler | grep -q 'do not overlap: the 10-step sampler is the worse'
+# the coupled run's report rows at +5 s and +10 s (t printed with 6 digits by
+# closure-run) carry the reference's figures; a run that blew up reads so
+printf 'step\tt\tc\tn\tterm\n5000\t197.392\t0.002\t0.2\t0.07\n10000\t394.784\tnan\tnan\tnan\n' \
+    | cmp_awk -v mode=post -v m=G -v tu=39.47841760435743 -v rc=".1 .2 .3 .4" -v rn=".5 .6 .7 .8" > "$out/post.md"
+grep -qx '| G | 5000 | 5 | 0.0020 | 0.2000 | .1 | .5 |' "$out/post.md"
+grep -qx '| G | 10000 | 10 | blew up | blew up | .2 | .6 |' "$out/post.md"
 echo "closure smoke: ok"
