@@ -16,6 +16,13 @@ term between the two coarsenings, per grid (align_corners column: '-').
   closure-reference-fill.py TEST.tsr BOOT [OTHER.tsr] > fill.tsv
   columns: kind term grid align_corners value lo hi
   (kind: fill, or coarsening with lo = hi = value)
+
+With --rewrite, a closure-cond stream (channels U,V,Y; 16x16 observations)
+is copied with Y replaced by the reference's fill of U's 16x16 values
+(torch's default, align_corners=False), obs_fill=torch-bicubic: the data of
+a model conditioned the reference's way (pipelines/closure-fill-ablation.sh).
+
+  closure-reference-fill.py --rewrite IN.tsr OUT.tsr
 """
 import sys
 
@@ -45,7 +52,33 @@ def interp_matrix(n_in, n_out, align_corners):
     return m
 
 
+def reference_fill(u, align_corners=False):
+    """u: (frames, N, N) -> the fill of u[:, ::d, ::d], d = N / 16."""
+    n = u.shape[-1]
+    d = n // 16
+    m = interp_matrix(16, n + 1 - d, align_corners)
+    f = np.einsum("ij,tjk,lk->til", m, u[:, ::d, ::d], m)
+    return np.pad(f, ((0, 0), (0, d - 1), (0, d - 1)), mode="edge")
+
+
+def rewrite(src, dst):
+    out = []
+    for r in tsr.read(src):
+        a = r.array
+        if r.attrs.get("channels") != "U,V,Y" or r.attrs.get("obs_n") != "16":
+            sys.exit(f"{src}: record {r.name}: not a closure-cond stream with 16x16 observations")
+        a = a.copy()
+        a[..., 2] = reference_fill(a[..., 0].astype(np.float64)).astype(a.dtype)
+        attrs = dict(r.attrs)
+        attrs["obs_fill"] = "torch-bicubic"
+        out.append(tsr.Record(r.name, a, attrs))
+    tsr.write(dst, out)
+
+
 def main():
+    if sys.argv[1] == "--rewrite":
+        rewrite(sys.argv[2], sys.argv[3])
+        return
     path, boot = sys.argv[1], int(sys.argv[2])
     rng = np.random.default_rng(13)
     other = tsr.read(sys.argv[3]) if len(sys.argv) > 3 else None
@@ -55,13 +88,10 @@ def main():
             if r.name == term:
                 by_grid.setdefault(r.array.shape[-1], []).append(r.array.astype(np.float64))
         for n, trajs in sorted(by_grid.items()):
-            d = n // 16
             for align in (False, True):
-                m = interp_matrix(16, n + 1 - d, align)
                 per_traj = []
                 for u in trajs:
-                    f = np.einsum("ij,tjk,lk->til", m, u[:, ::d, ::d], m)
-                    f = np.pad(f, ((0, 0), (0, d - 1), (0, d - 1)), mode="edge")
+                    f = reference_fill(u, align)
                     e = np.linalg.norm((u - f).reshape(len(u), -1), axis=1) / \
                         np.linalg.norm(u.reshape(len(u), -1), axis=1)
                     per_traj.append(e)
