@@ -13,7 +13,7 @@ mkdir -p "$a"
 [ -s "$out/models/G_o16.model" ] || { echo "closure-fill-ablation: $out has no G_o16 model: run PROTOCOL=reference first" >&2; exit 2; }
 "$py" "$here/closure-reference-fill.py" --rewrite "$out/cond/train-G-o16.tsr" "$a/train.tsr"
 # the run's own recipe, read from its report, and its training seed
-recipe=$(sed -n 's/^` \([^`]*\)`, observation models also `\([^`]*\)`.*$/\1 \2/p' "$out/results.md")
+recipe=$(sed -n 's/^` *\([^`]*\)`, observation models also `\([^`]*\)`.*$/\1 \2/p' "$out/results.md")
 [ -n "$recipe" ] || { echo "closure-fill-ablation: no training recipe in $out/results.md" >&2; exit 1; }
 # shellcheck disable=SC2086
 "$bin/fno-train" --cond v+obs $recipe --seed 42 -j 1 -q -o "$a/G_o16rf.model" "$a/train.tsr"

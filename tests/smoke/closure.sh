@@ -53,6 +53,9 @@ grep -Eq "^\| G_o16 \| 32\^2 \| 9.23 % \| $iv \| $iv \| (inside|beyond the inter
 [ "$(grep -cE '^\| [GH]_o16 \| (0|25|50|75|100) \| [0-9.]+ \| [0-9.]+ \| [0-9.]+ \| - \| - \|$' "$r")" -eq 10 ]
 # the protocol's measured ablation: coarsening difference and the reference's fill, both grids
 [ "$(grep -cE "^\| [GH] \| (32|64)\^2 \| [0-9.]+e[-+][0-9]+ \| $iv \| $iv \|\$" "$r")" -eq 4 ]
+# the fill ablation: the G model retrained on the reference's fill, one row per test grid
+pipelines/closure-fill-ablation.sh "$out/r" "${BIN:-bin}" > "$out/fill.md"
+[ "$(grep -cE "^\| (32|64)\^2 \| $iv \| $iv \| $iv \|\$" "$out/fill.md")" -eq 2 ]
 # a protocol that does not exist, and observations off the grid, are errors
 if make -s -f pipelines/closure.mk SCALE=ci PROTOCOL=nosuch OUT="$out/x" 2> "$out/err"; then exit 1; fi
 grep -q "PROTOCOL must be default or reference, got 'nosuch'" "$out/err"
