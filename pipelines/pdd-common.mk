@@ -98,21 +98,36 @@ $(OUT)/q.tsr: $(OUT)/test.tsr
 SR_MEAN := --remove-mean
 
 # Everything that depends on a training, for training k ($(1)) in folder
-# $(2) with the network options of variable $(3) (UNET or ARCH): the three models (seeds 11-13 for the first, k11-k13 for training k),
-# the simulations, generations and super-resolutions, and metrics.tsv, every
-# relerr comparison of that training (name, metric, key, value, lo, hi).
-# The sample seeds stay the same across trainings: the spread measured is
-# that of the training alone, as seed 001's.
+# $(2) with the network options of variable $(3) (UNET or ARCH): the PDD
+# model (seed 11 for the first, k11 for training k), its simulations,
+# generations and super-resolutions, and metrics.tsv, every relerr comparison
+# of that training (name, metric, key, value, lo, hi).  With $(4) = base, also
+# the DDPM baselines (seeds 12 and 13) and their rows.  SEEDS retrains the
+# main rows' model alone, the U-Net's PDD: the baselines and the FNO row are
+# trained once, by the first training (two more trainings of all four cost
+# about 80 min more of L96 small's sampling, mostly the DDPM long rollouts),
+# and the report says of how many trainings each cell is.  The sample seeds
+# stay the same across trainings: the spread measured is that of the
+# training alone, as seed 001's.
 define TRAINING
 $(2)/pdd.model: $(OUT)/train.tsr
 	@mkdir -p $$(@D)
 	$$(T)/pd-train $$($(3)) --steps $$(STEPS) --batch $$(BATCH) --seed $(if $(filter 1,$(1)),11,$(1)11) -j $$(J) -q --log $(2)/pdd.loss.tsv -o $$@ $$<
+ifeq ($(4),base)
 $(2)/ddpm-cond.model: $(OUT)/train.tsr
 	@mkdir -p $$(@D)
-	$$(T)/pd-train --objective ddpm-cond $$($(3)) --steps $$(STEPS) --batch $$(BATCH) --seed $(if $(filter 1,$(1)),12,$(1)12) -j $$(J) -q --log $(2)/ddpm-cond.loss.tsv -o $$@ $$<
+	$$(T)/pd-train --objective ddpm-cond $$($(3)) --steps $$(STEPS) --batch $$(BATCH) --seed 12 -j $$(J) -q --log $(2)/ddpm-cond.loss.tsv -o $$@ $$<
 $(2)/ddpm-gen.model: $(OUT)/train.tsr
 	@mkdir -p $$(@D)
-	$$(T)/pd-train --objective ddpm-gen $$($(3)) --steps $$(STEPS) --batch $$(BATCH) --seed $(if $(filter 1,$(1)),13,$(1)13) -j $$(J) -q --log $(2)/ddpm-gen.loss.tsv -o $$@ $$<
+	$$(T)/pd-train --objective ddpm-gen $$($(3)) --steps $$(STEPS) --batch $$(BATCH) --seed 13 -j $$(J) -q --log $(2)/ddpm-gen.loss.tsv -o $$@ $$<
+$(2)/ddpm-sim.tsr: $(2)/ddpm-cond.model $(OUT)/test.tsr
+	$$(T)/pd-sample -m $$< simulate --lambda 0 $$(SAMPLER) $$(DDPMSIM) --seed 6 -j $$(J) -o $$@ $(OUT)/test.tsr 2> $(2)/ddpm-sim.cost
+$(2)/ddpm-gen.tsr: $(2)/ddpm-gen.model
+	$$(T)/pd-sample -m $$< generate -n $$(NGEN) $$(SAMPLER) $$(GEN) --seed 8 -j $$(J) -o $$@ 2> $(2)/ddpm-gen.cost
+$(2)/ddpm-long.tsr: $(2)/ddpm-cond.model $(OUT)/test.tsr
+	f=$$$$($$(T)/tsr-info $(OUT)/test.tsr | sed -n '1s/.*\t(\([0-9]*\),.*/\1/p'); \
+	$$(T)/pd-sample -m $$< simulate --lambda 0 $$(SAMPLER) $$(DDPMSIM) --seed 6 --frames $$$$((11 * f)) --keep-from $$$$((10 * f)) -j $$(J) -o $$@ $(OUT)/test.tsr 2> $(2)/ddpm-long.log
+endif
 $(2)/sim-%.tsr: $(2)/pdd.model $(OUT)/test.tsr
 	$$(T)/pd-sample -m $$< simulate --lambda $$* -j $$(J) -q -o $$@ $(OUT)/test.tsr
 # The super-resolution input: a noisy rollout at lambda 0.2, its increment
@@ -123,20 +138,16 @@ $(2)/sim-%.tsr: $(2)/pdd.model $(OUT)/test.tsr
 # lambda-0.2 sample of the test paths (C u + noise), q.tsr.
 $(2)/lr.tsr: $(2)/pdd.model $(OUT)/test.tsr
 	$$(T)/pd-sample -m $$< simulate --lambda 0.2 --noise sigma --seed 5 -j $$(J) -q -o $$@ $(OUT)/test.tsr
-$(2)/ddpm-sim.tsr: $(2)/ddpm-cond.model $(OUT)/test.tsr
-	$$(T)/pd-sample -m $$< simulate --lambda 0 $$(SAMPLER) $$(DDPMSIM) --seed 6 -j $$(J) -o $$@ $(OUT)/test.tsr 2> $(2)/ddpm-sim.cost
 $(2)/gen.tsr: $(2)/pdd.model
 	$$(T)/pd-sample -m $$< generate -n $$(NGEN) $$(SAMPLER) $$(GEN) --seed 7 -j $$(J) -o $$@ 2> $(2)/gen.cost
-$(2)/ddpm-gen.tsr: $(2)/ddpm-gen.model
-	$$(T)/pd-sample -m $$< generate -n $$(NGEN) $$(SAMPLER) $$(GEN) --seed 8 -j $$(J) -o $$@ 2> $(2)/ddpm-gen.cost
 $(2)/sr.tsr: $(2)/pdd.model $(2)/lr.tsr
 	$$(T)/pd-sample -m $$< super-resolve --lambda 0.2 $$(SAMPLER) $$(SR) $$(SR_MEAN) --seed 9 -j $$(J) -o $$@ $(2)/lr.tsr 2> $(2)/sr.cost
 $(2)/sr-q.tsr: $(2)/pdd.model $(OUT)/q.tsr
 	$$(T)/pd-sample -m $$< super-resolve --lambda 0.2 $$(SAMPLER) $$(SR) $$(SR_MEAN) --seed 9 -j $$(J) -q -o $$@ $(OUT)/q.tsr
 $(2)/metrics.tsv: $(OUT)/norm.txt $(OUT)/test.tsr $(OUT)/q.tsr $(foreach l,$(LAMS),$(OUT)/ref-$(l).tsr $(2)/sim-$(l).tsr) \
-                  $(foreach s,ddpm-sim gen ddpm-gen lr sr sr-q,$(2)/$(s).tsr)
-	@$$(EVAL_SH); { ev sim0 test $(2)/sim-0; ev ddpmsim test $(2)/ddpm-sim; ev gen test $(2)/gen; \
-	  ev ddpmgen test $(2)/ddpm-gen; ev sr test $(2)/sr; ev lr test $(2)/lr; ev srq test $(2)/sr-q; ev q test q; \
+                  $(foreach s,gen lr sr sr-q $(if $(filter base,$(4)),ddpm-sim ddpm-gen),$(2)/$(s).tsr)
+	@$$(EVAL_SH); { ev sim0 test $(2)/sim-0; ev gen test $(2)/gen; $(if $(filter base,$(4)),ev ddpmsim test $(2)/ddpm-sim; ev ddpmgen test $(2)/ddpm-gen;) \
+	  ev sr test $(2)/sr; ev lr test $(2)/lr; ev srq test $(2)/sr-q; ev q test q; \
 	  ev lrq q $(2)/lr; for l in $$(LAMS); do ev lam-$$$$l ref-$$$$l $(2)/sim-$$$$l; ev lam0-$$$$l test $(2)/sim-$$$$l; done; \
 	  } > $$@.tmp && mv $$@.tmp $$@
 # Seed 001's simulation spectral error (section 4.1, appendix B.5): from each
@@ -151,14 +162,12 @@ $(2)/metrics.tsv: $(OUT)/norm.txt $(OUT)/test.tsr $(OUT)/q.tsr $(foreach l,$(LAM
 $(2)/long.tsr: $(2)/pdd.model $(OUT)/test.tsr
 	f=$$$$($$(T)/tsr-info $(OUT)/test.tsr | sed -n '1s/.*\t(\([0-9]*\),.*/\1/p'); \
 	$$(T)/pd-sample -m $$< simulate --lambda 0 --frames $$$$((11 * f)) --keep-from $$$$((10 * f)) -j $$(J) -q -o $$@ $(OUT)/test.tsr 2> $(2)/long.log
-$(2)/ddpm-long.tsr: $(2)/ddpm-cond.model $(OUT)/test.tsr
-	f=$$$$($$(T)/tsr-info $(OUT)/test.tsr | sed -n '1s/.*\t(\([0-9]*\),.*/\1/p'); \
-	$$(T)/pd-sample -m $$< simulate --lambda 0 $$(SAMPLER) $$(DDPMSIM) --seed 6 --frames $$$$((11 * f)) --keep-from $$$$((10 * f)) -j $$(J) -o $$@ $(OUT)/test.tsr 2> $(2)/ddpm-long.log
-$(2)/long.tsv: $(OUT)/norm.txt $(OUT)/test.tsr $(2)/long.tsr $(2)/ddpm-long.tsr
-	@$$(LONG_SH); { lev long $(2)/long; lev ddpmlong $(2)/ddpm-long; } > $$@.tmp && mv $$@.tmp $$@
+$(2)/long.tsv: $(OUT)/norm.txt $(OUT)/test.tsr $(2)/long.tsr $(if $(filter base,$(4)),$(2)/ddpm-long.tsr)
+	@$$(LONG_SH); { lev long $(2)/long; $(if $(filter base,$(4)),lev ddpmlong $(2)/ddpm-long;) } > $$@.tmp && mv $$@.tmp $$@
 endef
-$(foreach k,$(SEED_LIST),$(eval $(call TRAINING,$(k),$(call sdir,$(k))/unet,UNET)))
-$(foreach k,$(SEED_LIST),$(eval $(call TRAINING,$(k),$(call sdir,$(k)),ARCH)))
+$(eval $(call TRAINING,1,$(OUT)/unet,UNET,base))
+$(foreach k,$(filter-out 1,$(SEED_LIST)),$(eval $(call TRAINING,$(k),$(call sdir,$(k))/unet,UNET)))
+$(eval $(call TRAINING,1,$(OUT),ARCH,base))
 
 # lev NAME STREAM: the long rollout STREAM.tsr (log STREAM.log) against the
 # test paths it kept (tsr-cat of their indices; --members when a path has
@@ -255,10 +264,12 @@ EVAL_SH = ev() { local a=$$2 b=$$3; case $$a in */*) ;; *) a=$(OUT)/$$a ;; esac;
 REPORT_SH = O=$(OUT); M=unet/metrics.tsv; LT=unet/long.tsv; nch=$(words $(CH)); \
   g() { awk -F'\t' -v n="$$2" -v m="$$3" -v k="$$4" -v c="$$5" '$$1 == n && $$2 == m && $$3 == k { print $$c; f = 1 } END { exit !f }' "$$1" \
         || { echo "results: no $$3 $$4 for $$2 in $$1" >&2; exit 1; }; }; \
-  cell() { local d vals=; for d in $(SDIRS); do vals+=" $$(g $$d/$$M "$$1" "$$2" "$$3" 4)"; done; \
-    echo $$vals | awk -v lo="$$(g $$O/$$M "$$1" "$$2" "$$3" 5)" -v hi="$$(g $$O/$$M "$$1" "$$2" "$$3" 6)" \
-      '{ for (i = 1; i <= NF; i++) s += $$i; m = s / NF; if (NF == 1) { printf "%.3g [%.3g, %.3g]", m, lo, hi; exit } \
-         for (i = 1; i <= NF; i++) v += ($$i - m) ^ 2; printf "%.3g ± %.2g [%.3g, %.3g]", m, sqrt(v / (NF - 1)), lo, hi }'; }; \
+  cell() { local d vals=; for d in $(SDIRS); do [ -f $$d/$$M ] || continue; \
+      vals+=" $$(awk -F'\t' -v n="$$1" -v m="$$2" -v k="$$3" '$$1 == n && $$2 == m && $$3 == k { print $$4 }' $$d/$$M)"; done; \
+    echo $$vals | awk -v s=$(SEEDS) -v lo="$$(g $$O/$$M "$$1" "$$2" "$$3" 5)" -v hi="$$(g $$O/$$M "$$1" "$$2" "$$3" 6)" \
+      '{ for (i = 1; i <= NF; i++) sm += $$i; m = sm / NF; sub_ = NF < s ? sprintf(" (%d of %d trainings)", NF, s) : ""; \
+         if (NF == 1) { printf "%.3g [%.3g, %.3g]%s", m, lo, hi, sub_; exit } \
+         for (i = 1; i <= NF; i++) v += ($$i - m) ^ 2; printf "%.3g ± %.2g [%.3g, %.3g]%s", m, sqrt(v / (NF - 1)), lo, hi, sub_ }'; }; \
   one() { printf '%.3g [%.3g, %.3g]' "$$(g $$1 "$$2" "$$3" "$$4" 4)" "$$(g $$1 "$$2" "$$3" "$$4" 5)" "$$(g $$1 "$$2" "$$3" "$$4" 6)"; }; \
   fcell() { one $$O/floor.tsv "$$@"; }; scell() { one $$O/sampler.tsv "$$@"; }; \
   l2k() { if [ $$nch -gt 1 ]; then echo "c=$$1,t=5"; else echo t=5; fi; }; \
@@ -274,19 +285,20 @@ REPORT_SH = O=$(OUT); M=unet/metrics.tsv; LT=unet/long.tsv; nch=$(words $(CH)); 
   above() { local out= c; for c in $(CH); do out+="$${out:+; }c$$c: "$$(awk -v l="$$(g $$O/$$M "$$1" spec_err c=$$c 5)" \
     -v v="$$(g $$O/$$M "$$1" spec_err c=$$c 4)" -v f="$$(g $$O/floor.tsv floor spec_err c=$$c 4)" \
     -v fh="$$(g $$O/floor.tsv floor spec_err c=$$c 6)" 'BEGIN { print (v > f && l > fh) ? "above the floor" : "at the floor: this count cannot resolve it" }'); done; echo "$$out"; }; \
-  lcell() { local d v vals=; for d in $(SDIRS); do \
+  lcell() { local d v vals=; for d in $(SDIRS); do [ -f $$d/$$LT ] || continue; \
       v=$$(awk -F'\t' -v n="$$1" -v m="$$2" -v k="$$3" '$$1 == n && $$2 == m && $$3 == k { print $$4 }' $$d/$$LT); vals+="$${v:+ $$v}"; done; \
     [ -n "$$vals" ] || { echo "all paths diverged"; return 0; }; \
     echo $$vals | awk -v s=$(SEEDS) -v lh="$$(awk -F'\t' -v n="$$1" -v m="$$2" -v k="$$3" '$$1 == n && $$2 == m && $$3 == k { print $$5 " " $$6 }' $$O/$$LT)" \
       '{ for (i = 1; i <= NF; i++) sm += $$i; m = sm / NF; split(lh, b, " "); iv = lh == "" ? "" : sprintf(" [%.3g, %.3g]", b[1], b[2]); \
          sub_ = NF < s ? sprintf(" (%d of %d trainings)", NF, s) : ""; if (NF == 1) { printf "%.3g%s%s", m, iv, sub_; exit } \
          for (i = 1; i <= NF; i++) v += ($$i - m) ^ 2; printf "%.3g ± %.2g%s%s", m, sqrt(v / (NF - 1)), iv, sub_ }'; }; \
-  ldiv() { local d out=; for d in $(SDIRS); do out+="$${out:+, }$$(g $$d/$$LT "$$1" paths diverged 4) of $$(g $$d/$$LT "$$1" paths total 4)"; done; echo "$$out"; }; \
+  ldiv() { local d out=; for d in $(SDIRS); do [ -f $$d/$$LT ] && awk -F'\t' -v n="$$1" '$$1 == n && $$2 == "paths" { f = 1 } END { exit !f }' $$d/$$LT || continue; \
+    out+="$${out:+, }$$(g $$d/$$LT "$$1" paths diverged 4) of $$(g $$d/$$LT "$$1" paths total 4)"; done; echo "$$out"; }; \
   cost() { sed -n 's/^pd-sample: [a-z-]*: nfe \([0-9]*\), \([0-9.e+-]*\) s per sample$$/\1 | \2/p' "$$1" | tail -n 1; }
 
 PSD_PNG := $(foreach c,$(CH),$(OUT)/psd-c$(c).png)
 $(OUT)/results.md: $(OUT)/lambda.tsv $(OUT)/psd.tsv $(FIGS) $(PSD_PNG) $(OUT)/lambda-l2.png \
-                   $(foreach d,$(SDIRS),$(d)/metrics.tsv $(d)/long.tsv $(d)/unet/metrics.tsv $(d)/unet/long.tsv) \
+                   $(OUT)/metrics.tsv $(OUT)/long.tsv $(foreach d,$(SDIRS),$(d)/unet/metrics.tsv $(d)/unet/long.tsv) \
                    $(OUT)/floor.tsv $(OUT)/sampler.tsv
 	@$(REPORT_SH); { \
 	echo "# Predictor-Driven Diffusion on $(SYS), SCALE=$(SCALE)"; echo; \
@@ -302,7 +314,7 @@ $(OUT)/results.md: $(OUT)/lambda.tsv $(OUT)/psd.tsv $(FIGS) $(PSD_PNG) $(OUT)/la
 	echo "spectral error lie above it (resampling adds its own sampling noise), so compare values with the"; \
 	echo "floor and with each other's intervals, not a value with its own interval."; \
 	echo "Test paths: $(NTEST)$(if $(filter 100,$(NTEST)),, (seed 001 uses 100; SCALE=$(SCALE) shrinks the count))."; \
-	echo "Paper: seed 001 Tables 1-3 (mean ± std of 5 trainings). Ours: $(SEEDS) training(s)$(if $(filter-out 1,$(SEEDS)), (mean ± std across them; interval of the first)),"; \
+	echo "Paper: seed 001 Tables 1-3 (mean ± std of 5 trainings). Ours: $(SEEDS) training(s) of the U-Net's PDD model$(if $(filter-out 1,$(SEEDS)), (mean ± std across them; interval of the first). The DDPM baselines and the FNO rows are trained once, by the first training: their cells say so),"; \
 	echo "$(STEPS) steps of batch $(BATCH). Network: the U-Net of seed 001 B.2 (pd-train --arch unet $(or $(UNET),with the paper's configuration)),"; \
 	echo "and in the rows marked FNO the FNO (their D.5; options here: $(ARCH)), trained and sampled alike."; echo; \
 	echo "| Table | metric | ours PDD | ours DDPM | floor ($(NTEST) paths) | paper PDD | paper DDPM |"; \

@@ -24,7 +24,9 @@ pdd_smoke() {
             n = split(c, part, " / ")
             for (i = 1; i <= n; i++) {
                 t = part[i]; gsub(/^ +| +$/, "", t)
-                per = (multi && seeds > 1) ? "^[-+0-9.e]+ ± [-+0-9.e]+ \\[[-+0-9.e]+, [-+0-9.e]+\\]$" : "^[-+0-9.e]+ \\[[-+0-9.e]+, [-+0-9.e]+\\]$"
+                per = (multi == 1 && seeds > 1) ? "^[-+0-9.e]+ ± [-+0-9.e]+ \\[[-+0-9.e]+, [-+0-9.e]+\\]$" : \
+                      (multi == 2 && seeds > 1) ? "^[-+0-9.e]+ \\[[-+0-9.e]+, [-+0-9.e]+\\] \\(1 of " seeds " trainings\\)$" : \
+                      "^[-+0-9.e]+ \\[[-+0-9.e]+, [-+0-9.e]+\\]$"
                 if (t !~ per) { print "bad " f " (" t "): " $0; bad = 1 }
             }
         }
@@ -39,12 +41,14 @@ pdd_smoke() {
             }
         }
         /^\| 1 \| (FNO: )?simulation spectral error, long rollout/ { lnum($4, "long PDD"); lnum($5, "long DDPM"); num($6, "floor", 0); long++; next }
-        /^\| [12] \|/                { num($4, "ours PDD", 1); num($5, "ours DDPM", 1); num($6, "floor", 0) }
+        /^\| [12] \| FNO/             { num($4, "FNO PDD", 2); num($5, "FNO DDPM", 2); num($6, "floor", 0); next }
+        /^\| [12] \|/                { num($4, "ours PDD", 1); num($5, "ours DDPM", 2); num($6, "floor", 0) }
+        /^\| FNO: super-resolution/     { num($3, "FNO SR", 2); num($4, "FNO LR", 2); num($5, "floor", 0); next }
         /^\| super-resolution spectral/ { num($3, "SR", 1); num($4, "LR", 1); num($5, "floor", 0); sr++ }
         /^\| the same from an exact/    { num($3, "SR from q", 1); num($4, "q", 1); num($5, "floor", 0); sr++ }
         /^\| 0(\.[0-9]+)? \|/        { num($3, "L2", 1); num($4, "spec", 1); num($5, "floor", 0); num($6, "spec0", 1) }
         /^\| (generation|super-res)[^|]*\| (paper|ours) \|/ { num($5, "spec", 0) }
-        /^\| DDPM[^|]*\| ours \|/      { num($5, "spec", 1) }
+        /^\| DDPM[^|]*\| ours \|/      { num($5, "spec", 2) }
         /^\| (generation|super-res|DDPM)[^|]*\| (paper|ours) \|/ {
             for (i = 6; i <= 7; i++) { t = $i; gsub(/ /, "", t); if (t !~ /^[0-9.e+-]+$/) { print "bad cost: " $0; bad = 1 } } }
         END { if (sr != 2) { print "super-resolution rows: " sr " of 2"; bad = 1 }
@@ -55,8 +59,9 @@ pdd_smoke() {
     grep -q '^Test paths: 2 (seed 001 uses 100; SCALE=ci shrinks the count)' "$r"
     local dv="[0-9]+ of 2" k
     for ((k = 1; k < seeds; k++)); do dv+=", [0-9]+ of 2"; done
-    grep -Eq "^physics floor at 2 paths\. Diverged paths \(per training\): PDD $dv; DDPM $dv\.$" "$r"
-    grep -Eq "^Diverged paths of the FNO \(per training\): PDD $dv; DDPM $dv\.$" "$r"
+    # (the baselines and the FNO are trained once, whatever SEEDS)
+    grep -Eq "^physics floor at 2 paths\. Diverged paths \(per training\): PDD $dv; DDPM [0-9]+ of 2\.$" "$r"
+    grep -Eq "^Diverged paths of the FNO \(per training\): PDD [0-9]+ of 2; DDPM [0-9]+ of 2\.$" "$r"
     local nch
     nch=$(sed -n 's/.*per channel (\([0-9 ]*\) joined by.*/\1/p' "$r" | wc -w)
     [ "$(grep -o 'c[0-9]: \(SR lower\|LR lower\|paper lower\|ours lower\|cannot be told apart at this count\)' "$r" | wc -l)" -eq $((3 * nch)) ]
