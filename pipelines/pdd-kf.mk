@@ -7,11 +7,16 @@
 # lambda 0.2 -> evaluate -> $(OUT)/results.md, vorticity frames and PSDs.
 # SCALE=ci is a smoke run (16^2 from a 32^2 solver, tiny nets, a few steps:
 # the numbers mean nothing, and divergence is tolerated); small is a reduced
-# data set (192 paths at 40^2 from a 64^2 solver) and a width-24 net trained
-# 4000 steps of batch 2 (42 min wall on two cores, alone; 800 steps on 48
-# paths gave a simulation spectral error of 0.86 against 0.40), evaluated on
-# seed 001's 100 test paths (the paper's sampler on 8 of them: 100 s a path);
-# paper is the seed's (6000 trajectories at 256^2: days on two cores).
+# data set (192 paths of 20 frames at 32^2 from a 64^2 solver) and each
+# network (a U-Net of base 16, a width-24 FNO) trained 2000 steps of batch 2,
+# the rate halved every 500, evaluated on seed 001's 100 test paths (the
+# paper's sampler on 8 of them).  Its cost, measured on one thread
+# (2026-12-02, CPU time): a U-Net training step 0.13 s; per path, U-Net
+# generation 4.6 s and the DDPM long rollout 7.9 s; the paper's generation
+# sampler 92 s; about 110 CPU minutes in all.  At the earlier 40^2 and 40
+# frames, every path cost three times as much and the pipeline, with both
+# networks and the long rollouts, did not fit a working session.  paper is
+# the seed's (6000 trajectories at 256^2: days on two cores).
 SCALE ?= ci
 OUT ?= out/pdd-kf-$(SCALE)
 SYS := Kolmogorov flow (vorticity)
@@ -44,10 +49,10 @@ ifeq ($(SCALE),ci)
 else ifeq ($(SCALE),small)
   NTRAIN := 192
   NTEST := 100
-  NS := --n 64 --out-grid 40 --spinup 20
-  UNET := --unet-base 16 --unet-channels 16,32,48 --unet-res 1 --unet-groups 4 --lr 1e-3 --lr-decay-steps 1000 --clip 1 --checkpoint-every 500
-  ARCH := --arch fno --width 24 --layers 4 --modes 12 --lr 1e-3 --lr-decay-steps 1000 --clip 1 --checkpoint-every 500
-  STEPS := 4000
+  NS := --n 64 --out-grid 32 --spinup 20 --frames 20
+  UNET := --unet-base 16 --unet-channels 16,32,48 --unet-res 1 --unet-groups 4 --lr 1e-3 --lr-decay-steps 500 --clip 1 --checkpoint-every 500
+  ARCH := --arch fno --width 24 --layers 4 --modes 12 --lr 1e-3 --lr-decay-steps 500 --clip 1 --checkpoint-every 500
+  STEPS := 2000
   BATCH := 2
   NGEN := 100
   NPAPER := 8
