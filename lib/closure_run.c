@@ -96,19 +96,20 @@ int closure_run(const cr_opts *o, fno *m, const cs_info *info,
     ctx.V = s.V, ctx.Y = s.Y;
     double term_err = NAN;
     long dc = 0, dn = 0;   // the step each run blew up at (0: still running)
+    eddy_err ec = {""}, en = {""};   // and why, in its solver's words
     for (long st = 0; st <= o->nsteps && !rc; st++) {
         if (st % o->report == 0 || st == o->nsteps) {
             ns2d_get_omega(s.ref, s.wr), ns2d_get_omega(s.clo, s.wc), ns2d_get_omega(s.noc, s.wn);
             cr_report r = {st, ns2d_time(s.ref), dc ? NAN : met_rel_l2(s.wr, s.wc, nn),
-                           dn ? NAN : met_rel_l2(s.wr, s.wn, nn), term_err, dc, dn, s.wr, s.wc, s.wn};
+                           dn ? NAN : met_rel_l2(s.wr, s.wn, nn), term_err, dc, dn, ec.msg, en.msg,
+                           s.wr, dc ? NULL : s.wc, dn ? NULL : s.wn};
             if ((rc = report(report_ctx, &r, e))) break;
         }
         if (st == o->nsteps) break;
         if (!dc && st % o->every == 0 && (rc = resample(o, info, &ctx, &s, st, &term_err, e))) break;
-        eddy_err ec;
         if (ns2d_advance(s.ref, 1, e)) rc = eddy_wrap(e, "reference");
         if (!rc && !dc && ns2d_advance(s.clo, 1, &ec)) dc = st + 1, term_err = NAN;
-        if (!rc && !dn && ns2d_advance(s.noc, 1, &ec)) dn = st + 1;
+        if (!rc && !dn && ns2d_advance(s.noc, 1, &en)) dn = st + 1;
         if (!rc && progress) progress(progress_ctx, st + 1);
     }
     cs_ctx_free(&ctx);

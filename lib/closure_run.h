@@ -45,11 +45,13 @@ typedef struct {
 // latest sample against the true term (NaN before the first).  A closure or
 // no-closure run that blows up (its solver's CFL or finiteness check) stops
 // there while the others go on: its error reads NaN from then on and
-// diverged_* holds the step it failed at (0: it has not).
+// diverged_* holds the step it failed at (0: it has not), why_* the
+// solver's reason, and its vorticity is NULL.
 typedef struct {
     long step;
     double t, err_closure, err_noclosure, err_term;
     long diverged_closure, diverged_noclosure;
+    const char *why_closure, *why_noclosure;
     const double *w_ref, *w_closure, *w_noclosure;
 } cr_report;
 

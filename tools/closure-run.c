@@ -81,8 +81,8 @@ static void preset(void)
         "the Crank-Nicolson step keeps the implicit half of nu Lap w and half the sample\n"
         "replaces the explicit half, so the run with no closure keeps half its viscosity.\n"
         "A closure or no-closure run that blows up (CFL above the preset's 2, or a\n"
-        "non-finite field) stops there with a message on stderr, its error column reads\n"
-        "nan from then on, and the other runs go on.\n"
+        "non-finite field) stops there with its solver's reason on stderr, its error\n"
+        "column (and its --frames) read nan from then on, and the other runs go on.\n"
         "Defaults are the closure preset (the flow of Dong, Chen & Wu in L = 2 pi units); with --init the\n"
         "constants L nu mu dt kf famp beta noise_a come from the record's attributes\n"
         "(as ns-gen writes them) where present.  Writes TSV to\n"
@@ -98,6 +98,9 @@ static vesde_sample_opts configure(double **ts)
     if (strcmp(term, "G") && strcmp(term, "H")) cli_die(EXIT_USAGE, "--term must be G or H, got '%s'", term);
     if (strcmp(coupling, "replace") && strcmp(coupling, "reference"))
         cli_die(EXIT_USAGE, "--coupling must be replace or reference, got '%s'", coupling);
+    if (!strcmp(coupling, "reference") && strcmp(term, "G"))
+        cli_die(EXIT_USAGE, "--coupling reference is the G coupling (it halves the sampled viscous term); --term %s has none",
+                term);
     if (nsteps < 1 || every < 1 || report < 1) cli_die(EXIT_USAGE, "--steps, --every, --report must be >= 1");
     vesde_sampler sk;
     vesde_schedule sc;
@@ -182,26 +185,26 @@ typedef struct {
     long told_closure, told_noclosure;   // blow-ups already said on stderr
 } frames_ctx;
 
-static void tell_diverged(const char *run, long step, long *told)
+static void tell_diverged(const char *run, long step, const char *why, long *told)
 {
     if (!step || *told) return;
     *told = step;
-    fprintf(stderr, "closure-run: the %s run blew up at step %ld (t = %.6g); its errors read nan from there\n", run,
-            step, step * p.dt);
+    fprintf(stderr, "closure-run: the %s run blew up, its step %ld refused (%s); its errors%s read nan from there\n",
+            run, step, why, frames_out ? " and frames" : "");
 }
 
 static int report_step(void *ctx, const cr_report *r, eddy_err *e)
 {
     frames_ctx *fc = ctx;
     size_t nn = (size_t)p.n * p.n;
-    tell_diverged("closure", r->diverged_closure, &fc->told_closure);
-    tell_diverged("no-closure", r->diverged_noclosure, &fc->told_noclosure);
+    tell_diverged("closure", r->diverged_closure, r->why_closure, &fc->told_closure);
+    tell_diverged("no-closure", r->diverged_noclosure, r->why_noclosure, &fc->told_noclosure);
     printf("%ld\t%.6g\t%.6g\t%.6g\t%.6g\n", r->step, r->t, r->err_closure, r->err_noclosure, r->err_term);
     fflush(stdout);
     if (fc->fr && fc->irep < fc->nrep && r->step % report == 0) {
         const double *w[3] = {r->w_ref, r->w_closure, r->w_noclosure};
         for (int k = 0; k < 3; k++)
-            for (size_t i = 0; i < nn; i++) fc->fr[(fc->irep * 3 + k) * nn + i] = (float)w[k][i];
+            for (size_t i = 0; i < nn; i++) fc->fr[(fc->irep * 3 + k) * nn + i] = w[k] ? (float)w[k][i] : NAN;
         fc->irep++;
     }
     return 0;

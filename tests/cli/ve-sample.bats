@@ -141,13 +141,23 @@ print("ok")'
     echo "$output" | awk -F'\t' 'NR == 6 { exit !($1 == 40 && $4 > 0.99 && $4 < 1.01) }'
     # Replacing all of nu Lap w leaves the forcing unbalanced: the run with no
     # closure passes CFL 2 within a few steps, and the reference goes on.
-    run --separate-stderr closure-run "${run[@]}" --coupling replace
+    # Its frames read nan from the report after the blow-up (4 of 5 frames of
+    # 16x16), and stderr says why in the solver's words.
+    run --separate-stderr closure-run "${run[@]}" --coupling replace --frames f.tsr
     assert_success
-    [[ $stderr == *"the no-closure run blew up at step"* ]]
+    [[ $stderr == *"the no-closure run blew up, its step "*" refused (blow-up at t="*"CFL number"*"its errors and frames read nan"* ]]
     echo "$output" | awk -F'\t' 'NR == 6 { exit !($1 == 40 && $4 == "nan") }'
+    tsr-info --stats f.tsr | grep -q $'^2\tomega_noclosure\t.* nan=1024 inf=0$'
+    tsr-info --stats f.tsr | grep -q $'^0\tomega_ref\t.* nan=0 inf=0$'
     run closure-run "${run[@]}" --coupling half
     assert_failure 2
     assert_output --partial "--coupling must be replace or reference"
+    local hrun=("${run[@]}")
+    hrun[3]=H
+    run closure-run "${hrun[@]}" --coupling reference --frames g.tsr
+    assert_failure 2
+    assert_output --partial "--coupling reference is the G coupling"
+    [ ! -e g.tsr ]
 }
 
 @test "ve-sample --obs writes the conditions' Y; a residual model's samples are Y plus its correction" {
