@@ -261,6 +261,8 @@ EVAL_SH = ev() { local a=$$2 b=$$3; case $$a in */*) ;; *) a=$(OUT)/$$a ;; esac;
 #                                   FNO): over the trainings where some path did not diverge
 #                                   ('all paths diverged' if none)
 #   ldiv NAME                       the diverged paths of each training, 'D of P' joined by ', '
+#   versus NAME [FU FF]             verdict of the first training's U-Net against the FNO
+#                                   (files FU, FF under $(OUT): unet/metrics.tsv, metrics.tsv)
 REPORT_SH = O=$(OUT); M=unet/metrics.tsv; LT=unet/long.tsv; nch=$(words $(CH)); \
   g() { awk -F'\t' -v n="$$2" -v m="$$3" -v k="$$4" -v c="$$5" '$$1 == n && $$2 == m && $$3 == k { print $$c; f = 1 } END { exit !f }' "$$1" \
         || { echo "results: no $$3 $$4 for $$2 in $$1" >&2; exit 1; }; }; \
@@ -294,6 +296,9 @@ REPORT_SH = O=$(OUT); M=unet/metrics.tsv; LT=unet/long.tsv; nch=$(words $(CH)); 
          for (i = 1; i <= NF; i++) v += ($$i - m) ^ 2; printf "%.3g ± %.2g%s%s", m, sqrt(v / (NF - 1)), iv, sub_ }'; }; \
   ldiv() { local d out=; for d in $(SDIRS); do [ -f $$d/$$LT ] && awk -F'\t' -v n="$$1" '$$1 == n && $$2 == "paths" { f = 1 } END { exit !f }' $$d/$$LT || continue; \
     out+="$${out:+, }$$(g $$d/$$LT "$$1" paths diverged 4) of $$(g $$d/$$LT "$$1" paths total 4)"; done; echo "$$out"; }; \
+  has() { awk -F'\t' -v n="$$2" '$$1 == n && $$2 == "spec_err" { f = 1 } END { exit !f }' "$$1"; }; \
+  versus() { local u=$$O/$${2:-unet/metrics.tsv} f=$$O/$${3:-metrics.tsv}; \
+    if has $$u "$$1" && has $$f "$$1"; then verdict $$u "$$1" $$f "$$1" floor U-Net FNO; else echo "not compared (every path of one diverged)"; fi; }; \
   cost() { sed -n 's/^pd-sample: [a-z-]*: nfe \([0-9]*\), \([0-9.e+-]*\) s per sample$$/\1 | \2/p' "$$1" | tail -n 1; }
 
 PSD_PNG := $(foreach c,$(CH),$(OUT)/psd-c$(c).png)
@@ -345,6 +350,9 @@ $(OUT)/results.md: $(OUT)/lambda.tsv $(OUT)/psd.tsv $(FIGS) $(PSD_PNG) $(OUT)/la
 	echo "the floor). Super-resolution against its LR input: $$(verdict $$O/$$M sr $$O/$$M lr floor SR LR)."; \
 	echo "Errors against their floor (the error's interval wholly above the floor's): simulation $$(above sim0);"; \
 	echo "generation $$(above gen); super-resolution $$(above sr)."; \
+	echo "U-Net against FNO (first trainings, spectral errors): long rollout $$(versus long unet/long.tsv long.tsv);"; \
+	echo "short rollout $$(versus sim0); generation $$(versus gen); super-resolution $$(versus sr);"; \
+	echo "DDPM long rollout $$(versus ddpmlong unet/long.tsv long.tsv); DDPM generation $$(versus ddpmgen)."; \
 	echo; echo "Simulation against lambda (seed 001 Fig. 7), U-Net: reference C_lambda u (no noise), sigma = 0."; echo; \
 	echo "| lambda | L2 (step 6) vs C_lambda u | spectral error vs C_lambda u | floor | spectral error vs lambda-0 truth |"; echo "|---|---|---|---|---|"; \
 	for l in $(LAMS); do \

@@ -64,7 +64,14 @@ pdd_smoke() {
     grep -Eq "^Diverged paths of the FNO \(per training\): PDD [0-9]+ of 2; DDPM [0-9]+ of 2\.$" "$r"
     local nch
     nch=$(sed -n 's/.*per channel (\([0-9 ]*\) joined by.*/\1/p' "$r" | wc -w)
-    [ "$(grep -o 'c[0-9]: \(SR lower\|LR lower\|paper lower\|ours lower\|cannot be told apart at this count\)' "$r" | wc -l)" -eq $((3 * nch)) ]
+    # (the U-Net against the FNO: six comparisons, each a verdict per channel
+    # or, when every path of one long rollout diverged, "not compared")
+    local vs rest
+    vs=$(sed -n '/^U-Net against FNO/,/DDPM generation/p' "$r")
+    rest=$(sed '/^U-Net against FNO/,/DDPM generation/d' "$r")
+    [ "$(grep -o 'c[0-9]: \(SR lower\|LR lower\|paper lower\|ours lower\|cannot be told apart at this count\)' <<< "$rest" | wc -l)" -eq $((3 * nch)) ]
+    [ $(( $(grep -o 'c[0-9]: \(U-Net lower\|FNO lower\|cannot be told apart at this count\)' <<< "$vs" | wc -l) + \
+          nch * $(grep -o 'not compared' <<< "$vs" | wc -l) )) -eq $((6 * nch)) ]
     [ "$(grep -o 'c[0-9]: \(above the floor\|at the floor: this count cannot resolve it\)' "$r" | wc -l)" -eq $((3 * nch)) ]
     [ "$(grep -c '^| 0' "$r")" -eq 2 ]
     [ "$(grep -c '| \(paper\|ours\) |' "$r")" -eq 6 ]
