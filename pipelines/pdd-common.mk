@@ -319,7 +319,7 @@ $(OUT)/results.md: $(OUT)/lambda.tsv $(OUT)/psd.tsv $(FIGS) $(PSD_PNG) $(OUT)/la
 	echo "spectral error lie above it (resampling adds its own sampling noise), so compare values with the"; \
 	echo "floor and with each other's intervals, not a value with its own interval."; \
 	echo "Test paths: $(NTEST)$(if $(filter 100,$(NTEST)),, (seed 001 uses 100; SCALE=$(SCALE) shrinks the count))."; \
-	echo "Paper: seed 001 Tables 1-3 (mean ± std of 5 trainings). Ours: $(SEEDS) training(s) of the U-Net's PDD model$(if $(filter-out 1,$(SEEDS)), (mean ± std across them; interval of the first). The DDPM baselines and the FNO rows are trained once by the first training; their cells say so),"; \
+	echo "Paper: seed 001 Tables 1-3 (mean ± std of 5 trainings). Ours: $(SEEDS) training(s) of the U-Net's PDD model$(if $(filter-out 1,$(SEEDS)), (mean ± std across them; interval of the first). The DDPM baselines and the FNO rows are trained once by the first training; their cells say so); every training:"; \
 	echo "$(STEPS) steps of batch $(BATCH). Network: the U-Net of seed 001 B.2 (pd-train --arch unet $(or $(UNET),with the paper's configuration)),"; \
 	echo "and in the rows marked FNO the FNO (their D.5; options here: $(ARCH)), trained and sampled alike."; echo; \
 	echo "| Table | metric | ours PDD | ours DDPM | floor ($(NTEST) paths) | paper PDD | paper DDPM |"; \
