@@ -216,25 +216,29 @@ $(OUT)/%-p.tsr: $(OUT)/%.tsr
 	$(T)/tsr-cat -r :$(NPAPER) -o $@ $<
 
 # PSDs (space, averaged over frames and paths) of every stream, one table:
-# the U-Net's (unet/...) and the FNO's simulation, generation and super-resolution.
+# the U-Net's (unet/...) and the FNO's simulation, generation and
+# super-resolution, named in the legend by network and stream.
 PSD_SRC := test unet/sim-0 unet/ddpm-sim unet/gen unet/ddpm-gen unet/lr unet/sr sim-0 gen sr
 $(OUT)/psd.tsv: $(foreach s,$(PSD_SRC),$(OUT)/$(s).tsr)
 	@{ printf 'source\tc\twavenumber\tvalue\tsid\n'; i=0; for s in $(PSD_SRC); do \
-	  $(T)/spectrum --mean --tsv $(OUT)/$$s.tsr | awk -F'\t' -v s=$$s -v i=$$i 'NR > 1 { print s "\t" $$2 "\t" $$4 "\t" $$5 "\t" i }'; \
+	  case $$s in test) n="truth (test paths)";; unet/*) n="U-Net $${s#unet/}";; *) n="FNO $$s";; esac; \
+	  $(T)/spectrum --mean --tsv $(OUT)/$$s.tsr | awk -F'\t' -v s="$$n" -v i=$$i 'NR > 1 { print s "\t" $$2 "\t" $$4 "\t" $$5 "\t" i }'; \
 	  i=$$((i + 1)); done; } > $@.tmp && mv $@.tmp $@
 $(OUT)/psd-c%.png: $(OUT)/psd.tsv
 	$(T)/tsv-plot --where c=$* --x wavenumber --y value --by source --logx --logy --legend "stream" \
 	  --xlabel "wavenumber k" --ylabel "power spectral density E(k), channel $*" \
 	  --title "Spatial spectra of every stream, channel $* (mean over frames and paths)" -q -o $@ $<
-$(OUT)/lambda.tsv: $(foreach l,$(LAMS),$(U)/sim-$(l).tsr $(OUT)/ref-$(l).tsr)
-	@{ printf 'lambda\tmetric\tkey\tvalue\n'; for l in $(LAMS); do \
-	  $(T)/relerr $(OUT)/ref-$$l.tsr $(U)/sim-$$l.tsr | awk -F'\t' -v l=$$l \
-	    '$$1 == "rel_l2" && $$2 == "t=5" || $$1 == "spec_err" { print l "\t" $$1 "\t" $$2 "\t" $$3 }'; \
-	  $(T)/relerr $(OUT)/test.tsr $(U)/sim-$$l.tsr | awk -F'\t' -v l=$$l \
-	    '$$1 == "spec_err" { print l "\tspec_err_vs_0\t" $$2 "\t" $$3 }'; done; } > $@.tmp && mv $@.tmp $@
+# Seed 001 Fig. 7's curve: the U-Net's L2 at step 6 against its lambda
+# reference, per channel, as the report's lambda table (relerr
+# --standardize, from unet/metrics.tsv): channel, lambda, value, lo, hi.
+$(OUT)/lambda.tsv: $(U)/metrics.tsv
+	@{ printf 'channel\tlambda\tvalue\tlo\thi\n'; awk -F'\t' -v OFS='\t' -v multi=$$(($(words $(CH)) > 1)) \
+	    '$$1 ~ /^lam-/ && $$2 == "rel_l2" && (multi ? $$3 ~ /^c=[0-9]+,t=5$$/ : $$3 == "t=5") { c = multi ? substr($$3, 3, index($$3, ",") - 3) : 0; \
+	      print c, substr($$1, 5), $$4, $$5, $$6 }' $<; } > $@.tmp && mv $@.tmp $@
 $(OUT)/lambda-l2.png: $(OUT)/lambda.tsv
-	$(T)/tsv-plot --where metric=rel_l2 --x lambda --y value --xlabel "λ (RG scale of the sampled path)" \
-	  --ylabel "relative L2 error at t=5 (vs. the λ-reference)" --title "Simulation error against λ (U-Net)" -q -o $@ $<
+	$(T)/tsv-plot --x lambda --y value --by channel --legend "channel" --xlabel "λ (RG scale of the sampled path)" \
+	  --ylabel "relative L2 error at step 6 (vs. C_λ u, standardised)" \
+	  --title "U-Net simulation error against λ (mean over test paths)" -q -o $@ $<
 
 # relerr on one pair, standardised with the training set's statistics, with
 # bootstrap intervals: rows NAME, metric, key, value, lo, hi.  A bare stream
