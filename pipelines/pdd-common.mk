@@ -17,6 +17,7 @@
 #   GEN GEN_PAPER          generation: accelerated (ours) and the paper's sampler
 #   SR SR_PAPER            super-resolution from lambda 0.2: the same two
 #   DDPMSIM                reverse sampler of the DDPM-cond simulation baseline
+#   DDPMGEN                that of the DDPM-gen baseline (default: GEN, as the PDD's)
 #   LAMS                   lambdas of the simulation lambda-dependence (with 0 and 0.2)
 #   PAPER_*                the seed's numbers for the table
 # and may set on the command line:
@@ -54,6 +55,7 @@ export OMP_WAIT_POLICY ?= passive
 T := $(BIN)
 SEEDS ?= 1
 BOOT ?= 1000
+DDPMGEN ?= $(GEN)
 ifeq ($(filter-out 0,$(shell [ "$(SEEDS)" -ge 1 ] 2>/dev/null && echo 1 || echo 0)),)
   $(error SEEDS must be a whole number of trainings, at least 1 (got '$(SEEDS)'))
 endif
@@ -123,7 +125,7 @@ $(2)/ddpm-gen.model: $(OUT)/train.tsr
 $(2)/ddpm-sim.tsr: $(2)/ddpm-cond.model $(OUT)/test.tsr
 	$$(T)/pd-sample -m $$< simulate --lambda 0 $$(SAMPLER) $$(DDPMSIM) --seed 6 -j $$(J) -o $$@ $(OUT)/test.tsr 2> $(2)/ddpm-sim.cost
 $(2)/ddpm-gen.tsr: $(2)/ddpm-gen.model
-	$$(T)/pd-sample -m $$< generate -n $$(NGEN) $$(SAMPLER) $$(GEN) --seed 8 -j $$(J) -o $$@ 2> $(2)/ddpm-gen.cost
+	$$(T)/pd-sample -m $$< generate -n $$(NGEN) $$(SAMPLER) $$(DDPMGEN) --seed 8 -j $$(J) -o $$@ 2> $(2)/ddpm-gen.cost
 $(2)/ddpm-long.tsr: $(2)/ddpm-cond.model $(OUT)/test.tsr
 	f=$$$$($$(T)/tsr-info $(OUT)/test.tsr | sed -n '1s/.*\t(\([0-9]*\),.*/\1/p'); \
 	$$(T)/pd-sample -m $$< simulate --lambda 0 $$(SAMPLER) $$(DDPMSIM) --seed 6 --frames $$$$((11 * f)) --keep-from $$$$((10 * f)) -j $$(J) -o $$@ $(OUT)/test.tsr 2> $(2)/ddpm-long.log
@@ -370,7 +372,7 @@ $(OUT)/results.md: $(OUT)/lambda.tsv $(OUT)/psd.tsv $(FIGS) $(PSD_PNG) $(OUT)/la
 	echo "| generation, $(NPAPER) paths | ours | $(GEN) | $$(spec scell genours) | $$(cost $$O/unet/gen.cost) |"; \
 	echo "| super-resolution, $(NPAPER) paths | paper | $(SR_PAPER) $(SR_MEAN) | $$(spec scell srpaper) | $$(cost $$O/unet/sr-paper.cost) |"; \
 	echo "| super-resolution, $(NPAPER) paths | ours | $(SR) $(SR_MEAN) | $$(spec scell srours) | $$(cost $$O/unet/sr.cost) |"; \
-	echo "| DDPM generation, $(NGEN) paths | ours | $(GEN) | $$(spec cell ddpmgen) | $$(cost $$O/unet/ddpm-gen.cost) |"; \
+	echo "| DDPM generation, $(NGEN) paths | ours | $(DDPMGEN) | $$(spec cell ddpmgen) | $$(cost $$O/unet/ddpm-gen.cost) |"; \
 	echo "| DDPM simulation, $(NTEST) paths | ours | $(DDPMSIM) | $$(spec cell ddpmsim) | $$(cost $$O/unet/ddpm-sim.cost) |"; \
 	echo; echo "Paper's sampler against ours, per channel (apart = intervals disjoint and the difference larger than"; \
 	echo "the floor at $(NPAPER) paths): generation $$(verdict $$O/sampler.tsv genpaper $$O/sampler.tsv genours floorp paper ours);"; \
