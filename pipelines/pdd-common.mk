@@ -106,8 +106,9 @@ SR_MEAN := --remove-mean
 # of that training (name, metric, key, value, lo, hi).  With $(4) = base, also
 # the DDPM baselines (seeds 12 and 13) and their rows.  SEEDS retrains the
 # main rows' model alone, the U-Net's PDD: the baselines and the FNO row are
-# trained once, by the first training (two more trainings of all four cost
-# about 80 min more of L96 small's sampling, mostly the DDPM long rollouts),
+# trained once, by the first training (two more trainings of all four would
+# cost about 80 min more of L96 small's sampling by the measured per-path
+# rates, mostly the DDPM long rollouts),
 # and the report says of how many trainings each cell is.  The sample seeds
 # stay the same across trainings: the spread measured is that of the
 # training alone, as seed 001's.

@@ -13,7 +13,8 @@
 # paper's sampler on 8 of them).  Its cost, measured on one thread
 # (2026-12-02, CPU time): a U-Net training step 0.13 s; per path, U-Net
 # generation 4.6 s and the DDPM long rollout 7.9 s; the paper's generation
-# sampler 92 s; about 110 CPU minutes in all.  At the earlier 40^2 and 40
+# sampler 92 s; about 110 CPU minutes in all by those rates (the first run
+# shared the machine, so its wall time says little).  At the earlier 40^2 and 40
 # frames, every path cost three times as much and the pipeline, with both
 # networks and the long rollouts, did not fit a working session.  paper is
 # the seed's (6000 trajectories at 256^2: days on two cores).

@@ -10,10 +10,11 @@
 # there); demo is make demo's few-minute run; small trains each network
 # (a U-Net of base 16, a width-32 FNO) for 2000 steps of batch 8, the rate
 # halved every 500, and evaluates on seed 001's 100 test paths (the paper's
-# sampler on 16 of them).  Its cost, measured alone on two cores
-# (2026-12-02): a U-Net training step 0.19 s, an FNO one 0.11 s; 100 DDPM
-# long rollouts 42 min (U-Net) and about 28 (FNO), the largest part; about
-# 1.5 h in all.  8000 steps would add an hour and a half.  paper is the
+# sampler on 16 of them).  Its cost on two cores (2026-12-02): a training
+# step 0.19 s (U-Net) and 0.11 s (FNO) alone; a U-Net DDPM simulation 2.3 s
+# a path, so its 100 long rollouts (11 sample lengths) are the largest part,
+# about 42 min by that rate; SEEDS=3 took 72 min wall in all.  8000 steps
+# would add about an hour and a half, by the step times.  paper is the
 # seed's setting (days on two cores).  ci and demo evaluate on 2 and 8 test
 # paths, which their reports state.
 SCALE ?= ci
